@@ -1,0 +1,197 @@
+"""Discovery: walk files and folders, skip what must not be read, diff against what is known.
+
+The walk never follows a symlinked directory twice (loops), never enters hidden folders
+or ``.git``, and reports every file it passes over with a reason, so a user can tell
+"not supported" from "too large" from "could not read".
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest.hashing import file_sha256
+from ingest.types import FileEntry, Skipped
+
+IGNORED_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv"})
+
+
+@dataclass(frozen=True, slots=True)
+class KnownFile:
+    """What the manifest remembers of a file from the last run."""
+
+    size: int
+    mtime_ns: int
+    content_hash: str
+
+
+@dataclass(slots=True)
+class ScanPlan:
+    """The work a run has to do, decided before anything is parsed."""
+
+    added: list[tuple[FileEntry, str]] = field(default_factory=list)
+    changed: list[tuple[FileEntry, str]] = field(default_factory=list)
+    touched: list[tuple[FileEntry, str]] = field(default_factory=list)
+    unchanged: list[FileEntry] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def _is_hidden(name: str) -> bool:
+    return name.startswith(".")
+
+
+def discover(
+    paths: Iterable[str | Path],
+    *,
+    is_supported: Callable[[Path], bool],
+    max_file_bytes: int,
+) -> tuple[list[FileEntry], list[Skipped]]:
+    """Find the files to ingest below ``paths``; return them and what was skipped.
+
+    Paths given explicitly are taken even when hidden; inside folders, hidden entries
+    and version-control folders are left out silently (a user never meant them).
+    """
+    found: dict[str, FileEntry] = {}
+    skipped: list[Skipped] = []
+    for raw in paths:
+        given = Path(raw).expanduser()
+        absolute = Path(os.path.normpath(given.absolute()))
+        if given.is_symlink() and not given.exists():
+            skipped.append(Skipped(str(absolute), "broken symbolic link"))
+        elif absolute.is_dir():
+            root = str(absolute)
+            for entry in _walk(absolute, skipped):
+                _consider(entry, root, found, skipped, is_supported, max_file_bytes)
+        elif absolute.exists():
+            root = str(absolute)
+            _consider(absolute, root, found, skipped, is_supported, max_file_bytes)
+        else:
+            skipped.append(Skipped(str(absolute), "no such file or folder"))
+    return list(found.values()), skipped
+
+
+def _walk(top: Path, skipped: list[Skipped]) -> Iterator[Path]:
+    seen_dirs: set[tuple[int, int]] = set()
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        try:
+            info = folder.stat()
+        except OSError as exc:
+            skipped.append(Skipped(str(folder), f"cannot read folder: {exc.strerror}"))
+            continue
+        key = (info.st_dev, info.st_ino)
+        if key in seen_dirs:
+            skipped.append(Skipped(str(folder), "symbolic link loop"))
+            continue
+        seen_dirs.add(key)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            skipped.append(Skipped(str(folder), f"cannot read folder: {exc.strerror}"))
+            continue
+        subfolders: list[Path] = []
+        for entry in entries:
+            if _is_hidden(entry.name) or entry.name in IGNORED_DIRS:
+                continue
+            path = Path(entry.path)
+            try:
+                is_dir = entry.is_dir(follow_symlinks=True)
+            except OSError:
+                is_dir = False
+            if is_dir:
+                subfolders.append(path)
+            else:
+                yield path
+        stack.extend(reversed(subfolders))
+
+
+def _consider(
+    path: Path,
+    root: str,
+    found: dict[str, FileEntry],
+    skipped: list[Skipped],
+    is_supported: Callable[[Path], bool],
+    max_file_bytes: int,
+) -> None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        reason = "broken symbolic link" if path.is_symlink() else "file vanished during scan"
+        skipped.append(Skipped(str(path), reason))
+        return
+    except OSError as exc:
+        skipped.append(Skipped(str(path), f"cannot read file: {exc.strerror}"))
+        return
+    if not stat.S_ISREG(info.st_mode):
+        skipped.append(Skipped(str(path), "not a regular file"))
+        return
+    if not is_supported(path):
+        skipped.append(
+            Skipped(str(path), f"unsupported file type ({path.suffix or 'no extension'})")
+        )
+        return
+    if info.st_size > max_file_bytes:
+        skipped.append(
+            Skipped(
+                str(path),
+                f"larger than the size limit ({info.st_size:,} > {max_file_bytes:,} bytes)",
+            )
+        )
+        return
+    if not os.access(path, os.R_OK):
+        skipped.append(Skipped(str(path), "permission denied"))
+        return
+    key = str(path)
+    found.setdefault(key, FileEntry(key, info.st_size, info.st_mtime_ns, root))
+
+
+def plan(
+    found: Iterable[FileEntry],
+    known: Mapping[str, KnownFile],
+    *,
+    scanned_roots: Iterable[str],
+    skipped: list[Skipped] | None = None,
+) -> ScanPlan:
+    """Diff what is on disk against what the manifest knows.
+
+    A file counts as changed only when its size or mtime moved *and* its content hash
+    differs; a touched-but-identical file just gets its stat refreshed. A known file is
+    removed when it lies under one of the roots scanned now and is gone from disk (a
+    file that still exists but was skipped this time, e.g. now too large, is kept).
+    """
+    result = ScanPlan(skipped=list(skipped or []))
+    seen: set[str] = set()
+    for entry in found:
+        seen.add(entry.path)
+        previous = known.get(entry.path)
+        if previous is not None and (previous.size, previous.mtime_ns) == (
+            entry.size,
+            entry.mtime_ns,
+        ):
+            result.unchanged.append(entry)
+            continue
+        try:
+            digest = file_sha256(entry.path)
+        except OSError as exc:
+            result.skipped.append(Skipped(entry.path, f"cannot read file: {exc.strerror or exc}"))
+            continue
+        if previous is None:
+            result.added.append((entry, digest))
+        elif previous.content_hash == digest:
+            result.touched.append((entry, digest))
+        else:
+            result.changed.append((entry, digest))
+    roots = [os.path.normpath(r) for r in scanned_roots]
+    for path in known:
+        if path not in seen and _is_under(path, roots) and not Path(path).exists():
+            result.removed.append(path)
+    return result
+
+
+def _is_under(path: str, roots: list[str]) -> bool:
+    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
