@@ -1,0 +1,257 @@
+"""Parse untrusted files in worker processes with a wall-clock timeout and a memory cap.
+
+A hostile or broken file (a parser hang, a segfault in a C library, a decompression bomb)
+costs that one file and a worker restart, never the run or the app. Workers are started
+with ``spawn`` so they share nothing with a parent that has torch or Qt threads running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import multiprocessing
+import queue
+import resource
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from ingest.chunking import Chunker, ChunkingConfig
+from ingest.loaders import LoaderError, load
+from ingest.types import ParsedDocument
+
+_READY = "ready"
+_STARTUP_TIMEOUT = 180.0  # the first import of llama-index can be slow on a cold disk
+
+
+@dataclass(frozen=True, slots=True)
+class ParseTask:
+    path: str
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParseFailure:
+    path: str
+    reason: str
+
+
+ParseResult = ParsedDocument | ParseFailure
+
+
+def failure_reason(exc: BaseException) -> str:
+    """What a user is told when a file cannot be parsed."""
+    if isinstance(exc, LoaderError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "too large to parse within the memory limit"
+    if isinstance(exc, FileNotFoundError):
+        return "file vanished before it could be read"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return f"could not be parsed ({type(exc).__name__}: {exc})"[:300]
+
+
+def parse_file(task: ParseTask, chunker: Chunker) -> ParseResult:
+    """Load and chunk one file; every failure becomes a ``ParseFailure`` with a reason."""
+    try:
+        loaded = load(Path(task.path))
+    except Exception as exc:  # a parser bug must cost one file, not the run
+        return ParseFailure(task.path, failure_reason(exc))
+    chunks = tuple(chunker.chunk(loaded.sections))
+    if not chunks:
+        return ParseFailure(task.path, "no text found")
+    return ParsedDocument(
+        path=task.path,
+        content_hash=task.content_hash,
+        format=loaded.format,
+        pages=loaded.pages,
+        chunks=chunks,
+        warnings=loaded.warnings,
+    )
+
+
+def _limit_memory(memory_mb: int) -> None:
+    limit = memory_mb * 1024 * 1024
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _resolve(spec: str) -> Callable[[ParseTask, Chunker], ParseResult]:
+    module, _, name = spec.partition(":")
+    function: Callable[[ParseTask, Chunker], ParseResult] = getattr(
+        importlib.import_module(module), name
+    )
+    return function
+
+
+def _worker_main(conn: Connection, config: ChunkingConfig, memory_mb: int, parse: str) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
+    parse_one = _resolve(parse)
+    chunker = Chunker(config)
+    _limit_memory(memory_mb)
+    conn.send(_READY)
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:
+            return
+        if task is None:
+            return
+        try:
+            result: ParseResult = parse_one(task, chunker)
+        except MemoryError as exc:  # chunking a huge text can exhaust the cap too
+            result = ParseFailure(task.path, failure_reason(exc))
+        conn.send(result)
+
+
+class _Worker:
+    """One child process and its pipe; restarted after a timeout or a crash."""
+
+    def __init__(self, config: ChunkingConfig, memory_mb: int, parse: str) -> None:
+        self._config = config
+        self._memory_mb = memory_mb
+        self._parse = parse
+        self._process: Any = None
+        self._conn: Connection | None = None
+        self._lock = threading.Lock()
+
+    def _start(self) -> Connection:
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe()
+        process = context.Process(
+            target=_worker_main,
+            args=(child, self._config, self._memory_mb, self._parse),
+            daemon=True,
+        )
+        process.start()
+        child.close()
+        if not parent.poll(_STARTUP_TIMEOUT) or parent.recv() != _READY:
+            process.kill()
+            raise RuntimeError("the document parser process did not start")
+        self._process, self._conn = process, parent
+        return parent
+
+    def run(self, task: ParseTask, timeout: float) -> ParseResult:
+        conn = self._conn or self._start()
+        conn.send(task)
+        if conn.poll(timeout):
+            try:
+                result: ParseResult = conn.recv()
+            except (EOFError, OSError):
+                return ParseFailure(task.path, self._crash_reason())
+            return result
+        self.stop()
+        return ParseFailure(task.path, f"parsing took longer than {timeout:g} s; skipped")
+
+    def _crash_reason(self) -> str:
+        process = self._process
+        if process is not None:
+            process.join(2)  # let a dying child report its own signal before we kill it
+        self.stop()
+        code = process.exitcode if process is not None else None
+        if code is not None and code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return f"the parser crashed on this file ({name})"
+        return "the parser crashed on this file"
+
+    def stop(self) -> None:
+        """Kill the child; safe to call twice and from the consumer and the worker thread."""
+        with self._lock:
+            process, conn = self._process, self._conn
+            self._process, self._conn = None, None
+        if process is not None:
+            process.kill()
+            process.join(5)
+        if conn is not None:
+            with contextlib.suppress(OSError):
+                conn.close()
+
+
+class SandboxedParser:
+    """Parses many files with ``workers`` processes, yielding results as they finish.
+
+    Results arrive in completion order. Parsing runs ahead of the consumer by a bounded
+    number of files, so embedding (in the parent) overlaps parsing without unbounded
+    memory. Workers outlive a ``parse`` call (starting one costs seconds of imports), so
+    the app pays that once; closing a ``parse`` iterator early kills them, since they may
+    be in the middle of a file nobody wants any more. ``close`` ends them for good.
+    """
+
+    def __init__(
+        self,
+        config: ChunkingConfig,
+        *,
+        workers: int = 1,
+        timeout: float = 60.0,
+        memory_mb: int = 2048,
+        prefetch: int = 4,
+        parse: str = "ingest.sandbox:parse_file",
+    ) -> None:
+        """``parse`` names the function the workers run, as "module:function" (the
+        workers import it themselves: spawned processes share no objects)."""
+        self.config = config
+        self.timeout = timeout
+        self.prefetch = max(1, prefetch)
+        self._pool = [_Worker(config, memory_mb, parse) for _ in range(max(1, workers))]
+
+    def close(self) -> None:
+        for worker in self._pool:
+            worker.stop()
+
+    def parse(self, tasks: Iterable[ParseTask]) -> Iterator[tuple[ParseTask, ParseResult]]:
+        todo: queue.Queue[ParseTask | None] = queue.Queue()
+        done: queue.Queue[tuple[ParseTask, ParseResult] | BaseException] = queue.Queue(
+            maxsize=self.prefetch
+        )
+        stopping = threading.Event()
+        count = 0
+        for task in tasks:
+            todo.put(task)
+            count += 1
+        for _ in self._pool:
+            todo.put(None)
+
+        def serve(worker: _Worker) -> None:
+            try:
+                while not stopping.is_set():
+                    task = todo.get()
+                    if task is None:
+                        return
+                    result = (task, worker.run(task, self.timeout))
+                    while not stopping.is_set():
+                        with contextlib.suppress(queue.Full):
+                            done.put(result, timeout=0.2)
+                            break
+            except BaseException as exc:  # delivered to the consumer, never lost in a thread
+                worker.stop()
+                if not stopping.is_set():
+                    done.put(exc)
+
+        threads = [
+            threading.Thread(target=serve, args=(w,), name="parser", daemon=True)
+            for w in self._pool
+        ]
+        for thread in threads:
+            thread.start()
+        finished = False
+        try:
+            for _ in range(count):
+                item = done.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+            finished = True
+        finally:
+            stopping.set()
+            if not finished:
+                self.close()
+            for thread in threads:
+                thread.join(5)
