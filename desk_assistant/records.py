@@ -1,0 +1,142 @@
+"""The engine's public values: frozen dataclasses, never library objects.
+
+The CLI turns them into JSON and the desktop app into Qt models; neither needs to know
+about Chroma, llama-index or llama.cpp.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A retrieved chunk: where it is, what it says and how relevant it scored.
+
+    ``score`` is the fused rank score used for ordering; ``similarity`` is the cosine
+    similarity of the dense match (``None`` when only the lexical index found it), which
+    is what abstention is decided on.
+    """
+
+    chunk_id: str
+    path: str
+    page: int | None
+    heading: str | None
+    start: int
+    end: int
+    text: str
+    score: float
+    similarity: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A numbered source of an answer: ``[n]`` in the text maps to this."""
+
+    n: int
+    path: str
+    page: int | None
+    text: str
+    score: float
+    heading: str | None = None
+    start: int = 0
+    end: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "path": self.path,
+            "page": self.page,
+            "text": self.text,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A piece of streamed answer text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The finished answer. ``grounded`` is False when the documents held nothing relevant."""
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...]
+    grounded: bool
+    model: str
+    timings: dict[str, float] = field(default_factory=dict)
+    stopped: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "answer": self.text,
+            "citations": [c.to_json() for c in self.citations],
+            "model": self.model,
+            "grounded": self.grounded,
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
+
+FileOutcome = Literal["added", "updated", "unchanged", "removed", "failed", "skipped"]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestEvent:
+    """One step of an ingestion run, streamed to the CLI and the UI.
+
+    ``kind`` is "scan" (discovery done: ``total`` files to process), "file" (one file
+    finished with ``outcome``), or "summary" (the run's counts, always last).
+    """
+
+    kind: Literal["scan", "file", "summary"]
+    path: str | None = None
+    outcome: FileOutcome | None = None
+    reason: str | None = None
+    chunks: int = 0
+    pages: int | None = None
+    done: int = 0
+    total: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        if self.kind == "summary":
+            return {"event": "summary", **self.counts}
+        if self.kind == "scan":
+            return {"event": "scan", "total": self.total, **self.counts}
+        data = {k: v for k, v in asdict(self).items() if v is not None and k != "counts"}
+        data["event"] = data.pop("kind")
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """A document of a collection as the library lists it."""
+
+    path: str
+    collection: str
+    status: str
+    error: str | None
+    format: str | None
+    pages: int | None
+    chunks: int
+    size: int
+    indexed_at: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionInfo:
+    name: str
+    embedding_model: str | None
+    sources: int
+    chunks: int
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
