@@ -1,0 +1,149 @@
+"""The LLM runtime protocol, the facts read from a model file, and helpers for runtimes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from desk_assistant.errors import DeskAssistantError
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """Metadata read from a model file's header without loading its weights."""
+
+    path: str
+    file_format: str  # "gguf" or "ggml"
+    architecture: str | None = None
+    name: str | None = None
+    context_length: int | None = None
+    tokenizer_model: str | None = None  # "llama" (SentencePiece) or "gpt2" (BPE)
+    chat_template: str | None = None
+    bos_token: str | None = None
+    eos_token: str | None = None
+    eot_token: str | None = None  # end of turn, when it differs from EOS (e.g. Llama 3)
+    add_bos_token: bool = False  # the tokenizer puts BOS before a prompt by itself
+    tied_embeddings: bool = False  # no separate output.weight tensor
+    quantization: str | None = None
+    gguf_version: int | None = None
+    license: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadParams:
+    """How to load a model: context size and CPU threads (``None`` = runtime default)."""
+
+    context_length: int = 4096
+    threads: int | None = None
+    seed: int = 0
+
+
+@runtime_checkable
+class LLMRuntime(Protocol):
+    """A loaded model that tokenizes and streams completions of a raw prompt."""
+
+    name: str  # "llama_cpp", "ctransformers", "openai", "fake"
+
+    @property
+    def context_length(self) -> int: ...
+
+    @property
+    def info(self) -> ModelInfo: ...
+
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of ``text`` as this model counts them (no BOS added)."""
+        ...
+
+    def stream(
+        self,
+        prompt: str,
+        *,
+        stop: Sequence[str] = (),
+        max_tokens: int = 256,
+        temperature: float = 0.1,
+    ) -> Generator[str, None, None]:
+        """Yield text pieces as they are generated; ``close()`` (or dropping the generator)
+        stops generation between two tokens."""
+        ...
+
+    def close(self) -> None:
+        """Free the model's memory."""
+        ...
+
+
+# Helpers shared by the runtime implementations, so that every runtime (and the fake)
+# cuts replies at stop sequences and budgets the context window in exactly the same way.
+
+
+class PromptTooLongError(DeskAssistantError, ValueError):
+    """The prompt alone fills the context window; the caller must send fewer passages."""
+
+
+def default_threads() -> int:
+    """CPU threads for generation: all available cores on small machines, half on big ones.
+
+    llama-cpp-python's own default (cpu_count // 2) runs on one core of a 2-core laptop;
+    past 4 cores, logical CPUs are usually hyper-threads, which slow llama.cpp down.
+    """
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    n = available or os.cpu_count() or 1
+    return n if n <= 4 else n // 2
+
+
+def context_size(params: LoadParams, info: ModelInfo) -> int:
+    """The context window to allocate: as asked, but never past what the model was trained
+    on (beyond it, output degrades into noise and the KV cache only wastes memory)."""
+    if info.context_length:
+        return min(params.context_length, info.context_length)
+    return params.context_length
+
+
+def reply_budget(prompt_tokens: int, max_tokens: int, context_length: int) -> int:
+    """How many tokens the reply may have: ``max_tokens``, capped by the room left."""
+    room = context_length - prompt_tokens
+    if room <= 0:
+        raise PromptTooLongError(
+            f"The prompt has {prompt_tokens} tokens but the model's context window holds "
+            f"{context_length}; use fewer or shorter passages, or a larger context length."
+        )
+    return max(0, min(max_tokens, room))
+
+
+def cut_at_stop(pieces: Iterator[str], stop: Sequence[str]) -> Generator[str, None, None]:
+    """Yield the text of ``pieces`` up to the first stop sequence, which is never yielded.
+
+    Text that could be the beginning of a stop sequence is held back until the next piece
+    decides it. ``pieces`` is closed as soon as a stop sequence is found or the caller
+    stops iterating, which is what stops the model from generating further.
+    """
+    stops = [s for s in dict.fromkeys(stop) if s]
+    held = ""
+    try:
+        for piece in pieces:
+            held += piece
+            found = [i for i in (held.find(s) for s in stops) if i >= 0]
+            if found:
+                if min(found) > 0:
+                    yield held[: min(found)]
+                return
+            keep = max(
+                (
+                    i
+                    for s in stops
+                    for i in range(min(len(s) - 1, len(held)), 0, -1)
+                    if held.endswith(s[:i])
+                ),
+                default=0,
+            )
+            if len(held) > keep:
+                yield held[: len(held) - keep]
+                held = held[len(held) - keep :]
+        if held:
+            yield held
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()

@@ -1,0 +1,176 @@
+"""Try a model file with a runtime in a child process, so that a crash costs only the child.
+
+ctransformers (unmaintained since 2023) calls ``abort()`` on metadata it does not expect,
+which would take the whole app down with it. A probe loads the file in a throwaway Python
+process, generates one token and reports back; the verdict is cached per runtime version
+and file identity (path, size, mtime), so the second start-up costs nothing.
+
+Command line (what the parent runs)::
+
+    python -m desk_assistant.backends.llm.probe RUNTIME PATH
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from desk_assistant.backends.llm.base import LoadParams
+
+CACHE_FILE = "llm_probe.json"
+DEFAULT_TIMEOUT = 120.0
+_MARKER = "desk-assistant-probe:"
+_DISTRIBUTIONS = {"llama_cpp": "llama-cpp-python", "ctransformers": "ctransformers"}
+# Small enough to load fast, large enough for the one-token prompt.
+_PROBE_PARAMS = LoadParams(context_length=64, threads=1)
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """Whether ``runtime`` loaded the file and generated a token, and if not, why."""
+
+    ok: bool
+    runtime: str
+    reason: str | None = None
+    cached: bool = False
+
+
+def _cache_key(runtime: str, path: Path) -> str:
+    stat = path.stat()
+    try:
+        version = metadata.version(_DISTRIBUTIONS.get(runtime, runtime))
+    except metadata.PackageNotFoundError:
+        version = "missing"
+    return f"{runtime}=={version}|{path}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
+def _read_cache(cache_dir: Path) -> dict[str, dict[str, object]]:
+    try:
+        data = json.loads((cache_dir / CACHE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # no cache yet, or a damaged one: probing again is always safe
+    return data if isinstance(data, dict) else {}
+
+
+def _write_cache(cache_dir: Path, key: str, result: ProbeResult) -> None:
+    entries = _read_cache(cache_dir)
+    entries[key] = {"ok": result.ok, "reason": result.reason}
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    # Write-then-rename: a crash or a concurrent probe never leaves half a JSON file.
+    fd, name = tempfile.mkstemp(dir=cache_dir, prefix=".llm_probe.", suffix=".tmp")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(entries, handle, indent=1)
+        tmp.replace(cache_dir / CACHE_FILE)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+def _run_child(runtime: str, path: Path, timeout: float) -> tuple[ProbeResult, bool]:
+    """The child's verdict, and whether it is worth caching (a timeout is not)."""
+    package_root = str(Path(__file__).resolve().parents[3])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "desk_assistant.backends.llm.probe", runtime, str(path)]
+    try:
+        done = subprocess.run(  # our own interpreter and module, no shell
+            command, capture_output=True, text=True, timeout=timeout, env=env, check=False
+        )
+    except subprocess.TimeoutExpired:
+        reason = f"the runtime did not finish loading the file within {timeout:.0f} s"
+        return ProbeResult(False, runtime, reason), False
+    for line in reversed(done.stdout.splitlines()):
+        if line.startswith(_MARKER):
+            verdict = json.loads(line.removeprefix(_MARKER))
+            return ProbeResult(bool(verdict["ok"]), runtime, verdict.get("reason")), True
+    detail = _last_line(done.stderr)
+    if done.returncode < 0:
+        number = -done.returncode
+        try:
+            name = f", {signal.Signals(number).name}"
+        except ValueError:
+            name = ""
+        reason = f"the runtime crashed while loading the file (signal {number}{name})"
+    else:
+        reason = f"the runtime failed while loading the file (exit code {done.returncode})"
+    return ProbeResult(False, runtime, f"{reason}: {detail}" if detail else reason), True
+
+
+def probe_runtime(
+    runtime: str,
+    path: str | Path,
+    *,
+    cache_dir: Path | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> ProbeResult:
+    """Load ``path`` with ``runtime`` in a child process; never raises for a bad file."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        return ProbeResult(False, runtime, f"model file not found: {path}")
+    key = _cache_key(runtime, path)
+    if cache_dir is not None:
+        entry = _read_cache(cache_dir).get(key)
+        if isinstance(entry, dict) and isinstance(entry.get("ok"), bool):
+            reason = entry.get("reason")
+            return ProbeResult(
+                bool(entry["ok"]), runtime, reason if isinstance(reason, str) else None, True
+            )
+    result, cacheable = _run_child(runtime, path, timeout)
+    if cache_dir is not None and cacheable:
+        _write_cache(cache_dir, key, result)
+    return result
+
+
+def _probe_here(runtime: str, path: Path) -> str | None:
+    """Load and generate one token in this process; the reason for a failure, else None."""
+    from desk_assistant.backends.llm.base import LLMRuntime
+
+    model: LLMRuntime
+    if runtime == "ctransformers":
+        from desk_assistant.backends.llm.ctransformers_runtime import CTransformersRuntime
+
+        model = CTransformersRuntime.load(path, _PROBE_PARAMS, probe=False)
+    elif runtime == "llama_cpp":
+        from desk_assistant.backends.llm.llama_cpp_runtime import LlamaCppRuntime
+
+        model = LlamaCppRuntime.load(path, _PROBE_PARAMS)
+    else:
+        return f"unknown runtime {runtime!r}"
+    try:
+        for _ in model.stream("Hello", max_tokens=1, temperature=0):
+            break
+    finally:
+        model.close()
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m desk_assistant.backends.llm.probe RUNTIME PATH", file=sys.stderr)
+        return 2
+    runtime, path = args
+    try:
+        reason = _probe_here(runtime, Path(path))
+    except Exception as exc:  # the verdict is the point: every failure becomes a reason
+        reason = str(exc) or type(exc).__name__
+    print(_MARKER + json.dumps({"ok": reason is None, "reason": reason}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

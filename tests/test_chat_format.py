@@ -1,0 +1,177 @@
+"""Prompt formats: GGUF templates in a sandbox, the Llama 2 format, BOS handling."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from desk_assistant.backends.defaults import default_llm_path
+from desk_assistant.backends.llm.base import ModelInfo
+from desk_assistant.backends.llm.chat_format import chat_format_for
+from desk_assistant.backends.llm.gguf_info import read_model_info
+
+CHATML = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "
+    "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+# Meta's Llama 2 chat template as shipped in tokenizer_config.json (abridged: no
+# alternation check); it writes the BOS token itself.
+LLAMA2_TEMPLATE = (
+    "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}"
+    "{% set system_message = messages[0]['content'] %}{% else %}"
+    "{% set loop_messages = messages %}{% set system_message = false %}{% endif %}"
+    "{% for message in loop_messages %}"
+    "{% if loop.index0 == 0 and system_message != false %}"
+    "{% set content = '<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + message['content'] %}"
+    "{% else %}{% set content = message['content'] %}{% endif %}"
+    "{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}"
+    "{% endif %}{% endfor %}"
+)
+# Mistral-style: no system role.
+NO_SYSTEM_TEMPLATE = (
+    "{% for message in messages %}{% if message['role'] == 'system' %}"
+    "{{ raise_exception('System role not supported') }}{% endif %}"
+    "{{ '[INST] ' + message['content'] + ' [/INST]' }}{% endfor %}"
+)
+
+
+def llama_info(**changes: object) -> ModelInfo:
+    fields: dict[str, object] = {
+        "path": "llama-2-7b-chat.Q4_K_M.gguf",
+        "file_format": "gguf",
+        "architecture": "llama",
+        "tokenizer_model": "llama",
+        "bos_token": "<s>",
+        "eos_token": "</s>",
+        "add_bos_token": True,
+    }
+    fields.update(changes)
+    return ModelInfo(**fields)  # type: ignore[arg-type]
+
+
+def test_chatml_template() -> None:
+    info = llama_info(
+        tokenizer_model="gpt2",
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        add_bos_token=False,
+        chat_template=CHATML,
+    )
+    fmt = chat_format_for(info)
+
+    assert fmt.name == "gguf-template"
+    assert fmt.warning is None
+    assert fmt.stop[0] == "<|im_end|>"
+    assert fmt.render("Be brief.", "Hi?") == (
+        "<|im_start|>system\nBe brief.<|im_end|>\n"
+        "<|im_start|>user\nHi?<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
+    assert fmt.render("", "Hi?") == "<|im_start|>user\nHi?<|im_end|>\n<|im_start|>assistant\n"
+
+
+@pytest.mark.model
+def test_smollm2_uses_its_own_template() -> None:
+    fmt = chat_format_for(read_model_info(default_llm_path()))
+    prompt = fmt.render("Answer from the passages.", "What is the capital of France?")
+
+    assert fmt.name == "gguf-template"
+    assert "<|im_end|>" in fmt.stop
+    # SmolLM2's BOS is "<|im_start|>" and its tokenizer does not add it: the template's
+    # leading "<|im_start|>" must stay.
+    assert not fmt.add_bos
+    assert prompt.startswith("<|im_start|>system\nAnswer from the passages.<|im_end|>")
+    assert prompt.endswith("<|im_start|>assistant\n")
+
+
+def test_llama2_format_without_template() -> None:
+    fmt = chat_format_for(llama_info())
+
+    assert fmt.name == "llama-2"
+    assert fmt.add_bos
+    assert {"</s>", "[INST]"} <= set(fmt.stop)
+    # No "<s>": llama.cpp and ctransformers add the BOS token themselves.
+    assert fmt.render("Be brief.", "Hi?") == "[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHi? [/INST]"
+    assert fmt.render("", "Hi?") == "[INST] Hi? [/INST]"
+
+
+def test_template_bos_is_not_doubled() -> None:
+    fmt = chat_format_for(llama_info(chat_template=LLAMA2_TEMPLATE))
+
+    assert fmt.name == "gguf-template"
+    assert fmt.render("Be brief.", "Hi?") == "[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHi? [/INST]"
+
+
+def test_template_bos_is_kept_when_the_tokenizer_adds_none() -> None:
+    fmt = chat_format_for(llama_info(chat_template=LLAMA2_TEMPLATE, add_bos_token=False))
+
+    assert not fmt.add_bos
+    assert fmt.render("", "Hi?") == "<s>[INST] Hi? [/INST]"
+
+
+def test_template_without_system_role_gets_it_merged() -> None:
+    fmt = chat_format_for(llama_info(chat_template=NO_SYSTEM_TEMPLATE))
+
+    assert fmt.name == "gguf-template (system merged into user)"
+    assert fmt.warning is None
+    assert fmt.render("Be brief.", "Hi?") == "[INST] Be brief.\n\nHi? [/INST]"
+
+
+def test_plain_format_for_other_architectures() -> None:
+    fmt = chat_format_for(ModelInfo(path="gpt2.gguf", file_format="gguf", architecture="gpt2"))
+
+    assert fmt.name == "plain"
+    assert "\nUser:" in fmt.stop
+    assert fmt.render("Be brief.", "Hi?") == "Be brief.\n\nUser: Hi?\nAssistant:"
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "{{ ''.__class__ }}",
+        "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
+        "{{ raise_exception.__globals__ }}",
+        "{% set x = messages.append({'role': 'user', 'content': 'injected'}) %}{{ x }}",
+        "{% for i in range(10**9) %}{{ i }}{% endfor %}",
+        "{% for message in messages %}",  # syntax error
+        "{{ messages[5]['content'] }}",  # fails on every conversation
+    ],
+    ids=[
+        "mro",
+        "class",
+        "globals",
+        "function-globals",
+        "mutation",
+        "huge-range",
+        "syntax",
+        "index",
+    ],
+)
+def test_hostile_or_broken_templates_fall_back(
+    template: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        fmt = chat_format_for(llama_info(chat_template=template))
+
+    assert fmt.name == "llama-2"
+    assert fmt.warning is not None
+    assert "chat template cannot be used" in fmt.warning
+    assert fmt.render("S", "U") == "[INST] <<SYS>>\nS\n<</SYS>>\n\nU [/INST]"
+    assert "chat template cannot be used" in caplog.text
+
+
+def test_template_failing_on_one_prompt_falls_back_for_that_prompt() -> None:
+    template = (
+        "{% if 'boom' in messages[-1]['content'] %}{{ raise_exception('boom') }}{% endif %}"
+        + CHATML
+    )
+    fmt = chat_format_for(llama_info(chat_template=template))
+
+    assert fmt.name == "gguf-template"
+    assert fmt.render("", "fine").startswith("<|im_start|>user\nfine")
+    assert fmt.render("", "boom") == "[INST] boom [/INST]"
+    # The fallback's stop sequences are part of the template format's.
+    assert {"</s>", "[INST]"} <= set(fmt.stop)

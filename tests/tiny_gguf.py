@@ -1,0 +1,140 @@
+"""A tiny Llama-2-format GGUF with random weights, written at test time.
+
+Both runtimes need a real model file to be tested, and no Llama 2 model can be shipped or
+downloaded; this one has the exact layout of a Llama-2-era GGUF (SentencePiece "llama"
+vocabulary with byte fallback, separate ``output.weight``, F32 tensors) at a size that
+generates in milliseconds and loads in ctransformers as well as in llama.cpp.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+# Words whose "▁"-prefixed pieces make the random output look like text and keep the
+# tokenizer's merges interesting (the SentencePiece word-boundary marker is U+2581).
+_WORD_TEXT = (
+    "the of and to in is that it was for on are as with his they at be this from have or "
+    "by one had not but what all were when we there can an your which their said if do "
+    "will each about how up out them then she many some so these would other into has "
+    "more her two like him see time could no make than first been its who now people my "
+    "made over did down only way find use may water long little very after words called "
+    "just where most know get through back much before go good new write our used me man "
+    "too any day same right look think also around another came come work three word must "
+    "because does part even place well such here take why things help put years different "
+    "away again off went old number great tell men say small every found still between "
+    "name should home big give air line set own under read last never us left end along "
+    "while might next sound below saw something thought both few those always looked show "
+    "large often together asked house don world going want school important until form "
+    "food keep children feet land side without boy once animals life enough took sometimes "
+    "four head above kind began almost live page got earth need far hand high year mother "
+    "light parts country father let night following picture being study second eyes soon "
+    "times story boys since white days ever paper hard near sentence better best across "
+    "during today others however sure means knew its try told young miles sun ways thing "
+    "whole hear example heard several change answer room sea against top turned learn point "
+    "city play toward five using himself usually"
+)
+_WORDS = _WORD_TEXT.split()
+
+_SPECIAL = ("<unk>", "<s>", "</s>")
+_TOKEN_NORMAL, _TOKEN_UNKNOWN, _TOKEN_CONTROL, _TOKEN_BYTE = 1, 2, 3, 6
+
+
+def _vocabulary(vocab_size: int) -> tuple[list[str], list[float], list[int]]:
+    """Tokens, scores and types in SentencePiece order: specials, 256 bytes, pieces."""
+    tokens = list(_SPECIAL)
+    types = [_TOKEN_UNKNOWN, _TOKEN_CONTROL, _TOKEN_CONTROL]
+    tokens += [f"<0x{b:02X}>" for b in range(256)]
+    types += [_TOKEN_BYTE] * 256
+    letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]
+    pieces = ["▁", *letters, *(c.upper() for c in letters), *".,;:!?'\"-()0123456789"]
+    pieces += [f"▁{c}" for c in letters]
+    # SentencePiece builds a word only through pieces in the vocabulary, so every prefix
+    # of "▁word" is a piece too; words are added whole until the vocabulary is full.
+    room = vocab_size - len(tokens)
+    if room < len(pieces):
+        raise ValueError(f"vocab_size must be at least {len(tokens) + len(pieces)}")
+    for word in _WORDS:
+        prefixes = [p for p in (f"▁{word}"[:i] for i in range(3, len(word) + 2)) if p not in pieces]
+        if len(pieces) + len(prefixes) > room:
+            break
+        pieces += prefixes
+    # Filler pieces keep the vocabulary at exactly vocab_size; no merge can reach them.
+    pieces += [f"<filler{i}>" for i in range(room - len(pieces))]
+    tokens += pieces
+    types += [_TOKEN_NORMAL] * len(pieces)
+    # SentencePiece merges the pair with the highest score first: longer pieces win.
+    scores = [0.0] * (len(_SPECIAL) + 256) + [float(len(p)) - 100.0 for p in pieces]
+    return tokens, scores, types
+
+
+def write_tiny_llama_gguf(
+    path: Path,
+    *,
+    vocab_size: int = 1024,
+    context_length: int = 512,
+    embedding_length: int = 64,
+    block_count: int = 2,
+    head_count: int = 4,
+    with_chat_template: str | None = None,
+    seed: int = 1234,
+) -> Path:
+    """Write the model to ``path`` (about 1 MB with the defaults) and return ``path``."""
+    import gguf  # test helper: the package is a dependency of the engine anyway
+
+    tokens, scores, types = _vocabulary(vocab_size)
+    ff_length = 2 * embedding_length
+    head_dim = embedding_length // head_count
+    rng = np.random.default_rng(seed)
+
+    def weight(*shape: int) -> npt.NDArray[np.float32]:
+        # Scaled so activations neither vanish nor explode through the blocks.
+        return rng.standard_normal(shape, dtype=np.float32) * np.float32(shape[-1] ** -0.5)
+
+    def ones(n: int) -> npt.NDArray[np.float32]:
+        return np.ones(n, dtype=np.float32)
+
+    writer = gguf.GGUFWriter(path, "llama")
+    writer.add_name("tiny-llama-test")
+    writer.add_license("apache-2.0")
+    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
+    writer.add_context_length(context_length)
+    writer.add_embedding_length(embedding_length)
+    writer.add_block_count(block_count)
+    writer.add_feed_forward_length(ff_length)
+    writer.add_head_count(head_count)
+    writer.add_head_count_kv(head_count)
+    writer.add_rope_dimension_count(head_dim)
+    writer.add_layer_norm_rms_eps(1e-5)
+    writer.add_tokenizer_model("llama")
+    writer.add_token_list(tokens)
+    writer.add_token_scores(scores)
+    writer.add_token_types(types)
+    writer.add_unk_token_id(0)
+    writer.add_bos_token_id(1)
+    writer.add_eos_token_id(2)
+    writer.add_add_bos_token(True)
+    if with_chat_template is not None:
+        writer.add_chat_template(with_chat_template)
+
+    # numpy shapes are (rows, columns) = (outputs, inputs); GGUF stores them reversed.
+    writer.add_tensor("token_embd.weight", weight(vocab_size, embedding_length))
+    writer.add_tensor("output_norm.weight", ones(embedding_length))
+    writer.add_tensor("output.weight", weight(vocab_size, embedding_length))
+    for i in range(block_count):
+        block = f"blk.{i}"
+        writer.add_tensor(f"{block}.attn_norm.weight", ones(embedding_length))
+        for name in ("attn_q", "attn_k", "attn_v", "attn_output"):
+            writer.add_tensor(f"{block}.{name}.weight", weight(embedding_length, embedding_length))
+        writer.add_tensor(f"{block}.ffn_norm.weight", ones(embedding_length))
+        writer.add_tensor(f"{block}.ffn_gate.weight", weight(ff_length, embedding_length))
+        writer.add_tensor(f"{block}.ffn_up.weight", weight(ff_length, embedding_length))
+        writer.add_tensor(f"{block}.ffn_down.weight", weight(embedding_length, ff_length))
+
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
