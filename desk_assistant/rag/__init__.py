@@ -1,0 +1,1 @@
+"""Retrieval-augmented answering: find passages, pack them, prompt, cite."""

@@ -1,0 +1,158 @@
+"""Answer a question from retrieved passages: abstain, pack, prompt, stream, cite.
+
+Abstention is decided from retrieval scores *before* the model runs: a small model given
+irrelevant passages answers from memory with confidence, so it must never be asked.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from desk_assistant.backends.llm.base import LLMRuntime
+from desk_assistant.backends.llm.chat_format import ChatFormat
+from desk_assistant.rag.citations import attribute
+from desk_assistant.rag.packing import PackedPassage, pack
+from desk_assistant.rag.prompt import NO_ANSWER, SYSTEM_PROMPT, user_message
+from desk_assistant.rag.retrieval import RetrievalResult
+from desk_assistant.records import Answer, Citation, Passage, Token
+
+PROMPT_MARGIN = 16  # template tokens the renderer may add beyond what we count
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerSettings:
+    max_answer_tokens: int = 384
+    temperature: float = 0.1
+    context_budget: int = 1200
+    strict_grounding: bool = True
+    min_relevance: float = 0.30
+
+
+def is_relevant(result: RetrievalResult, min_relevance: float) -> bool:
+    """Whether the best match is close enough that the documents may hold the answer."""
+    return bool(result.passages) and (result.best_similarity or 0.0) >= min_relevance
+
+
+def abstention(
+    question: str,
+    retrieved: RetrievalResult,
+    settings: AnswerSettings,
+    model: str,
+    timings: dict[str, float],
+) -> Answer | None:
+    """The "not in your documents" answer when strict grounding applies, else ``None``.
+
+    Decided before the model is loaded or called: it costs nothing and cannot invent.
+    """
+    if not settings.strict_grounding or is_relevant(retrieved, settings.min_relevance):
+        return None
+    return Answer(question, NO_ANSWER, (), grounded=False, model=model, timings=timings)
+
+
+class Answerer:
+    def __init__(self, runtime: LLMRuntime, chat_format: ChatFormat, settings: AnswerSettings):
+        self.runtime = runtime
+        self.chat_format = chat_format
+        self.settings = settings
+
+    def _relevant(self, retrieved: RetrievalResult) -> list[Passage]:
+        """Passages worth the model's attention: off-topic ones cost prompt time and lead
+        small models astray, so under strict grounding they are left out (the best
+        passage always stays)."""
+        passages = retrieved.passages
+        if not self.settings.strict_grounding:
+            return list(passages)
+        floor = self.settings.min_relevance
+        kept = [p for p in passages if p.similarity is not None and p.similarity >= floor]
+        return kept or list(passages[:1])
+
+    def _count(self, text: str) -> int:
+        return len(self.runtime.tokenize(text))
+
+    def _budget(self, question: str) -> int:
+        """Passage tokens that fit beside the instructions, the question and the answer."""
+        frame = self.chat_format.render(SYSTEM_PROMPT, user_message(question, []))
+        window = self.runtime.context_length - self.settings.max_answer_tokens
+        available = window - self._count(frame) - PROMPT_MARGIN
+        return max(0, min(self.settings.context_budget, available))
+
+    def answer(
+        self, question: str, retrieved: RetrievalResult, timings: dict[str, float]
+    ) -> Iterator[Token | Answer]:
+        """Stream ``Token``s, then one ``Answer``. Closing the iterator stops generation.
+
+        The caller has already checked :func:`abstention`; this always asks the model.
+        """
+        model = Path(self.runtime.info.path).name
+        started = time.perf_counter()
+        packed = pack(self._relevant(retrieved), self._budget(question), self._count)
+        prompt = self.chat_format.render(SYSTEM_PROMPT, user_message(question, packed))
+        timings["prompt_tokens"] = float(self._count(prompt))
+        timings["pack_s"] = time.perf_counter() - started
+        pieces: list[str] = []
+        first: float | None = None
+        generation_started = time.perf_counter()
+        stream = self.runtime.stream(
+            prompt,
+            stop=self.chat_format.stop,
+            max_tokens=self.settings.max_answer_tokens,
+            temperature=self.settings.temperature,
+        )
+        try:
+            for piece in stream:
+                if first is None:
+                    first = time.perf_counter()
+                    timings["first_token_s"] = first - generation_started
+                pieces.append(piece)
+                yield Token(piece)
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+        finished = time.perf_counter()
+        raw = "".join(pieces).strip()
+        generated = self._count(raw) if raw else 0
+        timings["generation_s"] = finished - generation_started
+        timings["completion_tokens"] = float(generated)
+        if first is not None and generated > 1 and finished > first:
+            timings["tokens_per_s"] = (generated - 1) / (finished - first)
+        yield self._finish(question, raw, packed, model, timings)
+
+    def _finish(
+        self,
+        question: str,
+        raw: str,
+        packed: Sequence[PackedPassage],
+        model: str,
+        timings: dict[str, float],
+    ) -> Answer:
+        result = attribute(raw, [p.text for p in packed])
+        by_number = {p.n: p for p in packed}
+        # An answer too short to attribute ("Yes.") still came from the passages it was
+        # given: list the most relevant one as its source rather than none.
+        cited = result.cited or ((1,) if raw and packed else ())
+        citations = tuple(
+            Citation(
+                n=n,
+                path=by_number[n].passage.path,
+                page=by_number[n].passage.page,
+                text=by_number[n].passage.text,
+                score=by_number[n].passage.similarity or by_number[n].passage.score,
+                heading=by_number[n].passage.heading,
+                start=by_number[n].passage.start,
+                end=by_number[n].passage.end,
+            )
+            for n in cited
+        )
+        timings["removed_markers"] = float(result.removed_markers)
+        return Answer(
+            question,
+            result.text or NO_ANSWER,
+            citations,
+            grounded=bool(citations),
+            model=model,
+            timings=timings,
+        )

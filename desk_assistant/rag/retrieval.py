@@ -1,0 +1,87 @@
+"""Hybrid retrieval: dense (Chroma) and lexical (BM25) rankings fused by reciprocal rank.
+
+Dense search finds paraphrases, BM25 finds rare names and exact terms; RRF combines the
+two rankings without needing their scores to be comparable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from desk_assistant.backends.embeddings import Embedder
+from desk_assistant.lexical import LexicalIndex
+from desk_assistant.manifest import Manifest
+from desk_assistant.records import Passage
+from desk_assistant.store import ChromaStore
+
+Mode = Literal["hybrid", "dense", "lexical"]
+RRF_K = 60  # the constant from Cormack et al. (2009); robust across collections
+
+
+@dataclass(frozen=True, slots=True)
+class RetrievalResult:
+    passages: list[Passage]
+    best_similarity: float | None  # highest dense cosine similarity seen, for abstention
+
+
+def rrf(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> dict[str, float]:
+    """Reciprocal rank fusion of ranked id lists."""
+    fused: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, chunk_id in enumerate(ranking):
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (k + rank + 1)
+    return fused
+
+
+class Retriever:
+    def __init__(
+        self,
+        manifest: Manifest,
+        store: ChromaStore,
+        lexical: LexicalIndex,
+        embedder: Embedder,
+        collection: str,
+    ) -> None:
+        self.manifest = manifest
+        self.store = store
+        self.lexical = lexical
+        self.embedder = embedder
+        self.collection = collection
+
+    def search(self, query: str, k: int, *, mode: Mode = "hybrid") -> RetrievalResult:
+        depth = max(50, 4 * k)  # fuse deeper lists than we return: RRF needs the overlap
+        similarities: dict[str, float] = {}
+        rankings: list[list[str]] = []
+        vector = self.embedder.embed_query(query)
+        if mode in ("hybrid", "dense"):
+            hits = self.store.query(self.collection, vector, depth)
+            similarities = {h.chunk_id: h.similarity for h in hits}
+            rankings.append([h.chunk_id for h in hits])
+        if mode in ("hybrid", "lexical"):
+            rankings.append([h.chunk_id for h in self.lexical.search(query, depth)])
+        fused = rrf(rankings)
+        top = sorted(fused, key=lambda cid: fused[cid], reverse=True)[:k]
+        # Lexical-only hits get a similarity too, so every passage can be judged on the
+        # same scale when deciding what is relevant enough to show the model.
+        missing = [cid for cid in top if cid not in similarities]
+        similarities.update(self.store.similarities(self.collection, missing, vector))
+        rows = self.manifest.chunks(top)
+        passages = [
+            Passage(
+                chunk_id=cid,
+                path=rows[cid].path,
+                page=rows[cid].page,
+                heading=rows[cid].heading,
+                start=rows[cid].start,
+                end=rows[cid].end,
+                text=rows[cid].text,
+                score=fused[cid],
+                similarity=similarities.get(cid),
+            )
+            for cid in top
+            if cid in rows  # a vector whose manifest row is gone is an orphan: ignore it
+        ]
+        best = max(similarities.values(), default=None)
+        return RetrievalResult(passages, best)

@@ -1,0 +1,150 @@
+"""Packing, citation checking and the answer flow, on a scripted model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fakes import final_answer
+
+from desk_assistant.backends.llm.chat_format import chat_format_for
+from desk_assistant.backends.llm.fake import FakeRuntime
+from desk_assistant.rag.answer import Answerer, AnswerSettings, abstention
+from desk_assistant.rag.citations import attribute
+from desk_assistant.rag.packing import pack
+from desk_assistant.rag.prompt import NO_ANSWER
+from desk_assistant.rag.retrieval import RetrievalResult, rrf
+from desk_assistant.records import Answer, Passage, Token
+
+
+def passage(
+    text: str, similarity: float = 0.6, page: int | None = 1, path: str = "/d/a.pdf"
+) -> Passage:
+    return Passage(f"id-{text[:8]}", path, page, None, 0, len(text), text, 0.03, similarity)
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def test_rrf_rewards_agreement() -> None:
+    fused = rrf([["a", "b", "c"], ["c", "a", "d"]])
+    assert sorted(fused, key=fused.__getitem__, reverse=True)[:2] == ["a", "c"]
+    assert fused["d"] < fused["b"] or fused["d"] == fused["b"]
+
+
+def test_pack_respects_budget_order_and_truncates_the_last() -> None:
+    passages = [
+        passage(" ".join(["alpha"] * 40)),
+        passage(" ".join(["beta"] * 40)),
+        passage(" ".join(["gamma"] * 400)),
+    ]
+    packed = pack(passages, budget=150, count_tokens=words)
+    assert [p.n for p in packed] == [1, 2, 3]
+    assert packed[2].text.endswith("…")
+    total = sum(words(f"[{p.n}] (a.pdf, page 1)\n{p.text}") + 2 for p in packed)
+    assert total <= 150
+
+
+def test_pack_drops_duplicate_passages() -> None:
+    same = "The same paragraph appears in two files."
+    packed = pack([passage(same, path="/a.txt"), passage(same, path="/b.txt")], 500, words)
+    assert len(packed) == 1
+
+
+def test_markers_pointing_nowhere_are_removed() -> None:
+    result = attribute("Rent is 900 euros [1][7]. Bob agrees [9].", ["rent is 900 euros"])
+    assert result.text == "Rent is 900 euros [1]. Bob agrees."
+    assert result.cited == (1,)
+    assert result.removed_markers == 2
+
+
+def test_sentences_without_markers_are_attributed_by_overlap() -> None:
+    passages = [
+        "Penguins breed during the Antarctic winter.",
+        "The lease notice period is three months.",
+    ]
+    result = attribute(
+        "The notice period of the lease is three months. I hope this helps!", passages
+    )
+    assert result.text == "The notice period of the lease is three months [2]. I hope this helps!"
+    assert result.cited == (2,)
+    assert result.attributed == 1
+
+
+def test_file_names_and_decimals_do_not_split_sentences() -> None:
+    result = attribute(
+        "See report.pdf: the bridge costs 3.5 million euros.", ["bridge costs 3.5 million euros"]
+    )
+    assert result.text == "See report.pdf: the bridge costs 3.5 million euros [1]."
+
+
+def _answer(reply: str, passages: Sequence[Passage]) -> tuple[str, Answer]:
+    runtime = FakeRuntime([reply])
+    answerer = Answerer(runtime, chat_format_for(runtime.info), AnswerSettings())
+    items = list(answerer.answer("What is the rent?", RetrievalResult(list(passages), 0.6), {}))
+    streamed = "".join(i.text for i in items if isinstance(i, Token))
+    return streamed, final_answer(items)
+
+
+def test_answer_streams_then_cites() -> None:
+    streamed, answer = _answer(
+        "The rent is 900 euros per month.",
+        [passage("The monthly rent is 900 euros per month.", page=4)],
+    )
+    assert streamed == "The rent is 900 euros per month."
+    assert answer.text == "The rent is 900 euros per month [1]."
+    assert answer.citations[0].page == 4
+    assert answer.grounded
+
+
+def test_off_topic_passages_never_reach_the_model() -> None:
+    runtime = FakeRuntime(["Ok."])
+    answerer = Answerer(runtime, chat_format_for(runtime.info), AnswerSettings(min_relevance=0.3))
+    passages = [passage("Rent is 900 euros.", 0.7), passage("Penguins are birds.", 0.1)]
+    list(answerer.answer("rent?", RetrievalResult(passages, 0.7), {}))
+    assert "Rent is 900" in runtime.prompts[0]
+    assert "Penguins" not in runtime.prompts[0]
+
+
+def test_a_short_answer_still_lists_its_source() -> None:
+    _, answer = _answer("Yes.", [passage("The contract allows pets.")])
+    assert [c.n for c in answer.citations] == [1]
+
+
+def test_abstention_is_decided_from_retrieval_scores() -> None:
+    settings = AnswerSettings(min_relevance=0.4)
+    weak = RetrievalResult([passage("unrelated", 0.2)], 0.2)
+    strong = RetrievalResult([passage("related", 0.5)], 0.5)
+    refused = abstention("q", weak, settings, "m.gguf", {})
+    assert refused is not None and refused.text == NO_ANSWER and not refused.grounded
+    assert abstention("q", strong, settings, "m.gguf", {}) is None
+    assert abstention("q", RetrievalResult([], None), settings, "m.gguf", {}) is not None
+    lenient = AnswerSettings(min_relevance=0.4, strict_grounding=False)
+    assert abstention("q", weak, lenient, "m.gguf", {}) is None
+
+
+def test_stopping_the_stream_stops_generation() -> None:
+    runtime = FakeRuntime([" ".join(f"word{i}" for i in range(200))])
+    answerer = Answerer(runtime, chat_format_for(runtime.info), AnswerSettings())
+    stream = answerer.answer("q", RetrievalResult([passage("word1 word2 text")], 0.6), {})
+    for count, _ in enumerate(stream):
+        if count == 3:
+            break
+    stream.close()
+    assert runtime.pieces_generated < 10
+
+
+def test_prompt_fits_the_context_window() -> None:
+    runtime = FakeRuntime(["ok"], context_length=600)
+    answerer = Answerer(
+        runtime,
+        chat_format_for(runtime.info),
+        AnswerSettings(max_answer_tokens=200, context_budget=5000),
+    )
+    long = [passage(" ".join(f"w{i}" for i in range(300)), 0.9) for _ in range(3)]
+    long = [
+        Passage(f"id{j}", p.path, p.page, None, 0, 1, p.text + f" v{j}", p.score, 0.9)
+        for j, p in enumerate(long)
+    ]
+    list(answerer.answer("q", RetrievalResult(long, 0.9), {}))
+    assert len(runtime.tokenize(runtime.prompts[0])) + 200 <= 600
