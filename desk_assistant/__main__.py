@@ -1,0 +1,3 @@
+from desk_assistant.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The ``desk-assistant`` command line, a thin shell over the service facade."""

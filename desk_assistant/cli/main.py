@@ -1,0 +1,353 @@
+"""``desk-assistant`` entry point.
+
+Only argparse and the standard library load before a command runs, so ``--help`` is
+instant; each command imports what it needs. Exit codes: 0 success, 2 usage error,
+1 any other failure with a one-line message on stderr (a traceback only with --debug).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from desk_assistant.records import Answer, Token
+    from desk_assistant.service import Assistant
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad arguments discovered after parsing (e.g. an unreadable batch file)."""
+
+
+def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    # Accepted before and after the command; SUPPRESS keeps a sub-command's default from
+    # overwriting a value given before the command.
+    default: Any = None if top else argparse.SUPPRESS
+    parser.add_argument(
+        "--home",
+        metavar="DIR",
+        default=default,
+        help="data folder (default: $DESK_ASSISTANT_HOME or the user data dir)",
+    )
+    parser.add_argument(
+        "--collection",
+        metavar="NAME",
+        default=default,
+        help="collection to use (default: 'default')",
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="show tracebacks for errors",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="desk-assistant",
+        description="Ask questions about your own files, entirely offline. "
+        "Run without a command to open the desktop app.",
+    )
+    _common(parser, top=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ingest = commands.add_parser("ingest", help="add or update files and folders")
+    _common(ingest, top=False)
+    ingest.add_argument("paths", nargs="+", metavar="PATH")
+    ingest.add_argument("--json", action="store_true", help="one JSON object per event")
+
+    ask = commands.add_parser("ask", help="answer a question from your documents")
+    _common(ask, top=False)
+    ask.add_argument("question", nargs="?")
+    ask.add_argument("-k", type=int, metavar="N", help="passages to retrieve")
+    ask.add_argument("--model", metavar="PATH", help="GGUF model file (default: built-in)")
+    ask.add_argument("--runtime", choices=["auto", "llama_cpp", "ctransformers"])
+    ask.add_argument("--max-tokens", type=int, metavar="N", help="longest answer in tokens")
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
+    ask.add_argument("--batch", metavar="FILE", help="JSON lines {id, question}; '-' = stdin")
+
+    search = commands.add_parser("search", help="show the passages that match a query")
+    _common(search, top=False)
+    search.add_argument("query", nargs="?")
+    search.add_argument("-k", type=int, default=5, metavar="N", help="passages (default 5)")
+    search.add_argument("--json", action="store_true", help="print a JSON array")
+    search.add_argument("--batch", metavar="FILE", help="JSON lines {id, question}; '-' = stdin")
+
+    sources = commands.add_parser("sources", help="list the documents of the collection")
+    _common(sources, top=False)
+    sources.add_argument("--json", action="store_true")
+
+    remove = commands.add_parser("remove", help="forget a file, or every file under a folder")
+    _common(remove, top=False)
+    remove.add_argument("path", metavar="PATH")
+
+    status = commands.add_parser("status", help="what is indexed and which models are used")
+    _common(status, top=False)
+    status.add_argument("--json", action="store_true")
+
+    reindex = commands.add_parser("reindex", help="rebuild the collection with the current models")
+    _common(reindex, top=False)
+    reindex.add_argument("--json", action="store_true")
+
+    collections = commands.add_parser("collections", help="list collections")
+    _common(collections, top=False)
+    collections.add_argument("--json", action="store_true")
+
+    gui = commands.add_parser("gui", help="open the desktop app (the default)")
+    _common(gui, top=False)
+    return parser
+
+
+def _version() -> str:
+    from desk_assistant import __version__
+
+    return __version__
+
+
+def _open(args: argparse.Namespace, **overrides: Any) -> Assistant:
+    from desk_assistant.service import Assistant
+    from desk_assistant.settings import load_settings
+
+    settings = load_settings(args.home, collection=args.collection, **overrides)
+    return Assistant(settings)
+
+
+def _ingest_events(args: argparse.Namespace, out: TextIO, events: Iterator[Any]) -> int:
+    from desk_assistant.cli.render import Progress, describe_summary, print_json
+
+    progress = Progress()
+    started = time.monotonic()
+    for event in events:
+        if args.json:
+            print_json(event.to_json(), out)
+        else:
+            progress.update(event)
+        if event.kind == "summary" and not args.json:
+            progress.finish()
+            out.write(describe_summary(event.counts, time.monotonic() - started) + "\n")
+    # Per-file failures are reported with their reasons, not fatal: the run succeeded.
+    return EXIT_OK
+
+
+def cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
+    with _open(args) as assistant:
+        return _ingest_events(args, out, assistant.ingest(args.paths))
+
+
+def cmd_reindex(args: argparse.Namespace, out: TextIO) -> int:
+    with _open(args) as assistant:
+        return _ingest_events(args, out, assistant.reindex())
+
+
+def _read_batch(spec: str) -> list[dict[str, Any]]:
+    try:
+        lines = (
+            sys.stdin.read().splitlines()
+            if spec == "-"
+            else Path(spec).read_text(encoding="utf-8").splitlines()
+        )
+    except OSError as exc:
+        raise UsageError(f"cannot read batch file {spec}: {exc.strerror}") from None
+    items = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError:
+            raise UsageError(f"{spec}:{number}: not a JSON object") from None
+        if not isinstance(item, dict) or not isinstance(item.get("question"), str):
+            raise UsageError(f'{spec}:{number}: expected {{"id": ..., "question": "..."}}')
+        items.append(item)
+    return items
+
+
+def _question(args: argparse.Namespace, name: str) -> str | None:
+    text: str | None = getattr(args, name)
+    if args.batch and text:
+        raise UsageError(f"give either a {name} or --batch, not both")
+    if not args.batch and not (text and text.strip()):
+        raise UsageError(f"a {name} is required (or --batch FILE)")
+    return text
+
+
+def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
+    from desk_assistant.cli.render import passage_json, print_json, print_passages
+
+    query = _question(args, "query")
+    batch = _read_batch(args.batch) if args.batch else None
+    with _open(args) as assistant:
+        if batch is not None:
+            for item in batch:
+                passages = assistant.search(item["question"], k=args.k)
+                results = [passage_json(r, p) for r, p in enumerate(passages, start=1)]
+                print_json({"id": item.get("id"), "results": results}, out)
+            return EXIT_OK
+        assert query is not None
+        passages = assistant.search(query, k=args.k)
+        if args.json:
+            print_json([passage_json(r, p) for r, p in enumerate(passages, start=1)], out)
+        else:
+            print_passages(passages, out)
+    return EXIT_OK
+
+
+def cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
+    from desk_assistant.cli.render import print_citations, print_json
+    from desk_assistant.records import Answer
+
+    question = _question(args, "question")
+    batch = _read_batch(args.batch) if args.batch else None
+    overrides = {
+        "model_path": args.model,
+        "runtime": args.runtime,
+        "max_answer_tokens": args.max_tokens,
+        "top_k": args.k,
+    }
+    with _open(args, **overrides) as assistant:
+        if batch is not None:
+            for line in batch:
+                answer = _final(assistant.ask(line["question"]))
+                print_json({"id": line.get("id"), **answer.to_json()}, out)
+            return EXIT_OK
+        assert question is not None
+        if args.json:
+            print_json(_final(assistant.ask(question)).to_json(), out)
+            return EXIT_OK
+        streamed = False
+        for piece in assistant.ask(question):
+            if isinstance(piece, Answer):
+                if not streamed:
+                    out.write(piece.text)
+                out.write("\n")
+                print_citations(piece, out)
+            else:
+                streamed = True
+                out.write(piece.text)
+                out.flush()
+    return EXIT_OK
+
+
+def _final(items: Iterator[Token | Answer]) -> Answer:
+    from desk_assistant.records import Answer
+
+    for item in items:
+        if isinstance(item, Answer):
+            return item
+    raise RuntimeError("the answer stream ended without an answer")
+
+
+def cmd_sources(args: argparse.Namespace, out: TextIO) -> int:
+    from desk_assistant.cli.render import print_json, print_sources
+
+    with _open(args) as assistant:
+        sources = assistant.sources()
+        if args.json:
+            print_json([s.to_json() for s in sources], out)
+        else:
+            print_sources(sources, out)
+    return EXIT_OK
+
+
+def cmd_remove(args: argparse.Namespace, out: TextIO) -> int:
+    with _open(args) as assistant:
+        removed = assistant.remove(args.path)
+    out.write(f"Removed {len(removed)} document{'s' if len(removed) != 1 else ''}.\n")
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
+    from desk_assistant.cli.render import print_json
+
+    with _open(args) as assistant:
+        status = assistant.status()
+    if args.json:
+        print_json(status, out)
+    else:
+        width = max(len(k) for k in status)
+        for key, value in status.items():
+            shown = ", ".join(value) if isinstance(value, list) else value
+            out.write(f"{key.replace('_', ' '):<{width}}  {shown}\n")
+    return EXIT_OK
+
+
+def cmd_collections(args: argparse.Namespace, out: TextIO) -> int:
+    from desk_assistant.cli.render import print_json
+
+    with _open(args) as assistant:
+        collections = assistant.collections()
+    if args.json:
+        print_json([c.to_json() for c in collections], out)
+    else:
+        for c in collections:
+            out.write(f"{c.name}  ({c.sources} documents, {c.chunks} chunks)\n")
+    return EXIT_OK
+
+
+def cmd_gui(args: argparse.Namespace, out: TextIO) -> int:
+    # The one place the engine reaches the Qt layer, lazily (see the import-linter contracts).
+    app = importlib.import_module("ui.app")
+    code: int = app.main(home=args.home, collection=args.collection)
+    return code
+
+
+COMMANDS: dict[str | None, Callable[[argparse.Namespace, TextIO], int]] = {
+    "ingest": cmd_ingest,
+    "ask": cmd_ask,
+    "search": cmd_search,
+    "sources": cmd_sources,
+    "remove": cmd_remove,
+    "status": cmd_status,
+    "reindex": cmd_reindex,
+    "collections": cmd_collections,
+    "gui": cmd_gui,
+    None: cmd_gui,
+}
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    stream = out or sys.stdout
+    from desk_assistant import offline
+    from desk_assistant.errors import DeskAssistantError
+
+    offline.enforce_offline()
+    try:
+        return COMMANDS[args.command](args, stream)
+    except UsageError as exc:
+        parser.print_usage(sys.stderr)
+        sys.stderr.write(f"desk-assistant: error: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("desk-assistant: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except DeskAssistantError as exc:
+        if args.debug:
+            raise
+        sys.stderr.write(f"desk-assistant: {exc}\n")
+        return EXIT_FAILURE
+    except Exception as exc:
+        if args.debug:
+            raise
+        sys.stderr.write(
+            f"desk-assistant: unexpected error: {type(exc).__name__}: {exc} (run with --debug "
+            "for details)\n"
+        )
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

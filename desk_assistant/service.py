@@ -1,0 +1,442 @@
+"""The facade the CLI and the desktop app share: ingest, search, ask, list, remove.
+
+It returns the project's own frozen records and streams through plain generators: the
+caller stops iterating and the work stops. Heavy parts (the embedding model, Chroma, the
+LLM) load on first use, so listing sources or printing status stays instant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from desk_assistant import offline
+from desk_assistant.backends.defaults import default_embedding_dir, default_llm_path
+from desk_assistant.errors import EmbeddingModelMismatch, NotFoundError
+from desk_assistant.lexical import LexicalIndex
+from desk_assistant.manifest import Manifest
+from desk_assistant.records import (
+    Answer,
+    CollectionInfo,
+    IngestEvent,
+    Passage,
+    SourceInfo,
+    Token,
+)
+from desk_assistant.settings import Settings
+from ingest.chunking import ChunkingConfig
+from ingest.loaders import is_supported
+from ingest.sandbox import ParseFailure, ParseTask, SandboxedParser
+from ingest.scan import discover, plan
+from ingest.types import FileEntry, ParsedDocument
+
+if TYPE_CHECKING:
+    from desk_assistant.backends.embeddings import Embedder
+    from desk_assistant.backends.llm.base import LLMRuntime
+    from desk_assistant.backends.llm.chat_format import ChatFormat
+    from desk_assistant.rag.retrieval import Mode, RetrievalResult, Retriever
+    from desk_assistant.store import ChromaStore
+
+offline.enforce_offline()
+
+
+def chunk_id(collection: str, path: str, content_hash: str, index: int) -> str:
+    """Deterministic ids: re-running an interrupted file upserts the same ids (no duplicates)."""
+    where = hashlib.sha1(f"{collection}\0{path}".encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{where[:12]}-{content_hash[:12]}-{index}"
+
+
+@dataclass(slots=True)
+class _Pending:
+    entry: FileEntry
+    document: ParsedDocument
+    outcome: str
+
+
+class Assistant:
+    """One app home: its manifest, vector store, lexical indexes and models."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        runtime: LLMRuntime | None = None,
+    ) -> None:
+        self.settings = settings
+        self.paths = settings.paths.ensure()
+        self.manifest = Manifest(self.paths.manifest)
+        self._embedder = embedder
+        self._runtime = runtime
+        self._chat_format: ChatFormat | None = None
+        self._store: ChromaStore | None = None
+        self._lexical: dict[str, LexicalIndex] = {}
+        self._parser: SandboxedParser | None = None
+        self._parser_key: tuple[ChunkingConfig, int, int] | None = None
+
+    def close(self) -> None:
+        if self._parser is not None:
+            self._parser.close()
+            self._parser = None
+        if self._runtime is not None:
+            self._runtime.close()
+            self._runtime = None
+        self.manifest.close()
+
+    def __enter__(self) -> Assistant:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # lazily built parts -------------------------------------------------------------
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            from desk_assistant.backends.embeddings import SentenceTransformerEmbedder
+
+            folder = self.settings.embedding_model or default_embedding_dir()
+            self._embedder = SentenceTransformerEmbedder(
+                Path(folder), batch_size=self.settings.embed_batch_size
+            )
+        return self._embedder
+
+    @property
+    def store(self) -> ChromaStore:
+        if self._store is None:
+            from desk_assistant.store import ChromaStore
+
+            self._store = ChromaStore(self.paths.chroma, self.settings.chroma_url)
+        return self._store
+
+    def lexical(self, collection: str) -> LexicalIndex:
+        if collection not in self._lexical:
+            name = hashlib.sha1(collection.encode()).hexdigest()[:16]
+            self._lexical[collection] = LexicalIndex(self.paths.lexical / name)
+        return self._lexical[collection]
+
+    def model_path(self) -> Path:
+        return Path(self.settings.model_path) if self.settings.model_path else default_llm_path()
+
+    @property
+    def runtime(self) -> LLMRuntime:
+        if self._runtime is None:
+            from desk_assistant.backends.llm.base import LoadParams
+            from desk_assistant.backends.llm.loader import load_runtime
+
+            self._runtime = load_runtime(
+                self.model_path(),
+                self.settings.runtime,
+                LoadParams(
+                    context_length=self.settings.context_length, threads=self.settings.threads
+                ),
+                cache_dir=self.paths.cache,
+            )
+        return self._runtime
+
+    @property
+    def chat_format(self) -> ChatFormat:
+        if self._chat_format is None:
+            from desk_assistant.backends.llm.chat_format import chat_format_for
+
+            self._chat_format = chat_format_for(self.runtime.info)
+        return self._chat_format
+
+    def _collection(self, collection: str | None) -> str:
+        return collection or self.settings.collection
+
+    def _check_embedding_model(self, collection: str, *, create: bool) -> None:
+        """Refuse to mix vector spaces: a collection keeps the model it was indexed with."""
+        stored = self.manifest.embedding_model(collection)
+        if stored is None:
+            if create:
+                self.manifest.ensure_collection(
+                    collection, self.embedder.model_id, self.embedder.dimension
+                )
+            return
+        if stored[0] != self.embedder.model_id:
+            raise EmbeddingModelMismatch(
+                f"Collection '{collection}' was indexed with the embedding model {stored[0]}, "
+                f"but the configured model is {self.embedder.model_id}. Switch back to that "
+                f"model, or re-index the collection with it: desk-assistant --collection "
+                f"'{collection}' reindex"
+            )
+
+    # ingestion ---------------------------------------------------------------------
+
+    def recover(self) -> int:
+        """Undo changes a killed run left half-done; the next scan re-adds those files."""
+        pending = self.manifest.pending()
+        for change in pending:
+            self.store.delete(change.collection, list(change.chunk_ids))
+            self.manifest.forget_source(change.journal_id, change.collection, change.path)
+        return len(pending)
+
+    def ingest(
+        self, paths: Iterable[str | Path], collection: str | None = None
+    ) -> Iterator[IngestEvent]:
+        """Bring the collection in line with ``paths``: add, update, skip, remove."""
+        name = self._collection(collection)
+        self.recover()
+        self._check_embedding_model(name, create=True)
+        roots = [str(Path(p).expanduser().absolute()) for p in paths]
+        found, skipped = discover(
+            roots, is_supported=is_supported, max_file_bytes=self.settings.max_file_bytes
+        )
+        work = plan(found, self.manifest.known_files(name), scanned_roots=roots, skipped=skipped)
+        counts = dict.fromkeys(("added", "updated", "unchanged", "removed", "failed", "skipped"), 0)
+        total = len(work.added) + len(work.changed)
+        yield IngestEvent(
+            "scan",
+            total=total,
+            counts={"unchanged": len(work.unchanged) + len(work.touched)},
+        )
+        for entry, _digest in work.touched:
+            self.manifest.refresh_stat(name, entry)
+        counts["unchanged"] = len(work.unchanged) + len(work.touched)
+        for gone in work.removed:
+            self._remove_path(name, gone)
+            counts["removed"] += 1
+            yield IngestEvent("file", path=gone, outcome="removed")
+        for skip in work.skipped:
+            counts["skipped"] += 1
+            yield IngestEvent("file", path=skip.path, outcome="skipped", reason=skip.reason)
+        for done, event in enumerate(self._index(name, work.added, work.changed), start=1):
+            assert event.outcome is not None
+            counts[event.outcome] += 1
+            yield IngestEvent(
+                "file",
+                path=event.path,
+                outcome=event.outcome,
+                reason=event.reason,
+                chunks=event.chunks,
+                pages=event.pages,
+                done=done,
+                total=total,
+            )
+        if any(counts[k] for k in ("added", "updated", "removed", "failed")):
+            self._refresh_lexical(name)
+        yield IngestEvent("summary", counts=counts)
+
+    def _index(
+        self,
+        collection: str,
+        added: Sequence[tuple[FileEntry, str]],
+        changed: Sequence[tuple[FileEntry, str]],
+    ) -> Iterator[IngestEvent]:
+        """Parse in sandboxed workers while this thread embeds: a two-stage pipeline."""
+        entries = {e.path: (e, "added") for e, _ in added}
+        entries.update({e.path: (e, "updated") for e, _ in changed})
+        tasks = [ParseTask(e.path, digest) for e, digest in [*added, *changed]]
+        if not tasks:
+            return
+        parser = self._sandbox()
+        batch: list[_Pending] = []
+        batch_chunks = 0
+        target = max(1, self.settings.embed_batch_size) * 4
+        for task, result in parser.parse(tasks):
+            entry, outcome = entries[task.path]
+            if isinstance(result, ParseFailure):
+                self._record_failure(collection, entry, task.content_hash, result.reason)
+                yield IngestEvent("file", path=entry.path, outcome="failed", reason=result.reason)
+                continue
+            batch.append(_Pending(entry, result, outcome))
+            batch_chunks += len(result.chunks)
+            if batch_chunks >= target:
+                yield from self._write(collection, batch)
+                batch, batch_chunks = [], 0
+        yield from self._write(collection, batch)
+
+    def _sandbox(self) -> SandboxedParser:
+        """The parser workers, kept between runs and rebuilt when their settings change."""
+        tokenizer = self.embedder.tokenizer_file
+        config = ChunkingConfig(
+            self.settings.chunk_size,
+            self.settings.chunk_overlap,
+            str(tokenizer) if tokenizer else None,
+        )
+        key = (config, self.settings.parse_workers, self.settings.parse_memory_mb)
+        if self._parser is None or self._parser_key != key:
+            if self._parser is not None:
+                self._parser.close()
+            self._parser = SandboxedParser(
+                config,
+                workers=self.settings.parse_workers,
+                timeout=self.settings.parse_timeout,
+                memory_mb=self.settings.parse_memory_mb,
+            )
+            self._parser_key = key
+        self._parser.timeout = self.settings.parse_timeout
+        return self._parser
+
+    def _write(self, collection: str, batch: list[_Pending]) -> Iterator[IngestEvent]:
+        """Embed a batch of documents in one call, then store each one atomically."""
+        if not batch:
+            return
+        texts = [chunk.text for item in batch for chunk in item.document.chunks]
+        vectors = self.embedder.embed_documents(texts)
+        offset = 0
+        for item in batch:
+            document = item.document
+            size = len(document.chunks)
+            ids = [
+                chunk_id(collection, document.path, document.content_hash, c.index)
+                for c in document.chunks
+            ]
+            old = set(self.manifest.chunk_ids(collection, document.path))
+            journal = self.manifest.begin_change(collection, document.path, ids)
+            metadatas: list[dict[str, str | int | float]] = [
+                {"path": document.path, **({"page": c.page} if c.page is not None else {})}
+                for c in document.chunks
+            ]
+            self.store.upsert(collection, ids, vectors[offset : offset + size], metadatas)
+            self.store.delete(collection, sorted(old - set(ids)))
+            self.manifest.commit_source(
+                journal,
+                collection,
+                item.entry,
+                document.content_hash,
+                status="indexed",
+                fmt=document.format,
+                pages=document.pages,
+                chunks=zip(ids, document.chunks, strict=True),
+            )
+            offset += size
+            yield IngestEvent(
+                "file",
+                path=document.path,
+                outcome="added" if item.outcome == "added" else "updated",
+                chunks=size,
+                pages=document.pages,
+            )
+
+    def _record_failure(
+        self, collection: str, entry: FileEntry, content_hash: str, reason: str
+    ) -> None:
+        """A file that fails keeps a row with its reason; a previous version's chunks go."""
+        old = self.manifest.chunk_ids(collection, entry.path)
+        journal = self.manifest.begin_change(collection, entry.path, [])
+        self.store.delete(collection, old)
+        self.manifest.commit_source(
+            journal, collection, entry, content_hash, status="failed", error=reason
+        )
+
+    def _remove_path(self, collection: str, path: str) -> None:
+        ids = self.manifest.chunk_ids(collection, path)
+        journal = self.manifest.begin_change(collection, path, [])
+        self.store.delete(collection, ids)
+        self.manifest.forget_source(journal, collection, path)
+
+    def _refresh_lexical(self, collection: str) -> None:
+        generation = self.manifest.generation(collection)
+        index = self.lexical(collection)
+        if not index.is_current(generation):
+            index.rebuild(self.manifest.iter_chunks(collection), generation)
+
+    def remove(self, path: str | Path, collection: str | None = None) -> list[str]:
+        """Forget a file, or every file under a folder; returns the removed paths."""
+        name = self._collection(collection)
+        target = str(Path(path).expanduser().absolute())
+        removed = self.manifest.paths_under(name, target)
+        if not removed:
+            raise NotFoundError(f"{target} is not in collection '{name}'")
+        self.recover()
+        for known in removed:
+            self._remove_path(name, known)
+        self._refresh_lexical(name)
+        return removed
+
+    def reindex(self, collection: str | None = None) -> Iterator[IngestEvent]:
+        """Rebuild a collection from its files with the current embedding model."""
+        name = self._collection(collection)
+        roots = sorted({s.path for s in self.manifest.sources(name)})
+        if self.manifest.embedding_model(name) is not None:
+            self.store.drop(name)
+            self.manifest.drop_collection(name)
+        yield from self.ingest(roots, name)
+
+    # questions ---------------------------------------------------------------------
+
+    def retriever(self, collection: str | None = None) -> Retriever:
+        from desk_assistant.rag.retrieval import Retriever
+
+        name = self._collection(collection)
+        self._check_embedding_model(name, create=False)
+        generation = self.manifest.generation(name)
+        index = self.lexical(name)
+        if not index.is_current(generation):
+            index.rebuild(self.manifest.iter_chunks(name), generation)
+        return Retriever(self.manifest, self.store, index, self.embedder, name)
+
+    def retrieve(
+        self, query: str, collection: str | None = None, k: int | None = None, mode: Mode = "hybrid"
+    ) -> RetrievalResult:
+        return self.retriever(collection).search(query, k or self.settings.top_k, mode=mode)
+
+    def search(
+        self, query: str, collection: str | None = None, k: int | None = None
+    ) -> list[Passage]:
+        return self.retrieve(query, collection, k).passages
+
+    def ask(
+        self, question: str, collection: str | None = None, k: int | None = None
+    ) -> Iterator[Token | Answer]:
+        """Stream the answer's tokens, then the ``Answer`` with its citations."""
+        from desk_assistant.rag.answer import Answerer, AnswerSettings, abstention
+
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        retrieved = self.retrieve(question, collection, k)
+        timings["retrieval_s"] = time.perf_counter() - started
+        settings = AnswerSettings(
+            max_answer_tokens=self.settings.max_answer_tokens,
+            temperature=self.settings.temperature,
+            context_budget=self.settings.context_budget,
+            strict_grounding=self.settings.strict_grounding,
+            min_relevance=self.settings.min_relevance,
+        )
+        model = Path(self._runtime.info.path if self._runtime else self.model_path()).name
+        refusal = abstention(question, retrieved, settings, model, timings)
+        if refusal is not None:
+            timings["total_s"] = time.perf_counter() - started
+            yield refusal
+            return
+        loading = time.perf_counter()
+        answerer = Answerer(self.runtime, self.chat_format, settings)
+        timings["model_load_s"] = time.perf_counter() - loading
+        for item in answerer.answer(question, retrieved, timings):
+            if isinstance(item, Answer):
+                timings["total_s"] = time.perf_counter() - started
+            yield item
+
+    # listings ----------------------------------------------------------------------
+
+    def sources(self, collection: str | None = None) -> list[SourceInfo]:
+        return self.manifest.sources(self._collection(collection))
+
+    def collections(self) -> list[CollectionInfo]:
+        return self.manifest.collections()
+
+    def status(self, collection: str | None = None) -> dict[str, Any]:
+        name = self._collection(collection)
+        counts = self.manifest.counts(name)
+        stored = self.manifest.embedding_model(name)
+        return {
+            "home": str(self.paths.home),
+            "collection": name,
+            "collections": [c.name for c in self.collections()],
+            "sources": sum(v for k, v in counts.items() if k != "chunks"),
+            "indexed": counts.get("indexed", 0),
+            "failed": counts.get("failed", 0),
+            "chunks": counts.get("chunks", 0),
+            "embedding_model": stored[0] if stored else None,
+            "model": str(self.model_path()),
+            "runtime": self.settings.runtime,
+            "vector_store": self.settings.chroma_url or str(self.paths.chroma),
+            "pending_changes": len(self.manifest.pending()),
+        }

@@ -1,0 +1,178 @@
+"""The engine end to end on fakes: real Chroma, real manifest, real parsers, fake models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fakes import final_answer, make_assistant, summary
+
+from desk_assistant.backends.embeddings import HashingEmbedder
+from desk_assistant.errors import EmbeddingModelMismatch, NotFoundError
+from desk_assistant.records import Token
+from desk_assistant.service import Assistant
+
+
+def _docs(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "lease.md").write_text(
+        "# Lease\n\n## Notice\n\nThe notice period of the lease is three months.\n\n"
+        "## Rent\n\nThe rent is 900 euros per month.\n",
+        encoding="utf-8",
+    )
+    (folder / "birds.txt").write_text(
+        "Penguins are flightless birds of the southern hemisphere.", encoding="utf-8"
+    )
+    return folder
+
+
+def _consistent(assistant: Assistant, collection: str = "default") -> None:
+    """Manifest and vector store hold exactly the same chunks: no duplicates, no orphans."""
+    assert assistant.store.ids(collection) == assistant.manifest.all_chunk_ids(collection)
+
+
+def test_ingest_search_and_rerun(tmp_path: Path, app_home: Path) -> None:
+    docs = _docs(tmp_path / "docs")
+    with make_assistant(app_home) as assistant:
+        counts = summary(assistant.ingest([docs]))
+        assert (counts["added"], counts["failed"]) == (2, 0)
+        hits = assistant.search("notice period of the lease", k=2)
+        assert Path(hits[0].path).name == "lease.md"
+        assert "three months" in hits[0].text
+        assert hits[0].heading == "Lease > Notice"
+        _consistent(assistant)
+        again = summary(assistant.ingest([docs]))
+        assert (again["added"], again["unchanged"]) == (0, 2)
+
+
+def test_changed_file_is_replaced_not_duplicated(tmp_path: Path, app_home: Path) -> None:
+    docs = _docs(tmp_path / "docs")
+    long_text = " ".join(f"Paragraph {i} discusses item {i} at length." for i in range(400))
+    (docs / "long.txt").write_text(long_text, encoding="utf-8")
+    with make_assistant(app_home, chunk_size=64, chunk_overlap=8) as assistant:
+        summary(assistant.ingest([docs]))
+        before = assistant.store.count("default")
+        assert before > 20  # many chunks per document
+        (docs / "long.txt").write_text(long_text.replace("item", "thing"), encoding="utf-8")
+        counts = summary(assistant.ingest([docs]))
+        assert (counts["updated"], counts["unchanged"]) == (1, 2)
+        assert assistant.store.count("default") == before
+        _consistent(assistant)
+        assert not [p for p in assistant.search("thing 7", k=3) if "item" in p.text]
+
+
+def test_deleted_file_is_removed_and_remove_command(tmp_path: Path, app_home: Path) -> None:
+    docs = _docs(tmp_path / "docs")
+    with make_assistant(app_home) as assistant:
+        summary(assistant.ingest([docs]))
+        (docs / "birds.txt").unlink()
+        counts = summary(assistant.ingest([docs]))
+        assert counts["removed"] == 1
+        assert [Path(s.path).name for s in assistant.sources()] == ["lease.md"]
+        assert assistant.remove(docs) == [str(docs / "lease.md")]
+        assert assistant.sources() == []
+        assert assistant.store.count("default") == 0
+        with pytest.raises(NotFoundError):
+            assistant.remove(docs / "lease.md")
+
+
+def test_failed_file_is_listed_with_reason(tmp_path: Path, app_home: Path) -> None:
+    docs = _docs(tmp_path / "docs")
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.4\n garbage without xref")
+    (docs / "empty.txt").write_text("")
+    with make_assistant(app_home) as assistant:
+        events = list(assistant.ingest([docs]))
+        failed = {Path(e.path or "").name: e.reason for e in events if e.outcome == "failed"}
+        assert set(failed) == {"broken.pdf", "empty.txt"}
+        assert failed["empty.txt"] == "empty file"
+        statuses = {Path(s.path).name: (s.status, s.error) for s in assistant.sources()}
+        assert statuses["broken.pdf"][0] == "failed" and statuses["broken.pdf"][1]
+        _consistent(assistant)
+
+
+def test_collections_are_isolated(tmp_path: Path, app_home: Path) -> None:
+    docs = _docs(tmp_path / "docs")
+    with make_assistant(app_home) as assistant:
+        summary(assistant.ingest([docs / "birds.txt"], collection="nature"))
+        summary(assistant.ingest([docs / "lease.md"], collection="work"))
+        assert [Path(p.path).name for p in assistant.search("lease", "work")] == ["lease.md"] * 2
+        assert {Path(p.path).name for p in assistant.search("lease", "nature")} == {"birds.txt"}
+        assert [c.name for c in assistant.collections()] == ["nature", "work"]
+
+
+def test_a_different_embedding_model_is_refused(tmp_path: Path, app_home: Path) -> None:
+    docs = _docs(tmp_path / "docs")
+    with make_assistant(app_home) as assistant:
+        summary(assistant.ingest([docs]))
+    other = HashingEmbedder(model_id="other-model@2")
+    with make_assistant(app_home, embedder=other) as assistant:
+        with pytest.raises(EmbeddingModelMismatch, match="reindex"):
+            assistant.search("lease")
+        with pytest.raises(EmbeddingModelMismatch):
+            list(assistant.ingest([docs]))
+        counts = summary(assistant.reindex())
+        assert counts["added"] == 2
+        assert assistant.search("notice period")[0].path.endswith("lease.md")
+
+
+def test_interrupted_change_is_undone_on_next_run(tmp_path: Path, app_home: Path) -> None:
+    docs = _docs(tmp_path / "docs")
+    with make_assistant(app_home) as assistant:
+        summary(assistant.ingest([docs]))
+        path = str(docs / "birds.txt")
+        # Simulate a kill between the vector-store write and the manifest commit.
+        journal = assistant.manifest.begin_change("default", path, ["orphan-1"])
+        vector = assistant.embedder.embed_documents(["orphan"])
+        assistant.store.upsert("default", ["orphan-1"], vector, [{"path": path}])
+        del journal
+    with make_assistant(app_home) as assistant:
+        counts = summary(assistant.ingest([docs]))
+        assert counts["added"] == 1  # the half-changed file was rolled back and re-added
+        assert "orphan-1" not in assistant.store.ids("default")
+        assert assistant.manifest.pending() == []
+        _consistent(assistant)
+
+
+def test_ask_streams_and_cites_the_right_passage(tmp_path: Path, app_home: Path) -> None:
+    docs = _docs(tmp_path / "docs")
+    reply = "The notice period of the lease is three months."
+    with make_assistant(app_home, replies=[reply]) as assistant:
+        summary(assistant.ingest([docs]))
+        items = list(assistant.ask("What is the notice period of the lease?"))
+        tokens = "".join(i.text for i in items if isinstance(i, Token))
+        answer = final_answer(items)
+        assert tokens.strip() == reply
+        assert answer.grounded
+        assert answer.text.endswith("[1].")
+        assert answer.citations[0].path.endswith("lease.md")
+        assert "three months" in answer.citations[0].text
+        prompt = assistant.runtime.prompts[0]  # type: ignore[attr-defined]
+        assert "[1] (lease.md, Lease > Notice)" in prompt
+
+
+def test_ask_abstains_without_calling_the_model(tmp_path: Path, app_home: Path) -> None:
+    docs = _docs(tmp_path / "docs")
+    with make_assistant(app_home, min_relevance=0.5) as assistant:
+        summary(assistant.ingest([docs]))
+        answer = final_answer(assistant.ask("Who won the 2010 World Cup?"))
+        assert not answer.grounded
+        assert answer.citations == ()
+        assert "do not contain" in answer.text
+        assert assistant.runtime.prompts == []  # type: ignore[attr-defined]
+
+
+def test_empty_collection_abstains(app_home: Path) -> None:
+    with make_assistant(app_home) as assistant:
+        answer = final_answer(assistant.ask("anything?"))
+        assert not answer.grounded
+
+
+def test_status_is_cheap_and_truthful(tmp_path: Path, app_home: Path) -> None:
+    docs = _docs(tmp_path / "docs")
+    with make_assistant(app_home) as assistant:
+        summary(assistant.ingest([docs]))
+        status = assistant.status()
+    assert status["sources"] == 2 and status["indexed"] == 2
+    assert status["embedding_model"] == "hashing-test@1"
+    assert status["home"] == str(app_home)
+    assert Path(status["vector_store"]).is_dir()
