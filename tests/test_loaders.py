@@ -51,16 +51,26 @@ def make_pdf(path: Path, pages: list[str], **encryption: str) -> Path:
     [
         (b"plain ascii\r\nsecond line\r\n", "plain ascii\nsecond line\n"),
         (codecs.BOM_UTF8 + "naïve café\rold mac".encode(), "naïve café\nold mac"),
-        ("Café crème brûlée à la carte, déjà vu.".encode("latin-1"),
-         "Café crème brûlée à la carte, déjà vu."),
+        (
+            "Café crème brûlée à la carte, déjà vu.".encode("latin-1"),
+            "Café crème brûlée à la carte, déjà vu.",
+        ),
         ("“Smart quotes” — naïve".encode("cp1252"), "“Smart quotes” — naïve"),
         ("Привет, как дела? Это тест.".encode("cp1251"), "Привет, как дела? Это тест."),
         ("UTF-16 text\r\nwith ünïcödé".encode("utf-16"), "UTF-16 text\nwith ünïcödé"),
         (codecs.BOM_UTF16_BE + "big endian".encode("utf-16-be"), "big endian"),
         ("no BOM at all, little endian".encode("utf-16-le"), "no BOM at all, little endian"),
     ],
-    ids=["utf8-crlf", "utf8-bom-cr", "latin1", "cp1252", "cp1251", "utf16-bom", "utf16be",
-         "utf16-no-bom"],
+    ids=[
+        "utf8-crlf",
+        "utf8-bom-cr",
+        "latin1",
+        "cp1252",
+        "cp1251",
+        "utf16-bom",
+        "utf16be",
+        "utf16-no-bom",
+    ],
 )
 def test_text_decodes_common_encodings(tmp_path: Path, data: bytes, expected: str) -> None:
     loaded = load_text(write(tmp_path / "note.txt", data))
@@ -81,8 +91,10 @@ def test_binary_junk_named_txt_is_refused(tmp_path: Path, junk: bytes) -> None:
 
 @pytest.mark.parametrize(
     ("content", "expected"),
-    [("<!-- saved from url=(0014)about:internet -->\n<HTML><body>Hi</body></HTML>", "html"),
-     ("Notes: always close <html> tags.\n", "text")],
+    [
+        ("<!-- saved from url=(0014)about:internet -->\n<HTML><body>Hi</body></HTML>", "html"),
+        ("Notes: always close <html> tags.\n", "text"),
+    ],
     ids=["page", "mention"],
 )
 def test_html_sniffing_needs_markup_first(tmp_path: Path, content: str, expected: str) -> None:
@@ -145,7 +157,9 @@ def test_pdf_one_section_per_page(tmp_path: Path) -> None:
     assert loaded.format == "pdf"
     assert loaded.pages == 3
     assert [(s.page, s.text) for s in loaded.sections] == [
-        (1, "Alpha page one."), (2, "Bravo page two."), (3, "Charlie.")
+        (1, "Alpha page one."),
+        (2, "Bravo page two."),
+        (3, "Charlie."),
     ]
     assert loaded.warnings == ()
 
@@ -177,7 +191,8 @@ def test_pdf_encrypted_with_empty_user_password_opens(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "damage", [lambda b: b[: len(b) // 3], lambda b: b"%PDF-1.7\n" + bytes(range(256)) * 8],
+    "damage",
+    [lambda b: b[: len(b) // 3], lambda b: b"%PDF-1.7\n" + bytes(range(256)) * 8],
     ids=["truncated", "garbage"],
 )
 def test_damaged_pdf_gives_a_reason(tmp_path: Path, damage: object) -> None:
@@ -233,8 +248,9 @@ def make_docx(path: Path) -> Path:
     document.add_heading("Intro", level=1)
     document.add_paragraph("Before the table.")
     table = document.add_table(rows=3, cols=3)
-    for row, values in zip(table.rows, [("A", "B", "C"), ("1", "2", "3"), ("x", "", "")],
-                           strict=True):
+    for row, values in zip(
+        table.rows, [("A", "B", "C"), ("1", "2", "3"), ("x", "", "")], strict=True
+    ):
         for cell, value in zip(row.cells, values, strict=True):
             cell.text = value
     table.cell(2, 1).merge(table.cell(2, 2)).text = "wide"
@@ -260,8 +276,10 @@ def test_docx_headings_tables_and_headers(tmp_path: Path) -> None:
     assert loaded.format == "docx"
     assert [(s.heading, s.text) for s in loaded.sections] == [
         ("Annual Report", "Annual Report\nOpening words."),
-        ("Annual Report > Intro",
-         "Intro\nBefore the table.\nA 1 | B | C\n | 2 | 3\nx | wide\nAfter the table."),
+        (
+            "Annual Report > Intro",
+            "Intro\nBefore the table.\nA 1 | B | C\n | 2 | 3\nx | wide\nAfter the table.",
+        ),
         ("Annual Report > Intro > Details", "Details\nDeep text."),
         ("Annual Report > Outro", "Outro\nClosing words.\nAppendix text."),
         (HEADERS_AND_FOOTERS, "ACME confidential\nAppendix footer"),
@@ -271,17 +289,24 @@ def test_docx_headings_tables_and_headers(tmp_path: Path) -> None:
 def test_docx_text_in_content_controls_and_tracked_insertions(tmp_path: Path) -> None:
     document = docx.Document()
     paragraph = document.add_paragraph("Agreed price: ")
-    paragraph._p.append(parse_xml(
-        f'<w:ins {nsdecls("w")} w:id="1" w:author="Ann"><w:r><w:t>42 EUR</w:t></w:r></w:ins>'
-    ))
-    paragraph._p.append(parse_xml(
-        f'<w:del {nsdecls("w")} w:id="2" w:author="Ann"><w:r><w:delText>40 EUR</w:delText>'
-        "</w:r></w:del>"
-    ))
-    document.element.body.insert(0, parse_xml(
-        f'<w:sdt {nsdecls("w")}><w:sdtPr/><w:sdtContent><w:p><w:r><w:t>Form field value</w:t>'
-        "</w:r></w:p></w:sdtContent></w:sdt>"
-    ))
+    paragraph._p.append(
+        parse_xml(
+            f'<w:ins {nsdecls("w")} w:id="1" w:author="Ann"><w:r><w:t>42 EUR</w:t></w:r></w:ins>'
+        )
+    )
+    paragraph._p.append(
+        parse_xml(
+            f'<w:del {nsdecls("w")} w:id="2" w:author="Ann"><w:r><w:delText>40 EUR</w:delText>'
+            "</w:r></w:del>"
+        )
+    )
+    document.element.body.insert(
+        0,
+        parse_xml(
+            f"<w:sdt {nsdecls('w')}><w:sdtPr/><w:sdtContent><w:p><w:r><w:t>Form field value</w:t>"
+            "</w:r></w:p></w:sdtContent></w:sdt>"
+        ),
+    )
     document.save(str(tmp_path / "form.docx"))
     loaded = load_docx(tmp_path / "form.docx")
     assert [s.text for s in loaded.sections] == ["Form field value\nAgreed price: 42 EUR"]
@@ -289,9 +314,11 @@ def test_docx_text_in_content_controls_and_tracked_insertions(tmp_path: Path) ->
 
 @pytest.mark.parametrize(
     ("data", "reason"),
-    [(b"just text, not a zip", "not a zip archive"),
-     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600), "password protected, or an old .doc"),
-     (b"PK\x03\x04" + bytes(600), "not a valid Word document")],
+    [
+        (b"just text, not a zip", "not a zip archive"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600), "password protected, or an old .doc"),
+        (b"PK\x03\x04" + bytes(600), "not a valid Word document"),
+    ],
     ids=["text", "ole", "broken-zip"],
 )
 def test_invalid_docx(tmp_path: Path, data: bytes, reason: str) -> None:
@@ -345,8 +372,14 @@ MEDIAWIKI_2008 = """<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//E
 
 # Phrases that only MediaWiki's page chrome uses; article text may say "Categories" or
 # "Navigation" in passing, so the synthetic page also checks those on its own.
-BOILERPLATE = ("Personal tools", "This page was last modified", 'Retrieved from "http',
-               "Jump to: navigation", "From Wikipedia, the free encyclopedia", "[edit]")
+BOILERPLATE = (
+    "Personal tools",
+    "This page was last modified",
+    'Retrieved from "http',
+    "Jump to: navigation",
+    "From Wikipedia, the free encyclopedia",
+    "[edit]",
+)
 
 
 def assert_no_boilerplate(loaded: LoadedText, *extra: str) -> None:
@@ -360,9 +393,11 @@ def test_html_keeps_the_article_and_drops_the_chrome(tmp_path: Path) -> None:
     assert loaded.format == "html"
     assert [(s.heading, s.text) for s in loaded.sections] == [
         ("Kangaroo", "Kangaroo\nA kangaroo is a marsupial from the family Macropodidae."),
-        ("Kangaroo > Terminology",
-         "Terminology\nThe word derives from the Guugu Yimidhirr word gangurru – a grey kangaroo."
-         "\nSpecies | Weight\nRed | 85 kg"),
+        (
+            "Kangaroo > Terminology",
+            "Terminology\nThe word derives from the Guugu Yimidhirr word gangurru"
+            " – a grey kangaroo.\nSpecies | Weight\nRed | 85 kg",
+        ),
         ("Kangaroo > Terminology > Myths", "Myths\nfirst myth\nsecond myth"),
     ]
     assert_no_boilerplate(loaded, "Navigation", "Donate", "Contents", "Categories", "Views")

@@ -129,8 +129,14 @@ def _header_footer_lines(document: Any, body_lines: set[str]) -> Iterator[str]:
     """
     seen = set(body_lines)
     for section in document.sections:
-        for part in (section.header, section.first_page_header, section.even_page_header,
-                     section.footer, section.first_page_footer, section.even_page_footer):
+        for part in (
+            section.header,
+            section.first_page_header,
+            section.even_page_header,
+            section.footer,
+            section.first_page_footer,
+            section.even_page_footer,
+        ):
             # A linked header has no content of its own; asking for its part would create one.
             if part.is_linked_to_previous:
                 continue

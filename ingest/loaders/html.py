@@ -22,28 +22,90 @@ _DECLARED_CHARSET = re.compile(
 )
 
 # header, footer and form are dropped too, unless they hold content (see _is_boilerplate).
-_DROP_TAGS = ("script", "style", "noscript", "template", "svg", "nav", "aside", "head",
-              "iframe", "object", "button", "select")
+_DROP_TAGS = (
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "nav",
+    "aside",
+    "head",
+    "iframe",
+    "object",
+    "button",
+    "select",
+)
 _BOILERPLATE_IDS = {
-    "mw-navigation", "mw-panel", "mw-head", "mw-page-base", "mw-head-base", "footer",
-    "catlinks", "jump-to-nav", "toc", "siteSub", "contentSub", "column-one", "p-cactions",
-    "p-personal", "p-logo", "p-navigation", "p-search", "p-tb", "p-lang", "siteNotice",
+    "mw-navigation",
+    "mw-panel",
+    "mw-head",
+    "mw-page-base",
+    "mw-head-base",
+    "footer",
+    "catlinks",
+    "jump-to-nav",
+    "toc",
+    "siteSub",
+    "contentSub",
+    "column-one",
+    "p-cactions",
+    "p-personal",
+    "p-logo",
+    "p-navigation",
+    "p-search",
+    "p-tb",
+    "p-lang",
+    "siteNotice",
 }
 _BOILERPLATE_CLASSES = {
-    "printfooter", "mw-editsection", "editsection", "navbox", "toc", "catlinks", "portlet",
-    "mw-jump-link", "noprint", "sr-only", "visually-hidden", "cookie-banner", "breadcrumb",
+    "printfooter",
+    "mw-editsection",
+    "editsection",
+    "navbox",
+    "toc",
+    "catlinks",
+    "portlet",
+    "mw-jump-link",
+    "noprint",
+    "sr-only",
+    "visually-hidden",
+    "cookie-banner",
+    "breadcrumb",
 }
 # In priority order: the most reliable marker of "the article" first. MediaWiki's #content
 # holds the page title; #bodyContent and #mw-content-text lack it.
-_CONTENT_ROOTS = ("main", "article", "[role=main]", "#content", "#bodyContent",
-                  "#mw-content-text")
+_CONTENT_ROOTS = ("main", "article", "[role=main]", "#content", "#bodyContent", "#mw-content-text")
 # Sectioning elements whose own header/footer belong to the content (an article's title).
 _SECTIONING = ("article", "main", "section")
 
 _BLOCKS = {
-    "address", "article", "blockquote", "body", "caption", "dd", "details", "div", "dl",
-    "dt", "fieldset", "figcaption", "figure", "hr", "html", "li", "main", "ol", "p",
-    "section", "summary", "table", "tbody", "tfoot", "thead", "ul",
+    "address",
+    "article",
+    "blockquote",
+    "body",
+    "caption",
+    "dd",
+    "details",
+    "div",
+    "dl",
+    "dt",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "hr",
+    "html",
+    "li",
+    "main",
+    "ol",
+    "p",
+    "section",
+    "summary",
+    "table",
+    "tbody",
+    "tfoot",
+    "thead",
+    "ul",
 }
 _HEADING_LEVELS = {f"h{level}": level for level in range(1, 7)}
 

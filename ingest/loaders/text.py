@@ -23,8 +23,9 @@ _BOMS = (
 # pages routinely contain curly quotes from windows-1252, and a page declaring UTF-16
 # without a BOM is really ASCII-compatible.
 _DECLARED_ALIASES = {
-    **dict.fromkeys(("iso-8859-1", "iso8859-1", "latin-1", "latin1", "us-ascii", "ascii"),
-                    "cp1252"),
+    **dict.fromkeys(
+        ("iso-8859-1", "iso8859-1", "latin-1", "latin1", "us-ascii", "ascii"), "cp1252"
+    ),
     **dict.fromkeys(("utf-16", "utf-16le", "utf-16be", "utf-32"), "utf-8"),
 }
 
@@ -37,8 +38,10 @@ def _unicode_without_bom(data: bytes) -> str | None:
     half = max(len(sample) // 2, 1)
     even_nuls = sample[0::2].count(0) / half
     odd_nuls = sample[1::2].count(0) / half
-    for encoding, nuls, other in (("utf-16-le", odd_nuls, even_nuls),
-                                  ("utf-16-be", even_nuls, odd_nuls)):
+    for encoding, nuls, other in (
+        ("utf-16-le", odd_nuls, even_nuls),
+        ("utf-16-be", even_nuls, odd_nuls),
+    ):
         if nuls > 0.3 and other < 0.05:
             try:
                 text = data.decode(encoding)
