@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from desk_assistant.rag.packing import PackedPassage, format_passage
@@ -15,7 +16,20 @@ SYSTEM_PROMPT = (
 
 NO_ANSWER = "The documents in this collection do not contain an answer to that question."
 
+# Control-token text a document could carry to end the user turn and speak as the
+# assistant or the system: llama.cpp parses special tokens in prompt text, so a passage
+# containing "<|im_end|>" would really end the turn. ChatML/Llama 3 style <|...|> tokens,
+# Llama 2's <s>, </s>, [INST] and <<SYS>> markers, Gemma's turn markers.
+_CONTROL_TEXT = re.compile(
+    r"<\|[a-zA-Z0-9_]{1,32}\|>|</?s>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>"
+)
+
+
+def neutralize(text: str) -> str:
+    """Remove chat control sequences from untrusted text before it enters a prompt."""
+    return _CONTROL_TEXT.sub(" ", text)
+
 
 def user_message(question: str, packed: Sequence[PackedPassage]) -> str:
-    blocks = "\n\n".join(format_passage(p.n, p.passage, p.text) for p in packed)
-    return f"Passages:\n\n{blocks}\n\nQuestion: {question.strip()}"
+    blocks = "\n\n".join(format_passage(p.n, p.passage, neutralize(p.text)) for p in packed)
+    return f"Passages:\n\n{blocks}\n\nQuestion: {neutralize(question.strip())}"
