@@ -1,9 +1,19 @@
-"""The lexical (BM25) index of a collection, persisted beside the vector store.
+"""An incremental BM25 index per collection, exact at every moment.
 
-bm25s scores with English stemming and stop-word removal. The index is derived data: it
-is rebuilt from the manifest's chunk texts whenever the collection's generation counter
-moved, and written atomically (new folder, then rename), so a crash leaves either the
-old index or the new one, and a stale one is simply rebuilt.
+bm25s (the measured baseline) precomputes every document-term score, so any added or
+removed chunk changes IDF and document-length norms everywhere and forces a full
+rebuild: about a minute at 100,000 chunks on these machines. This index stores raw term
+frequencies instead, in append-only segments (sparse, column-per-term), and computes the
+Lucene BM25 formula bm25s uses at query time from live statistics:
+
+    score(q, d) = sum over t in q of idf(t) * tf / (tf + k1 * (1 - b + b * len(d) / avgdl))
+    idf(t) = ln(1 + (N - df(t) + 0.5) / (df(t) + 0.5))
+
+Adding chunks appends a segment; removing marks rows dead; ``df`` is counted from the
+live postings of the query's terms, so scores always equal a fresh rebuild's. Segments
+are merged when there are many or many dead rows. The index is derived data: it is saved
+with the manifest generation it reflects and rebuilt from the manifest's stored terms
+(no re-tokenizing) whenever that generation does not match.
 """
 
 from __future__ import annotations
@@ -11,15 +21,21 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-import threading
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-_META = "desk_assistant.json"
+from ingest.analysis import analyze
+
+K1 = 1.5  # bm25s defaults
+B = 0.75
+_MAX_SEGMENTS = 8
+_MAX_DEAD_FRACTION = 0.25
+_META = "index.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,111 +44,222 @@ class LexicalHit:
     score: float
 
 
-class _Loaded:
-    def __init__(self, retriever: Any, ids: list[str], generation: int) -> None:
-        self.retriever = retriever
+class _Segment:
+    """Rows = chunks, columns = term ids; CSC arrays so a term's postings are one slice."""
+
+    def __init__(
+        self,
+        ids: list[str],
+        lengths: np.ndarray,
+        indptr: np.ndarray,
+        rows: np.ndarray,
+        tfs: np.ndarray,
+        alive: np.ndarray | None = None,
+    ) -> None:
         self.ids = ids
-        self.generation = generation
+        self.lengths = lengths
+        self.indptr = indptr  # len = columns + 1
+        self.rows = rows
+        self.tfs = tfs
+        self.alive = alive if alive is not None else np.ones(len(ids), dtype=bool)
+
+    @property
+    def columns(self) -> int:
+        return len(self.indptr) - 1
+
+    @classmethod
+    def build(cls, ids: list[str], term_ids: list[list[int]], vocabulary: int) -> _Segment:
+        entries: list[tuple[int, int, int]] = []  # (term, row, tf)
+        lengths = np.zeros(len(ids), dtype=np.int32)
+        for row, terms in enumerate(term_ids):
+            lengths[row] = len(terms)
+            entries.extend((term, row, tf) for term, tf in Counter(terms).items())
+        entries.sort()
+        cols = np.fromiter((e[0] for e in entries), dtype=np.int64, count=len(entries))
+        rows = np.fromiter((e[1] for e in entries), dtype=np.int32, count=len(entries))
+        tfs = np.fromiter((e[2] for e in entries), dtype=np.float32, count=len(entries))
+        indptr = np.zeros(vocabulary + 1, dtype=np.int64)
+        np.add.at(indptr, cols + 1, 1)
+        return cls(ids, lengths, np.cumsum(indptr), rows, tfs)
+
+    def postings(self, term: int) -> tuple[np.ndarray, np.ndarray]:
+        if term >= self.columns:
+            return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float32)
+        start, end = self.indptr[term], self.indptr[term + 1]
+        rows, tfs = self.rows[start:end], self.tfs[start:end]
+        keep = self.alive[rows]
+        return rows[keep], tfs[keep]
+
+    def live_terms(self) -> list[list[int]]:
+        """Term ids of each live row, for merging (tf is expanded back into repeats)."""
+        per_row: list[list[int]] = [[] for _ in self.ids]
+        for term in range(self.columns):
+            start, end = self.indptr[term], self.indptr[term + 1]
+            for row, tf in zip(self.rows[start:end], self.tfs[start:end], strict=True):
+                per_row[row].extend([term] * int(tf))
+        return [terms for terms, alive in zip(per_row, self.alive, strict=True) if alive]
 
 
 class LexicalIndex:
-    """BM25 over one collection's chunks."""
+    """BM25 over one collection's chunks, updated in place as sources change."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self._loaded: _Loaded | None = None
-        self._lock = threading.Lock()
-        self._stemmer: Any = None
+        self.generation: int | None = None
+        self._vocab: dict[str, int] = {}
+        self._segments: list[_Segment] = []
+        self._where: dict[str, tuple[int, int]] = {}  # chunk id -> (segment, row)
 
-    def _tokenize(self, texts: list[str]) -> list[list[str]]:
-        import bm25s
-        import Stemmer
+    # state ---------------------------------------------------------------------------
 
-        if self._stemmer is None:
-            self._stemmer = Stemmer.Stemmer("english")
-        tokens: list[list[str]] = bm25s.tokenize(
-            texts, stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False
-        )
-        return tokens
+    def __len__(self) -> int:
+        return len(self._where)
 
-    def stored_generation(self) -> int | None:
-        meta = self.folder / _META
-        if not meta.is_file():
-            return None
-        try:
-            return int(json.loads(meta.read_text(encoding="utf-8"))["generation"])
-        except (ValueError, KeyError, OSError):
-            return None
+    def _term_ids(self, terms: Iterable[str], *, grow: bool) -> list[int]:
+        ids = []
+        for term in terms:
+            known = self._vocab.get(term)
+            if known is None and grow:
+                known = self._vocab[term] = len(self._vocab)
+            if known is not None:
+                ids.append(known)
+        return ids
 
-    def rebuild(self, chunks: Iterable[tuple[str, str]], generation: int) -> None:
-        """Index ``(chunk id, text)`` pairs and persist them as ``generation``."""
-        import bm25s
+    def add(self, chunks: Sequence[tuple[str, str]]) -> None:
+        """Index ``(chunk id, space-separated terms)``; a known id is replaced."""
+        if not chunks:
+            return
+        self.remove([cid for cid, _ in chunks if cid in self._where])
+        ids = [cid for cid, _ in chunks]
+        term_ids = [self._term_ids(terms.split(), grow=True) for _, terms in chunks]
+        segment = _Segment.build(ids, term_ids, len(self._vocab))
+        self._segments.append(segment)
+        number = len(self._segments) - 1
+        self._where.update((cid, (number, row)) for row, cid in enumerate(ids))
+        self._maybe_merge()
 
+    def remove(self, chunk_ids: Iterable[str]) -> None:
+        for cid in chunk_ids:
+            where = self._where.pop(cid, None)
+            if where is not None:
+                self._segments[where[0]].alive[where[1]] = False
+        self._maybe_merge()
+
+    def _maybe_merge(self) -> None:
+        rows = sum(len(s.ids) for s in self._segments)
+        dead = rows - len(self._where)
+        if len(self._segments) > _MAX_SEGMENTS or (rows and dead / rows > _MAX_DEAD_FRACTION):
+            self._merge()
+
+    def _merge(self) -> None:
         ids: list[str] = []
-        texts: list[str] = []
-        for chunk_id, text in chunks:
-            ids.append(chunk_id)
-            texts.append(text)
-        retriever = bm25s.BM25()
-        if texts:
-            retriever.index(self._tokenize(texts), show_progress=False)
+        term_ids: list[list[int]] = []
+        for segment in self._segments:
+            ids.extend(cid for cid, alive in zip(segment.ids, segment.alive, strict=True) if alive)
+            term_ids.extend(segment.live_terms())
+        self._segments = [_Segment.build(ids, term_ids, len(self._vocab))] if ids else []
+        self._where = {cid: (0, row) for row, cid in enumerate(ids)}
+
+    def rebuild(self, chunks: Iterable[tuple[str, str, str]], generation: int) -> None:
+        """Start over from ``(chunk id, terms, text)``; text is analysed only if terms are
+        missing (chunks stored before terms were kept)."""
+        self._vocab, self._segments, self._where = {}, [], {}
+        batch: list[tuple[str, str]] = []
+        for chunk_id, terms, text in chunks:
+            batch.append((chunk_id, terms or " ".join(analyze(text))))
+        self.add(batch)
+        self._merge()
+        self.generation = generation
+
+    # search --------------------------------------------------------------------------
+
+    def search(self, query: str, k: int, allowed: set[str] | None = None) -> list[LexicalHit]:
+        """Top ``k`` chunks by BM25; ``allowed`` restricts the candidates (filters)."""
+        terms = Counter(self._term_ids(analyze(query), grow=False))
+        live = len(self._where)
+        if not terms or not live:
+            return []
+        total_length = sum(int(s.lengths[s.alive].sum()) for s in self._segments)
+        average = max(total_length / live, 1e-9)
+        postings = [[s.postings(t) for s in self._segments] for t in terms]
+        scores = [np.zeros(len(s.ids), dtype=np.float32) for s in self._segments]
+        for repeats, per_segment in zip(terms.values(), postings, strict=True):
+            df = sum(len(rows) for rows, _ in per_segment)
+            if df == 0:
+                continue
+            idf = np.log(1.0 + (live - df + 0.5) / (df + 0.5))
+            for segment, score, (rows, tfs) in zip(
+                self._segments, scores, per_segment, strict=True
+            ):
+                norm = K1 * (1.0 - B + B * segment.lengths[rows] / average)
+                score[rows] += repeats * idf * tfs / (tfs + norm)
+        return self._top(scores, k, allowed)
+
+    def _top(self, scores: list[np.ndarray], k: int, allowed: set[str] | None) -> list[LexicalHit]:
+        candidates: list[tuple[float, str]] = []
+        for segment, score in zip(self._segments, scores, strict=True):
+            ranked = score
+            if allowed is not None:
+                mask = np.fromiter((cid in allowed for cid in segment.ids), dtype=bool)
+                ranked = np.where(mask, score, 0.0)
+            hits = np.flatnonzero(ranked > 0)
+            if len(hits) > k:
+                hits = hits[np.argpartition(-ranked[hits], k - 1)[:k]]
+            candidates.extend((float(ranked[row]), segment.ids[row]) for row in hits)
+        candidates.sort(key=lambda item: (-item[0], item[1]))
+        return [LexicalHit(cid, value) for value, cid in candidates[:k]]
+
+    # persistence ---------------------------------------------------------------------
+
+    def save(self) -> None:
+        """Write the index atomically (new folder, then rename) with its generation."""
+        if self.generation is None:
+            return
         self.folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self.folder.parent, prefix=".lexical-"))
-        if texts:
-            retriever.save(str(staging))
-        (staging / _META).write_text(
-            json.dumps({"generation": generation, "ids": ids}), encoding="utf-8"
-        )
-        with self._lock:
-            retired = self.folder.with_name(self.folder.name + ".old")
-            if retired.exists():
-                shutil.rmtree(retired)
-            if self.folder.exists():
-                self.folder.rename(retired)
-            staging.rename(self.folder)
-            shutil.rmtree(retired, ignore_errors=True)
-            self._loaded = _Loaded(retriever if texts else None, ids, generation)
+        vocab = sorted(self._vocab, key=self._vocab.__getitem__)
+        segments = []
+        for number, s in enumerate(self._segments):
+            np.savez(
+                staging / f"segment-{number}.npz",
+                lengths=s.lengths,
+                indptr=s.indptr,
+                rows=s.rows,
+                tfs=s.tfs,
+                alive=s.alive,
+            )
+            segments.append(s.ids)
+        meta = {"generation": self.generation, "vocab": vocab, "segments": segments}
+        (staging / _META).write_text(json.dumps(meta), encoding="utf-8")
+        retired = self.folder.with_name(self.folder.name + ".old")
+        shutil.rmtree(retired, ignore_errors=True)
+        if self.folder.exists():
+            self.folder.rename(retired)
+        staging.rename(self.folder)
+        shutil.rmtree(retired, ignore_errors=True)
 
-    def _load(self) -> _Loaded | None:
-        import bm25s
-
-        generation = self.stored_generation()
-        if generation is None:
-            return None
-        meta = json.loads((self.folder / _META).read_text(encoding="utf-8"))
-        ids = list(meta["ids"])
-        retriever = bm25s.BM25.load(str(self.folder), mmap=False) if ids else None
-        return _Loaded(retriever, ids, generation)
-
-    def is_current(self, generation: int) -> bool:
-        loaded = self._loaded
-        if loaded is not None:
-            return loaded.generation == generation
-        return self.stored_generation() == generation
-
-    def search(self, query: str, k: int, mask_ids: set[str] | None = None) -> list[LexicalHit]:
-        """Top ``k`` chunks for ``query``; ``mask_ids`` restricts the candidates."""
-        with self._lock:
-            if self._loaded is None:
-                self._loaded = self._load()
-            loaded = self._loaded
-        if loaded is None or loaded.retriever is None or not loaded.ids:
-            return []
-        vocab = loaded.retriever.vocab_dict
-        terms = [t for t in self._tokenize([query])[0] if t in vocab]
-        if not terms:
-            return []
-        weight_mask = None
-        if mask_ids is not None:
-            weight_mask = np.fromiter((cid in mask_ids for cid in loaded.ids), dtype=bool)
-            if not weight_mask.any():
-                return []
-        k = min(k, len(loaded.ids))
-        docs, scores = loaded.retriever.retrieve(
-            [terms], k=k, show_progress=False, n_threads=0, weight_mask=weight_mask
-        )
-        return [
-            LexicalHit(loaded.ids[int(doc)], float(score))
-            for doc, score in zip(docs[0], scores[0], strict=True)
-            if score > 0
-        ]
+    def load(self) -> bool:
+        """Read the saved index; False when there is none or it is unreadable."""
+        try:
+            meta: dict[str, Any] = json.loads((self.folder / _META).read_text(encoding="utf-8"))
+            segments = []
+            for number, ids in enumerate(meta["segments"]):
+                with np.load(self.folder / f"segment-{number}.npz") as arrays:
+                    segments.append(
+                        _Segment(
+                            list(ids),
+                            *(arrays[key] for key in ("lengths", "indptr", "rows", "tfs", "alive")),
+                        )
+                    )
+        except (OSError, ValueError, KeyError):
+            return False
+        self._vocab = {term: number for number, term in enumerate(meta["vocab"])}
+        self._segments = segments
+        self._where = {
+            cid: (number, row)
+            for number, segment in enumerate(segments)
+            for row, (cid, alive) in enumerate(zip(segment.ids, segment.alive, strict=True))
+            if alive
+        }
+        self.generation = int(meta["generation"])
+        return True

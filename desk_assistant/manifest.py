@@ -67,6 +67,10 @@ MIGRATIONS: tuple[str, ...] = (
         started_at REAL NOT NULL
     );
     """,
+    # 2: analysed lexical terms per chunk, so the BM25 index rebuilds without re-tokenizing
+    """
+    ALTER TABLE chunks ADD COLUMN terms TEXT NOT NULL DEFAULT '';
+    """,
 )
 
 
@@ -256,10 +260,14 @@ class Manifest:
             )
             source_id = cursor.lastrowid
             rows = [
-                (cid, source_id, c.index, c.page, c.heading, c.start, c.end, c.text)
+                (cid, source_id, c.index, c.page, c.heading, c.start, c.end, c.text, c.terms)
                 for cid, c in chunks
             ]
-            db.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?)", rows)
+            db.executemany(
+                "INSERT INTO chunks (id, source_id, ord, page, heading, start, end, text, terms) "
+                "VALUES (?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
             db.execute("UPDATE sources SET chunk_count = ? WHERE id = ?", (len(rows), source_id))
             db.execute("DELETE FROM journal WHERE id = ?", (journal_id,))
             self._bump(db, collection)
@@ -299,9 +307,14 @@ class Manifest:
         return found
 
     def iter_chunks(self, collection: str) -> Iterator[tuple[str, str]]:
-        """(chunk id, text) of a whole collection, for rebuilding the lexical index."""
+        """(chunk id, text) of a whole collection."""
+        for chunk_id, _terms, text in self.iter_terms(collection):
+            yield chunk_id, text
+
+    def iter_terms(self, collection: str) -> Iterator[tuple[str, str, str]]:
+        """(chunk id, terms, text) of a whole collection, for rebuilding the lexical index."""
         rows = self._db.execute(
-            "SELECT c.id, c.text FROM chunks c JOIN sources s ON s.id = c.source_id "
+            "SELECT c.id, c.terms, c.text FROM chunks c JOIN sources s ON s.id = c.source_id "
             "WHERE s.collection = ? ORDER BY s.id, c.ord",
             (collection,),
         )

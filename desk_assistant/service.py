@@ -115,10 +115,44 @@ class Assistant:
         return self._store
 
     def lexical(self, collection: str) -> LexicalIndex:
-        if collection not in self._lexical:
+        """The collection's BM25 index, current with the manifest.
+
+        Loaded from disk when the saved copy matches the manifest's generation, otherwise
+        rebuilt from the stored terms (a crash, or another process changed the manifest).
+        """
+        index = self._lexical.get(collection)
+        if index is None:
             name = hashlib.sha1(collection.encode()).hexdigest()[:16]
-            self._lexical[collection] = LexicalIndex(self.paths.lexical / name)
-        return self._lexical[collection]
+            index = self._lexical[collection] = LexicalIndex(self.paths.lexical / name)
+        generation = self.manifest.generation(collection)
+        if index.generation != generation and not (index.load() and index.generation == generation):
+            index.rebuild(self.manifest.iter_terms(collection), generation)
+            index.save()
+        return index
+
+    def _track(
+        self, collection: str, removed: Iterable[str], added: Sequence[tuple[str, str]] = ()
+    ) -> None:
+        """Mirror a just-committed manifest change in the in-memory lexical index.
+
+        When the manifest moved by more than this one change (another process wrote to
+        it), the index is marked stale and rebuilt on its next use instead.
+        """
+        index = self._lexical.get(collection)
+        if index is None or index.generation is None:
+            return
+        generation = self.manifest.generation(collection)
+        if generation != index.generation + 1:
+            index.generation = None
+            return
+        index.remove(removed)
+        index.add(added)
+        index.generation = generation
+
+    def _save_lexical(self, collection: str) -> None:
+        index = self._lexical.get(collection)
+        if index is not None and index.generation == self.manifest.generation(collection):
+            index.save()
 
     def model_path(self) -> Path:
         return Path(self.settings.model_path) if self.settings.model_path else default_llm_path()
@@ -184,6 +218,7 @@ class Assistant:
         name = self._collection(collection)
         self.recover()
         self._check_embedding_model(name, create=True)
+        self.lexical(name)  # current before the run, so each change can update it in place
         roots = [str(Path(p).expanduser().absolute()) for p in paths]
         found, skipped = discover(
             roots, is_supported=is_supported, max_file_bytes=self.settings.max_file_bytes
@@ -219,8 +254,7 @@ class Assistant:
                 done=done,
                 total=total,
             )
-        if any(counts[k] for k in ("added", "updated", "removed", "failed")):
-            self._refresh_lexical(name)
+        self._save_lexical(name)
         yield IngestEvent("summary", counts=counts)
 
     def _index(
@@ -306,6 +340,9 @@ class Assistant:
                 pages=document.pages,
                 chunks=zip(ids, document.chunks, strict=True),
             )
+            self._track(
+                collection, old, [(i, c.terms) for i, c in zip(ids, document.chunks, strict=True)]
+            )
             offset += size
             yield IngestEvent(
                 "file",
@@ -325,18 +362,14 @@ class Assistant:
         self.manifest.commit_source(
             journal, collection, entry, content_hash, status="failed", error=reason
         )
+        self._track(collection, old)
 
     def _remove_path(self, collection: str, path: str) -> None:
         ids = self.manifest.chunk_ids(collection, path)
         journal = self.manifest.begin_change(collection, path, [])
         self.store.delete(collection, ids)
         self.manifest.forget_source(journal, collection, path)
-
-    def _refresh_lexical(self, collection: str) -> None:
-        generation = self.manifest.generation(collection)
-        index = self.lexical(collection)
-        if not index.is_current(generation):
-            index.rebuild(self.manifest.iter_chunks(collection), generation)
+        self._track(collection, ids)
 
     def remove(self, path: str | Path, collection: str | None = None) -> list[str]:
         """Forget a file, or every file under a folder; returns the removed paths."""
@@ -346,9 +379,10 @@ class Assistant:
         if not removed:
             raise NotFoundError(f"{target} is not in collection '{name}'")
         self.recover()
+        self.lexical(name)
         for known in removed:
             self._remove_path(name, known)
-        self._refresh_lexical(name)
+        self._save_lexical(name)
         return removed
 
     def reindex(self, collection: str | None = None) -> Iterator[IngestEvent]:
@@ -367,11 +401,7 @@ class Assistant:
 
         name = self._collection(collection)
         self._check_embedding_model(name, create=False)
-        generation = self.manifest.generation(name)
-        index = self.lexical(name)
-        if not index.is_current(generation):
-            index.rebuild(self.manifest.iter_chunks(name), generation)
-        return Retriever(self.manifest, self.store, index, self.embedder, name)
+        return Retriever(self.manifest, self.store, self.lexical(name), self.embedder, name)
 
     def retrieve(
         self, query: str, collection: str | None = None, k: int | None = None, mode: Mode = "hybrid"

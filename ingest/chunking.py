@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ingest.analysis import analyze
 from ingest.types import Chunk, Section
 
 _WORDISH = re.compile(r"\w+|[^\w\s]", re.UNICODE)
@@ -69,7 +70,10 @@ class Chunker:
                 start, end = _locate(section.text, text, cursor)
                 # The next chunk overlaps this one, so it starts before this one's end.
                 cursor = start + 1
-                chunks.append(Chunk(len(chunks), text, section.page, section.heading, start, end))
+                terms = " ".join(analyze(text))
+                chunks.append(
+                    Chunk(len(chunks), text, section.page, section.heading, start, end, terms)
+                )
         return chunks
 
 

@@ -23,7 +23,8 @@ class Chunk:
     """A passage ready to embed, with where it came from in the source file.
 
     ``start``/``end`` are character offsets into the text of its section, so a viewer
-    can highlight the passage exactly.
+    can highlight the passage exactly. ``terms`` are its lexical-search terms
+    (space-separated), computed where the chunk is made.
     """
 
     index: int
@@ -32,6 +33,7 @@ class Chunk:
     heading: str | None
     start: int
     end: int
+    terms: str = ""
 
 
 @dataclass(frozen=True, slots=True)
