@@ -1,9 +1,12 @@
 """The SQLite manifest: what is indexed, from which file version, and what is in flight.
 
-It is the source of truth for "what should the vector store contain". Every change to a
-source goes through a journal row committed *before* the vector store is touched, so a
-run killed at any instant leaves enough behind to undo the half-done change
-(:meth:`Manifest.pending`), and the store never keeps duplicates or orphans.
+It is the source of truth for "what should the vector store contain". Text is stored by
+content, not by path: a *content* row (one per distinct file content in a collection)
+owns the chunks, and *source* rows (one per path) point at a content. So a renamed or
+moved file is re-pointed without re-embedding, identical files are stored once, and a
+changed file switches to its new content in one transaction (never both versions,
+never neither). Every vector-store write is preceded by a journal row committed first,
+so a run killed at any instant leaves enough behind to undo the half-done write.
 """
 
 from __future__ import annotations
@@ -32,6 +35,16 @@ MIGRATIONS: tuple[str, ...] = (
         generation INTEGER NOT NULL DEFAULT 0,
         created_at REAL NOT NULL
     );
+    CREATE TABLE contents (
+        id INTEGER PRIMARY KEY,
+        collection TEXT NOT NULL REFERENCES collections(name) ON DELETE CASCADE,
+        content_hash TEXT NOT NULL,
+        format TEXT,
+        pages INTEGER,
+        chunk_count INTEGER NOT NULL,
+        indexed_at REAL NOT NULL,
+        UNIQUE (collection, content_hash)
+    );
     CREATE TABLE sources (
         id INTEGER PRIMARY KEY,
         collection TEXT NOT NULL REFERENCES collections(name) ON DELETE CASCADE,
@@ -40,36 +53,31 @@ MIGRATIONS: tuple[str, ...] = (
         size INTEGER NOT NULL,
         mtime_ns INTEGER NOT NULL,
         content_hash TEXT NOT NULL,
-        format TEXT,
-        pages INTEGER,
+        content_id INTEGER REFERENCES contents(id) ON DELETE SET NULL,
         status TEXT NOT NULL,
         error TEXT,
-        chunk_count INTEGER NOT NULL DEFAULT 0,
-        indexed_at REAL,
+        updated_at REAL NOT NULL,
         UNIQUE (collection, path)
     );
+    CREATE INDEX sources_by_content ON sources(content_id);
     CREATE TABLE chunks (
         id TEXT PRIMARY KEY,
-        source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+        content_id INTEGER NOT NULL REFERENCES contents(id) ON DELETE CASCADE,
         ord INTEGER NOT NULL,
         page INTEGER,
         heading TEXT,
         start INTEGER NOT NULL,
         end INTEGER NOT NULL,
-        text TEXT NOT NULL
+        text TEXT NOT NULL,
+        terms TEXT NOT NULL DEFAULT ''
     );
-    CREATE INDEX chunks_by_source ON chunks(source_id, ord);
+    CREATE INDEX chunks_by_content ON chunks(content_id, ord);
     CREATE TABLE journal (
         id INTEGER PRIMARY KEY,
         collection TEXT NOT NULL,
-        path TEXT NOT NULL,
         chunk_ids TEXT NOT NULL,
         started_at REAL NOT NULL
     );
-    """,
-    # 2: analysed lexical terms per chunk, so the BM25 index rebuilds without re-tokenizing
-    """
-    ALTER TABLE chunks ADD COLUMN terms TEXT NOT NULL DEFAULT '';
     """,
 )
 
@@ -86,12 +94,19 @@ class ChunkRow:
 
 
 @dataclass(frozen=True, slots=True)
-class PendingChange:
-    """A source change that was started but never committed (the process died)."""
+class PendingWrite:
+    """A vector-store write that was started but never committed (the process died)."""
 
     journal_id: int
     collection: str
-    path: str
+    chunk_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Orphan:
+    """Indexed content no path points at any more (deleted, changed or failed files)."""
+
+    content_id: int
     chunk_ids: tuple[str, ...]
 
 
@@ -151,9 +166,10 @@ class Manifest:
 
     def collections(self) -> list[CollectionInfo]:
         rows = self._db.execute(
-            "SELECT c.name, c.embedding_model, COUNT(s.id), COALESCE(SUM(s.chunk_count), 0) "
-            "FROM collections c LEFT JOIN sources s ON s.collection = c.name "
-            "GROUP BY c.name ORDER BY c.name"
+            "SELECT c.name, c.embedding_model, "
+            "(SELECT COUNT(*) FROM sources s WHERE s.collection = c.name), "
+            "(SELECT COALESCE(SUM(t.chunk_count), 0) FROM contents t WHERE t.collection = c.name) "
+            "FROM collections c ORDER BY c.name"
         ).fetchall()
         return [CollectionInfo(r[0], r[1], int(r[2]), int(r[3])) for r in rows]
 
@@ -162,7 +178,7 @@ class Manifest:
             db.execute("DELETE FROM collections WHERE name = ?", (name,))
 
     def generation(self, collection: str) -> int:
-        """A counter bumped by every change, so derived indexes know they are stale."""
+        """A counter bumped by every change of chunks, so derived indexes know they are stale."""
         row = self._db.execute(
             "SELECT generation FROM collections WHERE name = ?", (collection,)
         ).fetchone()
@@ -185,22 +201,15 @@ class Manifest:
 
     def sources(self, collection: str) -> list[SourceInfo]:
         rows = self._db.execute(
-            "SELECT path, status, error, format, pages, chunk_count, size, indexed_at "
-            "FROM sources WHERE collection = ? ORDER BY path",
+            "SELECT s.path, s.status, s.error, t.format, t.pages, COALESCE(t.chunk_count, 0), "
+            "s.size, s.updated_at FROM sources s LEFT JOIN contents t ON t.id = s.content_id "
+            "WHERE s.collection = ? ORDER BY s.path",
             (collection,),
         ).fetchall()
         return [
             SourceInfo(r[0], collection, r[1], r[2], r[3], r[4], int(r[5]), int(r[6]), r[7])
             for r in rows
         ]
-
-    def chunk_ids(self, collection: str, path: str) -> list[str]:
-        rows = self._db.execute(
-            "SELECT c.id FROM chunks c JOIN sources s ON s.id = c.source_id "
-            "WHERE s.collection = ? AND s.path = ? ORDER BY c.ord",
-            (collection, path),
-        )
-        return [r[0] for r in rows]
 
     def paths_under(self, collection: str, prefix: str) -> list[str]:
         """Known paths equal to ``prefix`` or inside the folder ``prefix``."""
@@ -212,65 +221,58 @@ class Manifest:
         )
         return [r[0] for r in rows]
 
-    def begin_change(self, collection: str, path: str, new_chunk_ids: Sequence[str]) -> int:
-        """Journal a change to ``path`` before the vector store is touched."""
-        involved = sorted(set(new_chunk_ids) | set(self.chunk_ids(collection, path)))
-        with self._tx() as db:
-            cursor = db.execute(
-                "INSERT INTO journal (collection, path, chunk_ids, started_at) VALUES (?, ?, ?, ?)",
-                (collection, path, json.dumps(involved), time.time()),
-            )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+    def content_id(self, collection: str, content_hash: str) -> int | None:
+        row = self._db.execute(
+            "SELECT id FROM contents WHERE collection = ? AND content_hash = ?",
+            (collection, content_hash),
+        ).fetchone()
+        return None if row is None else int(row[0])
 
-    def commit_source(
-        self,
-        journal_id: int,
+    @staticmethod
+    def _put_source(
+        db: sqlite3.Connection,
         collection: str,
         entry: FileEntry,
         content_hash: str,
-        *,
+        content_id: int | None,
         status: str,
-        fmt: str | None = None,
-        pages: int | None = None,
-        error: str | None = None,
-        chunks: Iterable[tuple[str, Chunk]] = (),
+        error: str | None,
     ) -> None:
-        """Replace the source row and its chunks and close the journal entry, atomically."""
+        db.execute(
+            "INSERT INTO sources (collection, path, root, size, mtime_ns, content_hash, "
+            "content_id, status, error, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT(collection, path) DO UPDATE SET root = excluded.root, "
+            "size = excluded.size, mtime_ns = excluded.mtime_ns, "
+            "content_hash = excluded.content_hash, content_id = excluded.content_id, "
+            "status = excluded.status, error = excluded.error, updated_at = excluded.updated_at",
+            (
+                collection,
+                entry.path,
+                entry.root,
+                entry.size,
+                entry.mtime_ns,
+                content_hash,
+                content_id,
+                status,
+                error,
+                time.time(),
+            ),
+        )
+
+    def link_source(
+        self, collection: str, entries: Iterable[FileEntry], content_hash: str, content_id: int
+    ) -> None:
+        """Point paths at content that is already indexed: no parsing, no embedding."""
         with self._tx() as db:
-            db.execute(
-                "DELETE FROM sources WHERE collection = ? AND path = ?", (collection, entry.path)
-            )
-            cursor = db.execute(
-                "INSERT INTO sources (collection, path, root, size, mtime_ns, content_hash, "
-                "format, pages, status, error, indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    collection,
-                    entry.path,
-                    entry.root,
-                    entry.size,
-                    entry.mtime_ns,
-                    content_hash,
-                    fmt,
-                    pages,
-                    status,
-                    error,
-                    time.time(),
-                ),
-            )
-            source_id = cursor.lastrowid
-            rows = [
-                (cid, source_id, c.index, c.page, c.heading, c.start, c.end, c.text, c.terms)
-                for cid, c in chunks
-            ]
-            db.executemany(
-                "INSERT INTO chunks (id, source_id, ord, page, heading, start, end, text, terms) "
-                "VALUES (?,?,?,?,?,?,?,?,?)",
-                rows,
-            )
-            db.execute("UPDATE sources SET chunk_count = ? WHERE id = ?", (len(rows), source_id))
-            db.execute("DELETE FROM journal WHERE id = ?", (journal_id,))
-            self._bump(db, collection)
+            for entry in entries:
+                self._put_source(db, collection, entry, content_hash, content_id, "indexed", None)
+
+    def record_failure(
+        self, collection: str, entries: Iterable[FileEntry], content_hash: str, reason: str
+    ) -> None:
+        with self._tx() as db:
+            for entry in entries:
+                self._put_source(db, collection, entry, content_hash, None, "failed", reason)
 
     def refresh_stat(self, collection: str, entry: FileEntry) -> None:
         """A file touched but byte-identical: remember its new stat so the next scan is fast."""
@@ -280,59 +282,132 @@ class Manifest:
                 (entry.size, entry.mtime_ns, collection, entry.path),
             )
 
-    def forget_source(self, journal_id: int, collection: str, path: str) -> None:
+    def remove_source(self, collection: str, path: str) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM sources WHERE collection = ? AND path = ?", (collection, path))
+
+    # contents and the journal ------------------------------------------------------
+
+    def begin_write(self, collection: str, chunk_ids: Sequence[str]) -> int:
+        """Journal vector-store ids about to be written or deleted, before touching the store."""
+        with self._tx() as db:
+            cursor = db.execute(
+                "INSERT INTO journal (collection, chunk_ids, started_at) VALUES (?, ?, ?)",
+                (collection, json.dumps(sorted(chunk_ids)), time.time()),
+            )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def commit_content(
+        self,
+        journal_id: int,
+        collection: str,
+        entries: Iterable[FileEntry],
+        content_hash: str,
+        *,
+        fmt: str | None,
+        pages: int | None,
+        chunks: Sequence[tuple[str, Chunk]],
+    ) -> None:
+        """Store new content with its chunks and point ``entries`` at it, atomically."""
+        with self._tx() as db:
+            cursor = db.execute(
+                "INSERT INTO contents (collection, content_hash, format, pages, chunk_count, "
+                "indexed_at) VALUES (?,?,?,?,?,?)",
+                (collection, content_hash, fmt, pages, len(chunks), time.time()),
+            )
+            content_id = cursor.lastrowid
+            db.executemany(
+                "INSERT INTO chunks (id, content_id, ord, page, heading, start, end, text, terms) "
+                "VALUES (?,?,?,?,?,?,?,?,?)",
+                [
+                    (cid, content_id, c.index, c.page, c.heading, c.start, c.end, c.text, c.terms)
+                    for cid, c in chunks
+                ],
+            )
+            for entry in entries:
+                self._put_source(db, collection, entry, content_hash, content_id, "indexed", None)
             db.execute("DELETE FROM journal WHERE id = ?", (journal_id,))
             self._bump(db, collection)
 
-    def pending(self) -> list[PendingChange]:
-        rows = self._db.execute("SELECT id, collection, path, chunk_ids FROM journal ORDER BY id")
-        return [PendingChange(r[0], r[1], r[2], tuple(json.loads(r[3]))) for r in rows]
+    def orphans(self, collection: str) -> list[Orphan]:
+        rows = self._db.execute(
+            "SELECT t.id FROM contents t WHERE t.collection = ? AND NOT EXISTS "
+            "(SELECT 1 FROM sources s WHERE s.content_id = t.id)",
+            (collection,),
+        ).fetchall()
+        return [Orphan(int(r[0]), tuple(self._content_chunk_ids(int(r[0])))) for r in rows]
+
+    def _content_chunk_ids(self, content_id: int) -> list[str]:
+        rows = self._db.execute(
+            "SELECT id FROM chunks WHERE content_id = ? ORDER BY ord", (content_id,)
+        )
+        return [r[0] for r in rows]
+
+    def drop_content(self, journal_id: int, collection: str, content_id: int) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM contents WHERE id = ?", (content_id,))
+            db.execute("DELETE FROM journal WHERE id = ?", (journal_id,))
+            self._bump(db, collection)
+
+    def pending(self) -> list[PendingWrite]:
+        rows = self._db.execute("SELECT id, collection, chunk_ids FROM journal ORDER BY id")
+        return [PendingWrite(r[0], r[1], tuple(json.loads(r[2]))) for r in rows]
+
+    def finish(self, journal_id: int) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM journal WHERE id = ?", (journal_id,))
 
     # chunks ----------------------------------------------------------------------
 
     def chunks(self, ids: Sequence[str]) -> dict[str, ChunkRow]:
+        """Chunks by id with the (first) path showing them; chunks no path points at are
+        left out, so a half-replaced file is never cited."""
         found: dict[str, ChunkRow] = {}
         for offset in range(0, len(ids), 500):
             batch = list(ids[offset : offset + 500])
             marks = ",".join("?" * len(batch))
             rows = self._db.execute(
-                "SELECT c.id, s.path, c.page, c.heading, c.start, c.end, c.text FROM chunks c "
-                f"JOIN sources s ON s.id = c.source_id WHERE c.id IN ({marks})",
+                "SELECT c.id, MIN(s.path), c.page, c.heading, c.start, c.end, c.text "
+                "FROM chunks c JOIN sources s ON s.content_id = c.content_id "
+                f"WHERE c.id IN ({marks}) GROUP BY c.id",
                 batch,
             )
             for r in rows:
                 found[r[0]] = ChunkRow(*r)
         return found
 
+    def iter_terms(self, collection: str) -> Iterator[tuple[str, str, str]]:
+        """(chunk id, terms, text) of a whole collection, for rebuilding the lexical index."""
+        rows = self._db.execute(
+            "SELECT c.id, c.terms, c.text FROM chunks c JOIN contents t ON t.id = c.content_id "
+            "WHERE t.collection = ? ORDER BY t.id, c.ord",
+            (collection,),
+        )
+        yield from rows
+
     def iter_chunks(self, collection: str) -> Iterator[tuple[str, str]]:
         """(chunk id, text) of a whole collection."""
         for chunk_id, _terms, text in self.iter_terms(collection):
             yield chunk_id, text
 
-    def iter_terms(self, collection: str) -> Iterator[tuple[str, str, str]]:
-        """(chunk id, terms, text) of a whole collection, for rebuilding the lexical index."""
-        rows = self._db.execute(
-            "SELECT c.id, c.terms, c.text FROM chunks c JOIN sources s ON s.id = c.source_id "
-            "WHERE s.collection = ? ORDER BY s.id, c.ord",
-            (collection,),
-        )
-        yield from rows
-
     def all_chunk_ids(self, collection: str) -> set[str]:
         rows = self._db.execute(
-            "SELECT c.id FROM chunks c JOIN sources s ON s.id = c.source_id WHERE s.collection = ?",
+            "SELECT c.id FROM chunks c JOIN contents t ON t.id = c.content_id "
+            "WHERE t.collection = ?",
             (collection,),
         )
         return {r[0] for r in rows}
 
     def counts(self, collection: str) -> dict[str, int]:
         rows = self._db.execute(
-            "SELECT status, COUNT(*), COALESCE(SUM(chunk_count), 0) FROM sources "
-            "WHERE collection = ? GROUP BY status",
+            "SELECT status, COUNT(*) FROM sources WHERE collection = ? GROUP BY status",
             (collection,),
         ).fetchall()
-        counts = {status: int(n) for status, n, _ in rows}
-        counts["chunks"] = sum(int(c) for _, _, c in rows)
+        counts = {status: int(n) for status, n in rows}
+        chunks = self._db.execute(
+            "SELECT COALESCE(SUM(chunk_count), 0) FROM contents WHERE collection = ?",
+            (collection,),
+        ).fetchone()
+        counts["chunks"] = int(chunks[0])
         return counts

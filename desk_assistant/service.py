@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desk_assistant import offline
 from desk_assistant.backends.defaults import default_embedding_dir, default_llm_path
 from desk_assistant.errors import EmbeddingModelMismatch, NotFoundError
+from desk_assistant.indexing import Indexer
 from desk_assistant.lexical import LexicalIndex
 from desk_assistant.manifest import Manifest
 from desk_assistant.records import (
@@ -29,10 +29,7 @@ from desk_assistant.records import (
 )
 from desk_assistant.settings import Settings
 from ingest.chunking import ChunkingConfig
-from ingest.loaders import is_supported
-from ingest.sandbox import ParseFailure, ParseTask, SandboxedParser
-from ingest.scan import discover, plan
-from ingest.types import FileEntry, ParsedDocument
+from ingest.sandbox import SandboxedParser
 
 if TYPE_CHECKING:
     from desk_assistant.backends.embeddings import Embedder
@@ -42,19 +39,6 @@ if TYPE_CHECKING:
     from desk_assistant.store import ChromaStore
 
 offline.enforce_offline()
-
-
-def chunk_id(collection: str, path: str, content_hash: str, index: int) -> str:
-    """Deterministic ids: re-running an interrupted file upserts the same ids (no duplicates)."""
-    where = hashlib.sha1(f"{collection}\0{path}".encode("utf-8", "surrogatepass")).hexdigest()
-    return f"{where[:12]}-{content_hash[:12]}-{index}"
-
-
-@dataclass(slots=True)
-class _Pending:
-    entry: FileEntry
-    document: ParsedDocument
-    outcome: str
 
 
 class Assistant:
@@ -130,30 +114,6 @@ class Assistant:
             index.save()
         return index
 
-    def _track(
-        self, collection: str, removed: Iterable[str], added: Sequence[tuple[str, str]] = ()
-    ) -> None:
-        """Mirror a just-committed manifest change in the in-memory lexical index.
-
-        When the manifest moved by more than this one change (another process wrote to
-        it), the index is marked stale and rebuilt on its next use instead.
-        """
-        index = self._lexical.get(collection)
-        if index is None or index.generation is None:
-            return
-        generation = self.manifest.generation(collection)
-        if generation != index.generation + 1:
-            index.generation = None
-            return
-        index.remove(removed)
-        index.add(added)
-        index.generation = generation
-
-    def _save_lexical(self, collection: str) -> None:
-        index = self._lexical.get(collection)
-        if index is not None and index.generation == self.manifest.generation(collection):
-            index.save()
-
     def model_path(self) -> Path:
         return Path(self.settings.model_path) if self.settings.model_path else default_llm_path()
 
@@ -203,13 +163,17 @@ class Assistant:
 
     # ingestion ---------------------------------------------------------------------
 
+    @property
+    def indexer(self) -> Indexer:
+        return Indexer(
+            self,
+            max_file_bytes=self.settings.max_file_bytes,
+            embed_batch=self.settings.embed_batch_size,
+        )
+
     def recover(self) -> int:
-        """Undo changes a killed run left half-done; the next scan re-adds those files."""
-        pending = self.manifest.pending()
-        for change in pending:
-            self.store.delete(change.collection, list(change.chunk_ids))
-            self.manifest.forget_source(change.journal_id, change.collection, change.path)
-        return len(pending)
+        """Undo vector writes a killed run left uncommitted; returns how many there were."""
+        return self.indexer.recover()
 
     def ingest(
         self, paths: Iterable[str | Path], collection: str | None = None
@@ -218,75 +182,9 @@ class Assistant:
         name = self._collection(collection)
         self.recover()
         self._check_embedding_model(name, create=True)
-        self.lexical(name)  # current before the run, so each change can update it in place
-        roots = [str(Path(p).expanduser().absolute()) for p in paths]
-        found, skipped = discover(
-            roots, is_supported=is_supported, max_file_bytes=self.settings.max_file_bytes
-        )
-        work = plan(found, self.manifest.known_files(name), scanned_roots=roots, skipped=skipped)
-        counts = dict.fromkeys(("added", "updated", "unchanged", "removed", "failed", "skipped"), 0)
-        total = len(work.added) + len(work.changed)
-        yield IngestEvent(
-            "scan",
-            total=total,
-            counts={"unchanged": len(work.unchanged) + len(work.touched)},
-        )
-        for entry, _digest in work.touched:
-            self.manifest.refresh_stat(name, entry)
-        counts["unchanged"] = len(work.unchanged) + len(work.touched)
-        for gone in work.removed:
-            self._remove_path(name, gone)
-            counts["removed"] += 1
-            yield IngestEvent("file", path=gone, outcome="removed")
-        for skip in work.skipped:
-            counts["skipped"] += 1
-            yield IngestEvent("file", path=skip.path, outcome="skipped", reason=skip.reason)
-        for done, event in enumerate(self._index(name, work.added, work.changed), start=1):
-            assert event.outcome is not None
-            counts[event.outcome] += 1
-            yield IngestEvent(
-                "file",
-                path=event.path,
-                outcome=event.outcome,
-                reason=event.reason,
-                chunks=event.chunks,
-                pages=event.pages,
-                done=done,
-                total=total,
-            )
-        self._save_lexical(name)
-        yield IngestEvent("summary", counts=counts)
+        yield from self.indexer.run(paths, name)
 
-    def _index(
-        self,
-        collection: str,
-        added: Sequence[tuple[FileEntry, str]],
-        changed: Sequence[tuple[FileEntry, str]],
-    ) -> Iterator[IngestEvent]:
-        """Parse in sandboxed workers while this thread embeds: a two-stage pipeline."""
-        entries = {e.path: (e, "added") for e, _ in added}
-        entries.update({e.path: (e, "updated") for e, _ in changed})
-        tasks = [ParseTask(e.path, digest) for e, digest in [*added, *changed]]
-        if not tasks:
-            return
-        parser = self._sandbox()
-        batch: list[_Pending] = []
-        batch_chunks = 0
-        target = max(1, self.settings.embed_batch_size) * 4
-        for task, result in parser.parse(tasks):
-            entry, outcome = entries[task.path]
-            if isinstance(result, ParseFailure):
-                self._record_failure(collection, entry, task.content_hash, result.reason)
-                yield IngestEvent("file", path=entry.path, outcome="failed", reason=result.reason)
-                continue
-            batch.append(_Pending(entry, result, outcome))
-            batch_chunks += len(result.chunks)
-            if batch_chunks >= target:
-                yield from self._write(collection, batch)
-                batch, batch_chunks = [], 0
-        yield from self._write(collection, batch)
-
-    def _sandbox(self) -> SandboxedParser:
+    def parser(self) -> SandboxedParser:
         """The parser workers, kept between runs and rebuilt when their settings change."""
         tokenizer = self.embedder.tokenizer_file
         config = ChunkingConfig(
@@ -308,69 +206,6 @@ class Assistant:
         self._parser.timeout = self.settings.parse_timeout
         return self._parser
 
-    def _write(self, collection: str, batch: list[_Pending]) -> Iterator[IngestEvent]:
-        """Embed a batch of documents in one call, then store each one atomically."""
-        if not batch:
-            return
-        texts = [chunk.text for item in batch for chunk in item.document.chunks]
-        vectors = self.embedder.embed_documents(texts)
-        offset = 0
-        for item in batch:
-            document = item.document
-            size = len(document.chunks)
-            ids = [
-                chunk_id(collection, document.path, document.content_hash, c.index)
-                for c in document.chunks
-            ]
-            old = set(self.manifest.chunk_ids(collection, document.path))
-            journal = self.manifest.begin_change(collection, document.path, ids)
-            metadatas: list[dict[str, str | int | float]] = [
-                {"path": document.path, **({"page": c.page} if c.page is not None else {})}
-                for c in document.chunks
-            ]
-            self.store.upsert(collection, ids, vectors[offset : offset + size], metadatas)
-            self.store.delete(collection, sorted(old - set(ids)))
-            self.manifest.commit_source(
-                journal,
-                collection,
-                item.entry,
-                document.content_hash,
-                status="indexed",
-                fmt=document.format,
-                pages=document.pages,
-                chunks=zip(ids, document.chunks, strict=True),
-            )
-            self._track(
-                collection, old, [(i, c.terms) for i, c in zip(ids, document.chunks, strict=True)]
-            )
-            offset += size
-            yield IngestEvent(
-                "file",
-                path=document.path,
-                outcome="added" if item.outcome == "added" else "updated",
-                chunks=size,
-                pages=document.pages,
-            )
-
-    def _record_failure(
-        self, collection: str, entry: FileEntry, content_hash: str, reason: str
-    ) -> None:
-        """A file that fails keeps a row with its reason; a previous version's chunks go."""
-        old = self.manifest.chunk_ids(collection, entry.path)
-        journal = self.manifest.begin_change(collection, entry.path, [])
-        self.store.delete(collection, old)
-        self.manifest.commit_source(
-            journal, collection, entry, content_hash, status="failed", error=reason
-        )
-        self._track(collection, old)
-
-    def _remove_path(self, collection: str, path: str) -> None:
-        ids = self.manifest.chunk_ids(collection, path)
-        journal = self.manifest.begin_change(collection, path, [])
-        self.store.delete(collection, ids)
-        self.manifest.forget_source(journal, collection, path)
-        self._track(collection, ids)
-
     def remove(self, path: str | Path, collection: str | None = None) -> list[str]:
         """Forget a file, or every file under a folder; returns the removed paths."""
         name = self._collection(collection)
@@ -379,10 +214,7 @@ class Assistant:
         if not removed:
             raise NotFoundError(f"{target} is not in collection '{name}'")
         self.recover()
-        self.lexical(name)
-        for known in removed:
-            self._remove_path(name, known)
-        self._save_lexical(name)
+        self.indexer.remove(removed, name)
         return removed
 
     def reindex(self, collection: str | None = None) -> Iterator[IngestEvent]:

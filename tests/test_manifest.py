@@ -1,4 +1,4 @@
-"""The manifest: migrations, atomic replacement, the journal of unfinished changes."""
+"""The manifest: migrations, content-addressed storage, the journal of unfinished writes."""
 
 from __future__ import annotations
 
@@ -12,13 +12,37 @@ from desk_assistant.manifest import MIGRATIONS, Manifest
 from ingest.types import Chunk, FileEntry
 
 
-def _chunks(n: int, page: int | None = 1) -> list[tuple[str, Chunk]]:
-    return [(f"id-{i}", Chunk(i, f"text {i}", page, None, 0, 6)) for i in range(n)]
+def _chunks(prefix: str, n: int, page: int | None = 1) -> list[tuple[str, Chunk]]:
+    return [(f"{prefix}-{i}", Chunk(i, f"text {i}", page, None, 0, 6, "text")) for i in range(n)]
+
+
+def _entry(path: str) -> FileEntry:
+    return FileEntry(path, 10, 1, "/d")
+
+
+@pytest.fixture
+def manifest(tmp_path: Path) -> Manifest:
+    m = Manifest(tmp_path / "m.sqlite3")
+    m.ensure_collection("c", "model@1", 8)
+    return m
+
+
+def _store(m: Manifest, paths: list[str], digest: str, n: int = 2) -> None:
+    ids = [cid for cid, _ in _chunks(digest, n)]
+    journal = m.begin_write("c", ids)
+    m.commit_content(
+        journal,
+        "c",
+        [_entry(p) for p in paths],
+        digest,
+        fmt="pdf",
+        pages=n,
+        chunks=_chunks(digest, n),
+    )
 
 
 def test_migrations_bring_a_new_file_to_the_latest_schema(tmp_path: Path) -> None:
-    manifest = Manifest(tmp_path / "m.sqlite3")
-    manifest.close()
+    Manifest(tmp_path / "m.sqlite3").close()
     version = sqlite3.connect(tmp_path / "m.sqlite3").execute("PRAGMA user_version").fetchone()
     assert version[0] == len(MIGRATIONS)
     Manifest(tmp_path / "m.sqlite3").close()  # reopening migrates nothing and works
@@ -32,62 +56,75 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
         Manifest(tmp_path / "m.sqlite3")
 
 
-def test_commit_replaces_source_and_chunks_and_closes_journal(tmp_path: Path) -> None:
-    manifest = Manifest(tmp_path / "m.sqlite3")
-    manifest.ensure_collection("c", "model@1", 8)
-    entry = FileEntry("/d/a.pdf", 10, 1, "/d")
-    journal = manifest.begin_change("c", entry.path, ["id-0", "id-1"])
-    assert [p.path for p in manifest.pending()] == ["/d/a.pdf"]
-    manifest.commit_source(
-        journal, "c", entry, "h1", status="indexed", fmt="pdf", pages=2, chunks=_chunks(2)
-    )
-    assert manifest.pending() == []
-    assert manifest.chunk_ids("c", entry.path) == ["id-0", "id-1"]
+def test_commit_stores_content_links_paths_and_closes_the_journal(manifest: Manifest) -> None:
+    journal = manifest.begin_write("c", ["h1-0", "h1-1"])
+    assert [w.chunk_ids for w in manifest.pending()] == [("h1-0", "h1-1")]
     generation = manifest.generation("c")
-
-    journal = manifest.begin_change("c", entry.path, ["id-9"])
-    # the journal remembers old and new ids, so a crash can undo both
-    assert set(manifest.pending()[0].chunk_ids) == {"id-0", "id-1", "id-9"}
-    manifest.commit_source(
+    manifest.commit_content(
         journal,
         "c",
-        entry,
-        "h2",
-        status="indexed",
-        chunks=[("id-9", Chunk(0, "new", 3, None, 0, 3))],
+        [_entry("/d/a.pdf"), _entry("/d/copy.pdf")],
+        "h1",
+        fmt="pdf",
+        pages=2,
+        chunks=_chunks("h1", 2),
     )
-    assert manifest.chunk_ids("c", entry.path) == ["id-9"]
-    assert manifest.chunks(["id-9"])["id-9"].page == 3
+    assert manifest.pending() == []
     assert manifest.generation("c") == generation + 1
+    assert manifest.chunks(["h1-0"])["h1-0"].path == "/d/a.pdf"  # first of the two paths
+    assert [(s.path, s.chunks, s.pages) for s in manifest.sources("c")] == [
+        ("/d/a.pdf", 2, 2),
+        ("/d/copy.pdf", 2, 2),
+    ]
+    assert manifest.counts("c") == {"indexed": 2, "chunks": 2}
+
+
+def test_unlinked_content_is_an_orphan_and_invisible(manifest: Manifest) -> None:
+    _store(manifest, ["/d/a.txt"], "old")
+    _store(manifest, ["/d/a.txt"], "new")  # the file changed: the path moves to new content
+    assert manifest.chunks(["old-0"]) == {}
+    assert [o.chunk_ids for o in manifest.orphans("c")] == [("old-0", "old-1")]
+    [orphan] = manifest.orphans("c")
+    journal = manifest.begin_write("c", orphan.chunk_ids)
+    manifest.drop_content(journal, "c", orphan.content_id)
+    assert manifest.orphans("c") == [] and manifest.pending() == []
+    assert manifest.all_chunk_ids("c") == {"new-0", "new-1"}
+
+
+def test_link_and_failure_and_remove(manifest: Manifest) -> None:
+    _store(manifest, ["/d/a.txt"], "h")
+    content = manifest.content_id("c", "h")
+    assert content is not None
+    manifest.link_source("c", [_entry("/d/renamed.txt")], "h", content)
+    manifest.remove_source("c", "/d/a.txt")
+    assert manifest.orphans("c") == []
+    manifest.record_failure("c", [_entry("/d/renamed.txt")], "h2", "password protected")
     [source] = manifest.sources("c")
-    assert (source.chunks, source.status) == (1, "indexed")
+    assert (source.status, source.error, source.chunks) == ("failed", "password protected", 0)
+    assert len(manifest.orphans("c")) == 1
 
 
-def test_paths_under_matches_folder_not_prefix(tmp_path: Path) -> None:
-    manifest = Manifest(tmp_path / "m.sqlite3")
-    manifest.ensure_collection("c", "model@1", 8)
-    for path in ("/d/a.txt", "/d/sub/b.txt", "/dx/c.txt"):
-        journal = manifest.begin_change("c", path, [])
-        manifest.commit_source(journal, "c", FileEntry(path, 1, 1, "/"), "h", status="indexed")
+def test_paths_under_matches_folder_not_prefix(manifest: Manifest) -> None:
+    _store(manifest, ["/d/a.txt", "/d/sub/b.txt", "/dx/c.txt"], "h")
     assert sorted(manifest.paths_under("c", "/d")) == ["/d/a.txt", "/d/sub/b.txt"]
     assert manifest.paths_under("c", "/d/a.txt") == ["/d/a.txt"]
 
 
-def test_collections_are_separate(tmp_path: Path) -> None:
-    manifest = Manifest(tmp_path / "m.sqlite3")
-    for name in ("work", "home"):
-        manifest.ensure_collection(name, "model@1", 8)
-        journal = manifest.begin_change(name, "/same.txt", ["x-" + name])
-        manifest.commit_source(
-            journal,
-            name,
-            FileEntry("/same.txt", 1, 1, "/"),
-            "h",
-            status="indexed",
-            chunks=[("x-" + name, Chunk(0, "t", None, None, 0, 1))],
-        )
-    assert manifest.chunk_ids("work", "/same.txt") == ["x-work"]
-    assert [c.name for c in manifest.collections()] == ["home", "work"]
-    manifest.drop_collection("work")
-    assert manifest.chunk_ids("work", "/same.txt") == []
-    assert manifest.chunk_ids("home", "/same.txt") == ["x-home"]
+def test_collections_are_separate(manifest: Manifest) -> None:
+    manifest.ensure_collection("other", "model@1", 8)
+    _store(manifest, ["/same.txt"], "h")
+    journal = manifest.begin_write("other", ["x-0"])
+    manifest.commit_content(
+        journal,
+        "other",
+        [_entry("/same.txt")],
+        "h",
+        fmt=None,
+        pages=None,
+        chunks=[("x-0", Chunk(0, "t", None, None, 0, 1))],
+    )
+    assert manifest.all_chunk_ids("other") == {"x-0"}
+    assert [c.name for c in manifest.collections()] == ["c", "other"]
+    manifest.drop_collection("c")
+    assert manifest.all_chunk_ids("c") == set()
+    assert manifest.all_chunk_ids("other") == {"x-0"}

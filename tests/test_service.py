@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fakes import final_answer, make_assistant, summary
 
@@ -115,21 +117,63 @@ def test_a_different_embedding_model_is_refused(tmp_path: Path, app_home: Path) 
         assert assistant.search("notice period")[0].path.endswith("lease.md")
 
 
-def test_interrupted_change_is_undone_on_next_run(tmp_path: Path, app_home: Path) -> None:
+def test_interrupted_write_is_undone_on_next_run(tmp_path: Path, app_home: Path) -> None:
     docs = _docs(tmp_path / "docs")
     with make_assistant(app_home) as assistant:
         summary(assistant.ingest([docs]))
-        path = str(docs / "birds.txt")
         # Simulate a kill between the vector-store write and the manifest commit.
-        journal = assistant.manifest.begin_change("default", path, ["orphan-1"])
+        assistant.manifest.begin_write("default", ["orphan-1"])
         vector = assistant.embedder.embed_documents(["orphan"])
-        assistant.store.upsert("default", ["orphan-1"], vector, [{"path": path}])
-        del journal
+        assistant.store.upsert("default", ["orphan-1"], vector, [{"content": "x"}])
     with make_assistant(app_home) as assistant:
-        counts = summary(assistant.ingest([docs]))
-        assert counts["added"] == 1  # the half-changed file was rolled back and re-added
+        assert assistant.recover() == 1
         assert "orphan-1" not in assistant.store.ids("default")
         assert assistant.manifest.pending() == []
+        _consistent(assistant)
+        assert summary(assistant.ingest([docs]))["unchanged"] == 2
+
+
+class CountingEmbedder(HashingEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded = 0
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        self.embedded += len(texts)
+        return super().embed_documents(texts)
+
+
+def test_renamed_and_duplicate_files_are_not_embedded_again(tmp_path: Path, app_home: Path) -> None:
+    docs = _docs(tmp_path / "docs")
+    embedder = CountingEmbedder()
+    with make_assistant(app_home, embedder=embedder) as assistant:
+        summary(assistant.ingest([docs]))
+        first = embedder.embedded
+        chunks = assistant.store.count("default")
+        (docs / "birds.txt").rename(docs / "sub-birds.txt")
+        (docs / "lease-copy.md").write_bytes((docs / "lease.md").read_bytes())
+        counts = summary(assistant.ingest([docs]))
+        assert (counts["added"], counts["removed"], counts["unchanged"]) == (2, 1, 1)
+        assert embedder.embedded == first  # nothing re-embedded
+        assert assistant.store.count("default") == chunks  # the copy is stored once
+        paths = {Path(s.path).name for s in assistant.sources()}
+        assert paths == {"lease.md", "lease-copy.md", "sub-birds.txt"}
+        assert assistant.search("penguins flightless")[0].path.endswith("sub-birds.txt")
+        _consistent(assistant)
+
+
+def test_a_changed_file_never_shows_both_versions(tmp_path: Path, app_home: Path) -> None:
+    docs = _docs(tmp_path / "docs")
+    with make_assistant(app_home) as assistant:
+        summary(assistant.ingest([docs]))
+        (docs / "birds.txt").write_text("Albatrosses glide over the ocean.", encoding="utf-8")
+        events = assistant.ingest([docs])
+        for event in events:
+            if event.outcome == "updated":
+                # mid-run, right after the switch: only the new version is visible
+                texts = [p.text for p in assistant.search("penguins albatrosses", k=10)]
+                assert any("Albatrosses" in t for t in texts)
+                assert not any("Penguins" in t for t in texts)
         _consistent(assistant)
 
 

@@ -1,0 +1,277 @@
+"""The ingestion pipeline: scan, parse in sandboxed workers, embed, store, keep in sync.
+
+Parsing runs in worker processes while this thread embeds (a two-stage pipeline), and
+every store write follows the same protocol: journal the chunk ids, write the vectors,
+commit the manifest (which drops the journal row), then mirror the change in the BM25
+index. :func:`recover` undoes whatever a killed run left between those steps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Generator, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from desk_assistant.manifest import Manifest
+from desk_assistant.records import FileOutcome, IngestEvent
+from ingest.loaders import is_supported
+from ingest.sandbox import ParseFailure, ParseTask, SandboxedParser
+from ingest.scan import ScanPlan, discover, plan
+from ingest.types import FileEntry, ParsedDocument
+
+if TYPE_CHECKING:
+    from desk_assistant.backends.embeddings import Embedder
+    from desk_assistant.lexical import LexicalIndex
+    from desk_assistant.store import ChromaStore
+
+OUTCOMES = ("added", "updated", "unchanged", "removed", "failed", "skipped")
+
+
+def chunk_id(collection: str, content_hash: str, index: int) -> str:
+    """Ids derive from the content, so writing the same content twice is an idempotent
+    upsert and identical files share their chunks."""
+    scope = hashlib.sha1(collection.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{scope}-{content_hash[:20]}-{index}"
+
+
+class IndexParts(Protocol):
+    """What the pipeline needs from its owner; heavy parts are built on first use."""
+
+    @property
+    def manifest(self) -> Manifest: ...
+
+    @property
+    def store(self) -> ChromaStore: ...
+
+    @property
+    def embedder(self) -> Embedder: ...
+
+    def lexical(self, collection: str) -> LexicalIndex: ...
+
+    def parser(self) -> SandboxedParser: ...
+
+
+@dataclass(slots=True)
+class _Wanted:
+    """One distinct content to parse, and every path (with its outcome) that shows it."""
+
+    task: ParseTask
+    entries: list[tuple[FileEntry, FileOutcome]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Run:
+    collection: str
+    index: LexicalIndex | None
+    total: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
+    done: int = 0
+
+    def event(
+        self,
+        path: str,
+        outcome: FileOutcome,
+        reason: str | None = None,
+        chunks: int = 0,
+        pages: int | None = None,
+    ) -> IngestEvent:
+        self.counts[outcome] += 1
+        if outcome in ("added", "updated", "failed"):
+            self.done += 1
+        return IngestEvent(
+            "file",
+            path=path,
+            outcome=outcome,
+            reason=reason,
+            chunks=chunks,
+            pages=pages,
+            done=self.done,
+            total=self.total,
+        )
+
+
+class Indexer:
+    def __init__(self, parts: IndexParts, *, max_file_bytes: int, embed_batch: int) -> None:
+        self.parts = parts
+        self.max_file_bytes = max_file_bytes
+        self.embed_batch = embed_batch
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.parts.manifest
+
+    # the write protocol --------------------------------------------------------------
+
+    def recover(self) -> int:
+        """Undo vector writes a killed run never committed, then collect orphans."""
+        pending = self.manifest.pending()
+        for write in pending:
+            committed = self.manifest.all_chunk_ids(write.collection)
+            stray = [cid for cid in write.chunk_ids if cid not in committed]
+            self.parts.store.delete(write.collection, stray)
+            self.manifest.finish(write.journal_id)
+        for collection in sorted({write.collection for write in pending}):
+            self.collect_garbage(_Run(collection, index=None))
+        return len(pending)
+
+    def collect_garbage(self, run: _Run) -> int:
+        """Delete content that no path points at any more, from the store and the manifest."""
+        orphans = self.manifest.orphans(run.collection)
+        for orphan in orphans:
+            journal = self.manifest.begin_write(run.collection, orphan.chunk_ids)
+            self.parts.store.delete(run.collection, list(orphan.chunk_ids))
+            self.manifest.drop_content(journal, run.collection, orphan.content_id)
+            self._track(run, removed=orphan.chunk_ids)
+        return len(orphans)
+
+    def _track(
+        self,
+        run: _Run,
+        *,
+        removed: Iterable[str] = (),
+        added: list[tuple[str, str]] | None = None,
+    ) -> None:
+        """Mirror a just-committed change in the lexical index. When the manifest moved by
+        more than this one change (another process wrote to it), the index is marked stale
+        and rebuilt on its next use instead."""
+        index = run.index
+        if index is None or index.generation is None:
+            return
+        generation = self.manifest.generation(run.collection)
+        if generation != index.generation + 1:
+            index.generation = None
+            return
+        index.remove(removed)
+        index.add(added or [])
+        index.generation = generation
+
+    def _store(
+        self, run: _Run, wanted: _Wanted, document: ParsedDocument, vectors: np.ndarray
+    ) -> None:
+        ids = [chunk_id(run.collection, document.content_hash, c.index) for c in document.chunks]
+        journal = self.manifest.begin_write(run.collection, ids)
+        metadatas: list[dict[str, str | int | float]] = [
+            {"content": document.content_hash[:20], **({"page": c.page} if c.page else {})}
+            for c in document.chunks
+        ]
+        self.parts.store.upsert(run.collection, ids, vectors, metadatas)
+        self.manifest.commit_content(
+            journal,
+            run.collection,
+            [entry for entry, _ in wanted.entries],
+            document.content_hash,
+            fmt=document.format,
+            pages=document.pages,
+            chunks=list(zip(ids, document.chunks, strict=True)),
+        )
+        self._track(run, added=[(i, c.terms) for i, c in zip(ids, document.chunks, strict=True)])
+
+    # a run -------------------------------------------------------------------------
+
+    def run(self, paths: Iterable[str | Path], collection: str) -> Iterator[IngestEvent]:
+        """Bring ``collection`` in line with ``paths``: add, update, skip, remove.
+
+        Stopping the iteration stops the run; what was stored stays stored, and the
+        cleanup (orphaned content, the lexical index on disk) still happens.
+        """
+        run = _Run(collection, index=self.parts.lexical(collection))
+        roots = [str(Path(p).expanduser().absolute()) for p in paths]
+        found, skipped = discover(
+            roots, is_supported=is_supported, max_file_bytes=self.max_file_bytes
+        )
+        work = plan(
+            found, self.manifest.known_files(collection), scanned_roots=roots, skipped=skipped
+        )
+        run.total = len(work.added) + len(work.changed)
+        run.counts["unchanged"] = len(work.unchanged) + len(work.touched)
+        yield IngestEvent("scan", total=run.total, counts={"unchanged": run.counts["unchanged"]})
+        try:
+            for entry, _digest in work.touched:
+                self.manifest.refresh_stat(collection, entry)
+            for skip in work.skipped:
+                yield run.event(skip.path, "skipped", skip.reason)
+            wanted = yield from self._relink(run, work)
+            for gone in work.removed:
+                self.manifest.remove_source(collection, gone)
+                yield run.event(gone, "removed")
+            yield from self._parse_and_store(run, wanted)
+        finally:
+            self._finish(run)
+        yield IngestEvent("summary", counts=run.counts)
+
+    def remove(self, paths: Iterable[str], collection: str) -> None:
+        run = _Run(collection, index=self.parts.lexical(collection))
+        for path in paths:
+            self.manifest.remove_source(collection, path)
+        self._finish(run)
+
+    def _finish(self, run: _Run) -> None:
+        self.collect_garbage(run)
+        index = run.index
+        if index is not None and index.generation == self.manifest.generation(run.collection):
+            index.save()
+
+    def _relink(
+        self, run: _Run, work: ScanPlan
+    ) -> Generator[IngestEvent, None, dict[str, _Wanted]]:
+        """Point new and changed paths at content that is already indexed (a rename, a
+        copy, a reverted edit): no parsing, no embedding. The rest is grouped by content,
+        so each distinct content is parsed once; returns that group."""
+        wanted: dict[str, _Wanted] = {}
+        groups: tuple[tuple[FileOutcome, list[tuple[FileEntry, str]]], ...] = (
+            ("added", work.added),
+            ("updated", work.changed),
+        )
+        for outcome, items in groups:
+            for entry, digest in items:
+                existing = self.manifest.content_id(run.collection, digest)
+                if existing is None:
+                    item = wanted.setdefault(digest, _Wanted(ParseTask(entry.path, digest)))
+                    item.entries.append((entry, outcome))
+                    continue
+                self.manifest.link_source(run.collection, [entry], digest, existing)
+                yield run.event(entry.path, outcome, "same content as an indexed file")
+        return wanted
+
+    def _parse_and_store(self, run: _Run, wanted: dict[str, _Wanted]) -> Iterator[IngestEvent]:
+        """Parse in the sandboxed workers while this thread embeds batches of documents."""
+        if not wanted:
+            return
+        batch: list[tuple[_Wanted, ParsedDocument]] = []
+        size = 0
+        for task, result in self.parts.parser().parse([w.task for w in wanted.values()]):
+            item = wanted[task.content_hash]
+            if isinstance(result, ParseFailure):
+                entries = [entry for entry, _ in item.entries]
+                self.manifest.record_failure(
+                    run.collection, entries, task.content_hash, result.reason
+                )
+                for entry in entries:
+                    yield run.event(entry.path, "failed", result.reason)
+                continue
+            batch.append((item, result))
+            size += len(result.chunks)
+            # Several documents per encode call: fuller batches, sorted by length inside.
+            if size >= 4 * self.embed_batch:
+                yield from self._embed_and_store(run, batch)
+                batch, size = [], 0
+        yield from self._embed_and_store(run, batch)
+
+    def _embed_and_store(
+        self, run: _Run, batch: list[tuple[_Wanted, ParsedDocument]]
+    ) -> Iterator[IngestEvent]:
+        if not batch:
+            return
+        texts = [chunk.text for _, document in batch for chunk in document.chunks]
+        vectors = self.parts.embedder.embed_documents(texts)
+        offset = 0
+        for item, document in batch:
+            size = len(document.chunks)
+            self._store(run, item, document, vectors[offset : offset + size])
+            offset += size
+            for entry, outcome in item.entries:
+                yield run.event(entry.path, outcome, chunks=size, pages=document.pages)
