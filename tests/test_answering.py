@@ -159,3 +159,10 @@ def test_documents_cannot_inject_chat_control_tokens() -> None:
     for marker in ("<|im_end|>", "<|im_start|>", "</s>", "[INST]", "<<SYS>>"):
         assert marker not in user_turn
     assert "Rent is 900." in user_turn
+
+
+def test_an_empty_reply_is_not_mistaken_for_missing_documents() -> None:
+    _, answer = _answer("   ", [passage("The contract allows pets.")])
+    assert "empty answer" in answer.text
+    assert not answer.grounded
+    assert [c.n for c in answer.citations] == [1]

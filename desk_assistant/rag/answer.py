@@ -15,7 +15,7 @@ from desk_assistant.backends.llm.base import LLMRuntime
 from desk_assistant.backends.llm.chat_format import ChatFormat
 from desk_assistant.rag.citations import attribute
 from desk_assistant.rag.packing import PackedPassage, pack
-from desk_assistant.rag.prompt import NO_ANSWER, SYSTEM_PROMPT, user_message
+from desk_assistant.rag.prompt import EMPTY_ANSWER, NO_ANSWER, SYSTEM_PROMPT, user_message
 from desk_assistant.rag.retrieval import RetrievalResult
 from desk_assistant.records import Answer, Citation, Passage, Token
 
@@ -133,7 +133,7 @@ class Answerer:
         by_number = {p.n: p for p in packed}
         # An answer too short to attribute ("Yes.") still came from the passages it was
         # given: list the most relevant one as its source rather than none.
-        cited = result.cited or ((1,) if raw and packed else ())
+        cited = result.cited or ((1,) if packed else ())
         citations = tuple(
             Citation(
                 n=n,
@@ -148,9 +148,13 @@ class Answerer:
             for n in cited
         )
         timings["removed_markers"] = float(result.removed_markers)
+        if not raw:
+            return Answer(
+                question, EMPTY_ANSWER, citations, grounded=False, model=model, timings=timings
+            )
         return Answer(
             question,
-            result.text or NO_ANSWER,
+            result.text,
             citations,
             grounded=bool(citations),
             model=model,

@@ -15,6 +15,10 @@ SYSTEM_PROMPT = (
 )
 
 NO_ANSWER = "The documents in this collection do not contain an answer to that question."
+EMPTY_ANSWER = (
+    "The model returned an empty answer. Try rephrasing the question, or use a larger model; "
+    "the passages it was given are listed as sources."
+)
 
 # Control-token text a document could carry to end the user turn and speak as the
 # assistant or the system: llama.cpp parses special tokens in prompt text, so a passage

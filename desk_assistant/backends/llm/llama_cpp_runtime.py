@@ -28,9 +28,10 @@ class LlamaCppRuntime:
 
     name = "llama_cpp"
 
-    def __init__(self, llama: Any, info: ModelInfo) -> None:
+    def __init__(self, llama: Any, info: ModelInfo, seed: int = 0) -> None:
         self._llama = llama
         self._info = info
+        self._seed = seed
 
     @classmethod
     def load(
@@ -60,7 +61,7 @@ class LlamaCppRuntime:
             )
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelLoadError(f"llama.cpp cannot load {Path(path).name}: {exc}") from exc
-        return cls(llama, info)
+        return cls(llama, info, params.seed)
 
     @property
     def context_length(self) -> int:
@@ -97,6 +98,8 @@ class LlamaCppRuntime:
             prompt,
             max_tokens=budget,
             temperature=max(temperature, 0.0),  # 0 is greedy in llama.cpp
+            # Re-seed every answer: the same question gets the same answer, run after run.
+            seed=self._seed,
             stream=True,
         )
         try:
