@@ -18,6 +18,7 @@ import numpy as np
 
 from desk_assistant.manifest import Manifest
 from desk_assistant.records import FileOutcome, IngestEvent
+from desk_assistant.store import chunk_metadata
 from ingest.loaders import is_supported
 from ingest.sandbox import ParseFailure, ParseTask, SandboxedParser
 from ingest.scan import ScanPlan, discover, plan
@@ -118,6 +119,13 @@ class Indexer:
             self.collect_garbage(_Run(collection, index=None))
         return len(pending)
 
+    def collect(self, collection: str) -> int:
+        """Collect orphaned content of ``collection`` and save its lexical index."""
+        run = _Run(collection, index=self.parts.lexical(collection))
+        removed = self.collect_garbage(run)
+        self._finish(run)
+        return removed
+
     def collect_garbage(self, run: _Run) -> int:
         """Delete content that no path points at any more, from the store and the manifest."""
         orphans = self.manifest.orphans(run.collection)
@@ -154,10 +162,7 @@ class Indexer:
     ) -> None:
         ids = [chunk_id(run.collection, document.content_hash, c.index) for c in document.chunks]
         journal = self.manifest.begin_write(run.collection, ids)
-        metadatas: list[dict[str, str | int | float]] = [
-            {"content": document.content_hash[:20], **({"page": c.page} if c.page else {})}
-            for c in document.chunks
-        ]
+        metadatas = [chunk_metadata(document.content_hash, c.page) for c in document.chunks]
         self.parts.store.upsert(run.collection, ids, vectors, metadatas)
         self.manifest.commit_content(
             journal,

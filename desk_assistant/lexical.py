@@ -115,6 +115,9 @@ class LexicalIndex:
     def __len__(self) -> int:
         return len(self._where)
 
+    def chunk_ids(self) -> set[str]:
+        return set(self._where)
+
     def _term_ids(self, terms: Iterable[str], *, grow: bool) -> list[int]:
         ids = []
         for term in terms:

@@ -94,6 +94,14 @@ class ChunkRow:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredChunk:
+    id: str
+    content_hash: str
+    page: int | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class PendingWrite:
     """A vector-store write that was started but never committed (the process died)."""
 
@@ -376,6 +384,23 @@ class Manifest:
             for r in rows:
                 found[r[0]] = ChunkRow(*r)
         return found
+
+    def chunk_rows(self, ids: Sequence[str]) -> list[StoredChunk]:
+        """Chunks by id whether or not a path shows them (for repairs), in ``ids`` order."""
+        found: dict[str, StoredChunk] = {}
+        for offset in range(0, len(ids), 500):
+            batch = list(ids[offset : offset + 500])
+            marks = ",".join("?" * len(batch))
+            rows = self._db.execute(
+                "SELECT c.id, t.content_hash, c.page, c.text FROM chunks c "
+                f"JOIN contents t ON t.id = c.content_id WHERE c.id IN ({marks})",
+                batch,
+            )
+            found.update((r[0], StoredChunk(*r)) for r in rows)
+        return [found[cid] for cid in ids if cid in found]
+
+    def integrity_check(self) -> str:
+        return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
 
     def iter_terms(self, collection: str) -> Iterator[tuple[str, str, str]]:
         """(chunk id, terms, text) of a whole collection, for rebuilding the lexical index."""

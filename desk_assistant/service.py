@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from desk_assistant.backends.embeddings import Embedder
     from desk_assistant.backends.llm.base import LLMRuntime
     from desk_assistant.backends.llm.chat_format import ChatFormat
+    from desk_assistant.doctor import Report
     from desk_assistant.rag.retrieval import Mode, RetrievalResult, Retriever
     from desk_assistant.store import ChromaStore
 
@@ -225,6 +226,22 @@ class Assistant:
             self.store.drop(name)
             self.manifest.drop_collection(name)
         yield from self.ingest(roots, name)
+
+    def doctor(self, collection: str | None = None, *, repair: bool = False) -> Report:
+        """Check (and optionally repair) manifest, vector store and lexical index."""
+        from desk_assistant.doctor import check_collection
+
+        name = self._collection(collection)
+        return check_collection(
+            name,
+            self.manifest,
+            self.store,
+            lambda: self.lexical(name),
+            self.embedder,
+            repair=repair,
+            recover=self.recover,
+            collect_garbage=lambda: self.indexer.collect(name),
+        )
 
     # questions ---------------------------------------------------------------------
 

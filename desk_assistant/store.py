@@ -28,6 +28,12 @@ class VectorHit:
     similarity: float  # cosine similarity, 1.0 = identical direction
 
 
+def chunk_metadata(content_hash: str, page: int | None) -> dict[str, str | int | float]:
+    """What Chroma keeps beside a vector: enough to filter on, nothing that can go stale
+    (paths live in the manifest, since a renamed file keeps its vectors)."""
+    return {"content": content_hash[:20], **({"page": page} if page else {})}
+
+
 def chroma_collection_name(collection: str) -> str:
     """A Chroma-legal name (3-63 chars, [a-zA-Z0-9._-]) that is unique per collection."""
     slug = re.sub(r"[^a-zA-Z0-9_-]+", "-", collection).strip("-_")[:40] or "c"

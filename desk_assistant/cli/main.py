@@ -99,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     _common(reindex, top=False)
     reindex.add_argument("--json", action="store_true")
 
+    doctor = commands.add_parser(
+        "doctor", help="check the index for inconsistencies (and --repair them)"
+    )
+    _common(doctor, top=False)
+    doctor.add_argument("--repair", action="store_true", help="fix what is found")
+    doctor.add_argument("--json", action="store_true")
+
     collections = commands.add_parser("collections", help="list collections")
     _common(collections, top=False)
     collections.add_argument("--json", action="store_true")
@@ -281,6 +288,26 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
+    from desk_assistant.cli.render import print_json
+
+    with _open(args) as assistant:
+        report = assistant.doctor(repair=args.repair)
+    if args.json:
+        print_json(report.to_json(), out)
+    else:
+        checked = ", ".join(f"{n} {what}" for what, n in report.checked.items())
+        out.write(f"Collection '{report.collection}': checked {checked}.\n")
+        for finding in report.findings:
+            state = "repaired" if finding.repaired else "found"
+            out.write(f"  {state}: {finding.check}: {finding.problem}\n")
+        if not report.findings:
+            out.write("  No problems found.\n")
+        elif not report.healthy:
+            out.write("  Run again with --repair to fix them.\n")
+    return EXIT_OK if report.healthy else EXIT_FAILURE
+
+
 def cmd_collections(args: argparse.Namespace, out: TextIO) -> int:
     from desk_assistant.cli.render import print_json
 
@@ -310,6 +337,7 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace, TextIO], int]] = {
     "status": cmd_status,
     "reindex": cmd_reindex,
     "collections": cmd_collections,
+    "doctor": cmd_doctor,
     "gui": cmd_gui,
     None: cmd_gui,
 }
