@@ -164,7 +164,10 @@ def test_pdf_one_section_per_page(tmp_path: Path) -> None:
     assert loaded.warnings == ()
 
 
-def test_pdf_blank_pages_are_skipped_and_counted(tmp_path: Path) -> None:
+def test_pdf_blank_pages_are_skipped_and_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DESK_ASSISTANT_TESSERACT", "off")  # the OCR path: test_loaders_formats
     loaded = load_pdf(make_pdf(tmp_path / "gaps.pdf", ["First.", "", "Third."]))
     assert [s.page for s in loaded.sections] == [1, 3]
     assert loaded.pages == 3
@@ -202,7 +205,8 @@ def test_damaged_pdf_gives_a_reason(tmp_path: Path, damage: object) -> None:
         load_pdf(path)
 
 
-def test_pdf_without_text_layer(tmp_path: Path) -> None:
+def test_pdf_without_text_layer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DESK_ASSISTANT_TESSERACT", "off")  # the OCR path: test_loaders_formats
     scan = tmp_path / "scan.png"
     Image.new("RGB", (200, 100), "gray").save(scan)
     pdf = FPDF()

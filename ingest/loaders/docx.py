@@ -9,7 +9,6 @@ business documents (templates, forms, reviewed drafts) are full of.
 from __future__ import annotations
 
 import re
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import docx
 from docx.oxml.ns import qn
 
 from ingest.loaders import LoadedText, LoaderError
-from ingest.loaders._common import SectionBuilder, library_errors
+from ingest.loaders._common import SectionBuilder, library_errors, open_zip
 
 _P, _TBL, _TR, _TC, _R = qn("w:p"), qn("w:tbl"), qn("w:tr"), qn("w:tc"), qn("w:r")
 _T, _TAB, _BR, _CR = qn("w:t"), qn("w:tab"), qn("w:br"), qn("w:cr")
@@ -27,7 +26,6 @@ _T, _TAB, _BR, _CR = qn("w:t"), qn("w:tab"), qn("w:br"), qn("w:cr")
 _WRAPPERS = {qn("w:sdt"), qn("w:sdtContent"), qn("w:customXml"), qn("w:moveTo")}
 _MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
 _HEADING_STYLE = re.compile(r"Heading ([1-9])")
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0"
 
 HEADERS_AND_FOOTERS = "Headers and footers"
 
@@ -36,11 +34,7 @@ Element = Any
 
 
 def load_docx(path: Path) -> LoadedText:
-    if not zipfile.is_zipfile(path):
-        with path.open("rb") as handle:
-            ole = handle.read(4) == _OLE_MAGIC
-        reason = "password protected, or an old .doc file" if ole else "not a zip archive"
-        raise LoaderError(f"not a valid Word document ({reason})")
+    open_zip(path, "Word document", ".doc").close()  # a readable reason when it is no zip
     with library_errors("not a valid Word document (damaged or not a .docx)"):
         document = docx.Document(str(path))
     with library_errors("not a valid Word document (damaged content)"):

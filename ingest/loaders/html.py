@@ -15,6 +15,7 @@ from bs4.element import NavigableString, PreformattedString, Tag
 from ingest.loaders import LoadedText, LoaderError
 from ingest.loaders._common import SectionBuilder, library_errors
 from ingest.loaders.text import decode_text
+from ingest.types import Section
 
 _DECLARED_CHARSET = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)|<\?xml[^>]+encoding\s*=\s*["']([\w.:-]+)""",
@@ -111,23 +112,41 @@ _HEADING_LEVELS = {f"h{level}": level for level in range(1, 7)}
 
 
 def load_html(path: Path) -> LoadedText:
-    data = path.read_bytes()
-    declared = _DECLARED_CHARSET.search(data[:4096])
-    charset = (declared.group(1) or declared.group(2)).decode() if declared else None
-    text = decode_text(data, charset)
-    with library_errors("not a readable web page"):
-        soup = BeautifulSoup(text, "html.parser")
-        title = _inline_text(soup.title) if soup.title else ""
-        _strip_boilerplate(soup)
-        root = _content_root(soup)
-        builder = SectionBuilder()
-        if title and root.find("h1") is None:
-            builder.heading(0, title)
-        _Walker(builder).block(root)
-        sections = builder.finish()
+    sections = html_sections(decode_html(path.read_bytes()))
     if not sections:
         raise LoaderError("no text")
     return LoadedText(format="html", sections=sections)
+
+
+def decode_html(data: bytes) -> str:
+    """Decode a saved page, trusting the charset its ``<meta>`` or XML declaration names."""
+    declared = _DECLARED_CHARSET.search(data[:4096])
+    charset = (declared.group(1) or declared.group(2)).decode() if declared else None
+    return decode_text(data, charset)
+
+
+def html_sections(markup: str, title: str | None = None) -> list[Section]:
+    """The article text of a page, one section per heading.
+
+    Also serves markup found inside other files (e-book chapters, HTML e-mail). ``title``
+    is the document's name when the caller knows it better than ``<title>`` does (an
+    e-book's table of contents): it heads the sections unless the text opens with it.
+    """
+    with library_errors("not a readable web page"):
+        soup = BeautifulSoup(markup, "html.parser")
+        page_title = _inline_text(soup.title) if soup.title else ""
+        _strip_boilerplate(soup)
+        root = _content_root(soup)
+        builder = SectionBuilder()
+        if title:
+            first = root.find(list(_HEADING_LEVELS))
+            opening = _inline_text(first).casefold() if isinstance(first, Tag) else ""
+            if not opening or (title.casefold() not in opening and opening not in title.casefold()):
+                builder.heading(0, title)
+        elif page_title and root.find("h1") is None:
+            builder.heading(0, page_title)
+        _Walker(builder).block(root)
+        return builder.finish()
 
 
 def _strip_boilerplate(soup: BeautifulSoup) -> None:

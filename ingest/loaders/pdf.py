@@ -2,13 +2,14 @@
 
 pdfium (Chrome's PDF engine) reads nearly everything, fast, and repairs broken
 cross-reference tables; pypdf is only asked when pdfium cannot open a file at all, because
-its pure-Python parser tolerates some damage pdfium rejects.
+its pure-Python parser tolerates some damage pdfium rejects. Pages without a text layer
+(scans) are rendered by pdfium and read by Tesseract when it is installed.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pypdf
@@ -17,34 +18,24 @@ import pypdfium2.raw as pdfium_c
 from pypdf.errors import DependencyError
 
 from ingest.loaders import LoadedText, LoaderError
-from ingest.loaders._common import library_errors
+from ingest.loaders._common import library_errors, tidy_text
+from ingest.loaders.ocr import MAX_PIXELS, NO_TEXT, OCR_DPI, PageOcr, find_tesseract
 from ingest.types import Section
 
 DAMAGED = "not a valid PDF (damaged or truncated)"
 PASSWORD = "password protected"
-NO_TEXT = "no text layer — OCR not available"
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufeff]")
-# pdfium marks a hyphen it found at a line end with U+FFFE; pypdf leaves "-\n".
-_LINE_END_HYPHEN = re.compile(r"(?<=\w)(?:\ufffe\n?|-\n)[ \t]*(?=[a-z])")
-_SPACES = re.compile(r"[ \t\u00a0]+")
-_BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*)+")
+# Renders the pages given by number and reads them with the PageOcr; only pdfium can render.
+PageRenderer = Callable[[PageOcr, list[int]], dict[int, str]]
 
 
 def clean_page_text(raw: str) -> str:
-    """Make extracted text read like prose: join hyphenated words, tidy whitespace.
-
-    Blank lines are kept as one paragraph break; the sentence splitter downstream uses them.
-    """
-    text = raw.replace("\r\n", "\n").replace("\r", "\n")
-    text = _LINE_END_HYPHEN.sub("", text).replace("\ufffe", "-")
-    text = _CONTROL.sub("", text)
-    text = _SPACES.sub(" ", text)
-    text = _BLANK_LINES.sub("\n\n", text)
-    return "\n".join(line.strip() for line in text.split("\n")).strip()
+    """Make extracted text read like prose: join hyphenated words, tidy whitespace."""
+    return tidy_text(raw, join_hyphens=True)
 
 
 def load_pdf(path: Path) -> LoadedText:
+    started = time.monotonic()
     try:
         document = pdfium.PdfDocument(path)
     except pdfium.PdfiumError as exc:
@@ -52,7 +43,12 @@ def load_pdf(path: Path) -> LoadedText:
             raise LoaderError(PASSWORD) from exc
         return _collect(*_pypdf_pages(path))
     try:
-        return _collect(len(document), _pdfium_pages(document))
+        return _collect(
+            len(document),
+            _pdfium_pages(document),
+            lambda ocr, numbers: _ocr_pages(document, ocr, numbers),
+            started,
+        )
     finally:
         document.close()
 
@@ -110,22 +106,77 @@ def _pypdf_pages(path: Path) -> tuple[int, Iterator[tuple[int, str | None]]]:
     return count, pages()
 
 
-def _collect(count: int, pages: Iterator[tuple[int, str | None]]) -> LoadedText:
+def _collect(
+    count: int,
+    pages: Iterator[tuple[int, str | None]],
+    ocr: PageRenderer | None = None,
+    started: float | None = None,
+) -> LoadedText:
     if count < 1:
         raise LoaderError("PDF has no pages")
-    sections: list[Section] = []
+    texts: dict[int, str] = {}
     unreadable: list[int] = []
+    blank: list[int] = []
     for number, raw in pages:
         if raw is None:
             unreadable.append(number)
         elif text := clean_page_text(raw):
-            sections.append(Section(text=text, page=number))
-    if not sections:
-        raise LoaderError(DAMAGED if len(unreadable) == count else NO_TEXT)
+            texts[number] = text
+        else:
+            blank.append(number)
     warnings = []
     if unreadable:
         warnings.append(f"{len(unreadable)} of {count} pages could not be read")
-    blank = count - len(sections) - len(unreadable)
-    if blank:
-        warnings.append(f"{blank} of {count} pages have no text layer (OCR not available)")
+    engine = find_tesseract() if blank and ocr is not None else None
+    if engine is None or ocr is None:
+        if not texts:
+            raise LoaderError(DAMAGED if len(unreadable) == count else NO_TEXT)
+        if blank:
+            warnings.append(f"{len(blank)} of {count} pages have no text layer (OCR not available)")
+    else:
+        reader = PageOcr(engine, time.monotonic() if started is None else started)
+        texts.update(ocr(reader, blank))
+        if not texts:
+            raise reader.nothing_read_reason()
+        warnings.extend(reader.warnings(count))
+        if reader.empty:
+            warnings.append(f"{len(reader.empty)} of {count} pages have no text")
+    sections = [Section(text=texts[number], page=number) for number in sorted(texts)]
     return LoadedText(format="pdf", sections=sections, pages=count, warnings=tuple(warnings))
+
+
+def _ocr_pages(document: pdfium.PdfDocument, ocr: PageOcr, numbers: list[int]) -> dict[int, str]:
+    """Render each page that has something drawn on it and read it with Tesseract.
+
+    A page with no objects at all is blank paper: rendering and reading it would only spend
+    the time budget.
+    """
+    texts: dict[int, str] = {}
+    for number in numbers:
+        if ocr.out_of_time:
+            ocr.skip(number)
+            continue
+        try:
+            page = document[number - 1]
+        except pdfium.PdfiumError:
+            ocr.failed[number] = "page could not be opened"
+            continue
+        try:
+            if pdfium_c.FPDFPage_CountObjects(page.raw) <= 0:
+                ocr.empty.append(number)
+                continue
+            width, height = page.get_size()
+            scale = min(OCR_DPI / 72, (MAX_PIXELS / max(width * height, 1.0)) ** 0.5)
+            bitmap = page.render(scale=scale, grayscale=True)
+            try:
+                image = bitmap.to_pil().copy()  # to_pil() shares pdfium's buffer
+            finally:
+                bitmap.close()
+        except pdfium.PdfiumError:
+            ocr.failed[number] = "page could not be rendered"
+            continue
+        finally:
+            page.close()
+        if text := ocr.page(number, image, round(72 * scale)):
+            texts[number] = clean_page_text(text)
+    return texts
