@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import multiprocessing
+import os
 import queue
 import resource
 import signal
@@ -89,8 +90,17 @@ def _resolve(spec: str) -> Callable[[ParseTask, Chunker], ParseResult]:
     return function
 
 
-def _worker_main(conn: Connection, config: ChunkingConfig, memory_mb: int, parse: str) -> None:
+def _worker_main(
+    conn: Connection, config: ChunkingConfig, memory_mb: int, parse: str, timeout: float
+) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
+    # Own process group: killing the worker also kills what it started (tesseract).
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)
+    # OCR stops in time to hand in what it read before the worker would be killed.
+    from ingest.loaders.ocr import BUDGET_VARIABLE  # Pillow: only in the worker
+
+    os.environ.setdefault(BUDGET_VARIABLE, f"{max(1.0, timeout * 0.75):g}")
     parse_one = _resolve(parse)
     chunker = Chunker(config)
     _limit_memory(memory_mb)
@@ -112,10 +122,11 @@ def _worker_main(conn: Connection, config: ChunkingConfig, memory_mb: int, parse
 class _Worker:
     """One child process and its pipe; restarted after a timeout or a crash."""
 
-    def __init__(self, config: ChunkingConfig, memory_mb: int, parse: str) -> None:
+    def __init__(self, config: ChunkingConfig, memory_mb: int, parse: str, timeout: float) -> None:
         self._config = config
         self._memory_mb = memory_mb
         self._parse = parse
+        self.timeout = timeout
         self._process: Any = None
         self._conn: Connection | None = None
         self._lock = threading.Lock()
@@ -125,7 +136,7 @@ class _Worker:
         parent, child = context.Pipe()
         process = context.Process(
             target=_worker_main,
-            args=(child, self._config, self._memory_mb, self._parse),
+            args=(child, self._config, self._memory_mb, self._parse, self.timeout),
             daemon=True,
         )
         process.start()
@@ -136,17 +147,17 @@ class _Worker:
         self._process, self._conn = process, parent
         return parent
 
-    def run(self, task: ParseTask, timeout: float) -> ParseResult:
+    def run(self, task: ParseTask) -> ParseResult:
         conn = self._conn or self._start()
         conn.send(task)
-        if conn.poll(timeout):
+        if conn.poll(self.timeout):
             try:
                 result: ParseResult = conn.recv()
             except (EOFError, OSError):
                 return ParseFailure(task.path, self._crash_reason())
             return result
         self.stop()
-        return ParseFailure(task.path, f"parsing took longer than {timeout:g} s; skipped")
+        return ParseFailure(task.path, f"parsing took longer than {self.timeout:g} s; skipped")
 
     def _crash_reason(self) -> str:
         process = self._process
@@ -168,6 +179,8 @@ class _Worker:
             process, conn = self._process, self._conn
             self._process, self._conn = None, None
         if process is not None:
+            with contextlib.suppress(OSError):
+                os.killpg(process.pid, signal.SIGKILL)
             process.kill()
             process.join(5)
         if conn is not None:
@@ -198,9 +211,8 @@ class SandboxedParser:
         """``parse`` names the function the workers run, as "module:function" (the
         workers import it themselves: spawned processes share no objects)."""
         self.config = config
-        self.timeout = timeout
         self.prefetch = max(1, prefetch)
-        self._pool = [_Worker(config, memory_mb, parse) for _ in range(max(1, workers))]
+        self._pool = [_Worker(config, memory_mb, parse, timeout) for _ in range(max(1, workers))]
 
     def close(self) -> None:
         for worker in self._pool:
@@ -225,7 +237,7 @@ class SandboxedParser:
                     task = todo.get()
                     if task is None:
                         return
-                    result = (task, worker.run(task, self.timeout))
+                    result = (task, worker.run(task))
                     while not stopping.is_set():
                         with contextlib.suppress(queue.Full):
                             done.put(result, timeout=0.2)
