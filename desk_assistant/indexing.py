@@ -21,7 +21,7 @@ from desk_assistant.records import FileOutcome, IngestEvent
 from desk_assistant.store import chunk_metadata
 from ingest.loaders import is_supported
 from ingest.sandbox import ParseFailure, ParseTask, SandboxedParser
-from ingest.scan import ScanPlan, discover, plan
+from ingest.scan import NO_EXCLUDES, Excludes, ScanPlan, discover, plan
 from ingest.types import FileEntry, ParsedDocument
 
 if TYPE_CHECKING:
@@ -177,7 +177,9 @@ class Indexer:
 
     # a run -------------------------------------------------------------------------
 
-    def run(self, paths: Iterable[str | Path], collection: str) -> Iterator[IngestEvent]:
+    def run(
+        self, paths: Iterable[str | Path], collection: str, excludes: Excludes = NO_EXCLUDES
+    ) -> Iterator[IngestEvent]:
         """Bring ``collection`` in line with ``paths``: add, update, skip, remove.
 
         Stopping the iteration stops the run; what was stored stays stored, and the
@@ -186,10 +188,17 @@ class Indexer:
         run = _Run(collection, index=self.parts.lexical(collection))
         roots = [str(Path(p).expanduser().absolute()) for p in paths]
         found, skipped = discover(
-            roots, is_supported=is_supported, max_file_bytes=self.max_file_bytes
+            roots,
+            is_supported=is_supported,
+            max_file_bytes=self.max_file_bytes,
+            excludes=excludes,
         )
         work = plan(
-            found, self.manifest.known_files(collection), scanned_roots=roots, skipped=skipped
+            found,
+            self.manifest.known_files(collection),
+            scanned_roots=roots,
+            skipped=skipped,
+            excludes=excludes,
         )
         run.total = len(work.added) + len(work.changed)
         run.counts["unchanged"] = len(work.unchanged) + len(work.touched)

@@ -79,6 +79,20 @@ MIGRATIONS: tuple[str, ...] = (
         started_at REAL NOT NULL
     );
     """,
+    # 2: the files and folders a collection follows (sync, watch) and its exclusions
+    """
+    CREATE TABLE roots (
+        collection TEXT NOT NULL REFERENCES collections(name) ON DELETE CASCADE,
+        path TEXT NOT NULL,
+        added_at REAL NOT NULL,
+        PRIMARY KEY (collection, path)
+    );
+    CREATE TABLE excludes (
+        collection TEXT NOT NULL REFERENCES collections(name) ON DELETE CASCADE,
+        pattern TEXT NOT NULL,
+        PRIMARY KEY (collection, pattern)
+    );
+    """,
 )
 
 
@@ -197,6 +211,47 @@ class Manifest:
         db.execute(
             "UPDATE collections SET generation = generation + 1 WHERE name = ?", (collection,)
         )
+
+    # followed paths and exclusions -------------------------------------------------
+
+    def follow(self, collection: str, paths: Iterable[str]) -> None:
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO roots (collection, path, added_at) VALUES (?, ?, ?)",
+                [(collection, path, time.time()) for path in paths],
+            )
+
+    def unfollow(self, collection: str, path: str) -> bool:
+        with self._tx() as db:
+            cursor = db.execute(
+                "DELETE FROM roots WHERE collection = ? AND path = ?", (collection, path)
+            )
+        return cursor.rowcount > 0
+
+    def roots(self, collection: str) -> list[str]:
+        rows = self._db.execute(
+            "SELECT path FROM roots WHERE collection = ? ORDER BY path", (collection,)
+        )
+        return [r[0] for r in rows]
+
+    def excludes(self, collection: str) -> list[str]:
+        rows = self._db.execute(
+            "SELECT pattern FROM excludes WHERE collection = ? ORDER BY pattern", (collection,)
+        )
+        return [r[0] for r in rows]
+
+    def set_excluded(self, collection: str, patterns: Iterable[str], *, excluded: bool) -> None:
+        with self._tx() as db:
+            if excluded:
+                db.executemany(
+                    "INSERT OR IGNORE INTO excludes (collection, pattern) VALUES (?, ?)",
+                    [(collection, p) for p in patterns],
+                )
+            else:
+                db.executemany(
+                    "DELETE FROM excludes WHERE collection = ? AND pattern = ?",
+                    [(collection, p) for p in patterns],
+                )
 
     # sources ---------------------------------------------------------------------
 

@@ -7,7 +7,9 @@ LLM) load on first use, so listing sources or printing status stays instant.
 
 from __future__ import annotations
 
+import glob
 import hashlib
+import os
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -30,6 +32,7 @@ from desk_assistant.records import (
 from desk_assistant.settings import Settings
 from ingest.chunking import ChunkingConfig
 from ingest.sandbox import SandboxedParser
+from ingest.scan import Excludes
 
 if TYPE_CHECKING:
     from desk_assistant.backends.embeddings import Embedder
@@ -40,6 +43,14 @@ if TYPE_CHECKING:
     from desk_assistant.store import ChromaStore
 
 offline.enforce_offline()
+
+
+def _absolute(path: str | Path) -> str:
+    return os.path.normpath(Path(path).expanduser().absolute())
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path != folder and path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 class Assistant:
@@ -61,7 +72,7 @@ class Assistant:
         self._store: ChromaStore | None = None
         self._lexical: dict[str, LexicalIndex] = {}
         self._parser: SandboxedParser | None = None
-        self._parser_key: tuple[ChunkingConfig, int, int] | None = None
+        self._parser_key: tuple[ChunkingConfig, int, int, float] | None = None
 
     def close(self) -> None:
         if self._parser is not None:
@@ -179,11 +190,38 @@ class Assistant:
     def ingest(
         self, paths: Iterable[str | Path], collection: str | None = None
     ) -> Iterator[IngestEvent]:
-        """Bring the collection in line with ``paths``: add, update, skip, remove."""
+        """Add ``paths`` to the collection and bring it in line with them: add, update,
+        skip, remove. The paths are followed from now on (see :meth:`sync`)."""
         name = self._collection(collection)
         self.recover()
         self._check_embedding_model(name, create=True)
-        yield from self.indexer.run(paths, name)
+        absolute = [_absolute(p) for p in paths]
+        self.manifest.follow(name, [p for p in absolute if Path(p).exists()])
+        yield from self.indexer.run(absolute, name, Excludes(tuple(self.manifest.excludes(name))))
+
+    def sync(self, collection: str | None = None) -> Iterator[IngestEvent]:
+        """Re-scan every file and folder the collection follows: new, changed, deleted."""
+        name = self._collection(collection)
+        self.recover()
+        self._check_embedding_model(name, create=True)
+        roots = self.manifest.roots(name)
+        yield from self.indexer.run(roots, name, Excludes(tuple(self.manifest.excludes(name))))
+
+    def followed(self, collection: str | None = None) -> list[str]:
+        return self.manifest.roots(self._collection(collection))
+
+    def excludes(self, collection: str | None = None) -> list[str]:
+        return self.manifest.excludes(self._collection(collection))
+
+    def exclude(
+        self, patterns: Iterable[str], collection: str | None = None, *, undo: bool = False
+    ) -> list[str]:
+        """Add (or with ``undo`` remove) exclusion patterns; the next sync applies them."""
+        name = self._collection(collection)
+        if self.manifest.embedding_model(name) is None:
+            raise NotFoundError(f"there is no collection '{name}' yet: ingest something first")
+        self.manifest.set_excluded(name, patterns, excluded=not undo)
+        return self.manifest.excludes(name)
 
     def parser(self) -> SandboxedParser:
         """The parser workers, kept between runs and rebuilt when their settings change."""
@@ -193,7 +231,12 @@ class Assistant:
             self.settings.chunk_overlap,
             str(tokenizer) if tokenizer else None,
         )
-        key = (config, self.settings.parse_workers, self.settings.parse_memory_mb)
+        key = (
+            config,
+            self.settings.parse_workers,
+            self.settings.parse_memory_mb,
+            self.settings.parse_timeout,
+        )
         if self._parser is None or self._parser_key != key:
             if self._parser is not None:
                 self._parser.close()
@@ -204,16 +247,23 @@ class Assistant:
                 memory_mb=self.settings.parse_memory_mb,
             )
             self._parser_key = key
-        self._parser.timeout = self.settings.parse_timeout
         return self._parser
 
     def remove(self, path: str | Path, collection: str | None = None) -> list[str]:
-        """Forget a file, or every file under a folder; returns the removed paths."""
+        """Forget a file, or every file under a folder; returns the removed paths.
+
+        A followed path stops being followed; a path inside a followed folder is excluded,
+        so the next sync does not bring it back.
+        """
         name = self._collection(collection)
-        target = str(Path(path).expanduser().absolute())
+        target = _absolute(path)
         removed = self.manifest.paths_under(name, target)
-        if not removed:
+        followed = self.manifest.unfollow(name, target)
+        if not removed and not followed:
             raise NotFoundError(f"{target} is not in collection '{name}'")
+        if any(_inside(target, root) for root in self.manifest.roots(name)):
+            escaped = glob.escape(target)
+            self.manifest.set_excluded(name, [escaped, f"{escaped}/*"], excluded=True)
         self.recover()
         self.indexer.remove(removed, name)
         return removed
@@ -221,10 +271,13 @@ class Assistant:
     def reindex(self, collection: str | None = None) -> Iterator[IngestEvent]:
         """Rebuild a collection from its files with the current embedding model."""
         name = self._collection(collection)
-        roots = sorted({s.path for s in self.manifest.sources(name)})
+        roots = self.manifest.roots(name)
+        excludes = self.manifest.excludes(name)
         if self.manifest.embedding_model(name) is not None:
             self.store.drop(name)
             self.manifest.drop_collection(name)
+        self._check_embedding_model(name, create=True)
+        self.manifest.set_excluded(name, excludes, excluded=True)
         yield from self.ingest(roots, name)
 
     def doctor(self, collection: str | None = None, *, repair: bool = False) -> Report:
@@ -309,6 +362,8 @@ class Assistant:
             "home": str(self.paths.home),
             "collection": name,
             "collections": [c.name for c in self.collections()],
+            "followed": self.manifest.roots(name),
+            "excludes": self.manifest.excludes(name),
             "sources": sum(v for k, v in counts.items() if k != "chunks"),
             "indexed": counts.get("indexed", 0),
             "failed": counts.get("failed", 0),

@@ -7,6 +7,7 @@ or ``.git``, and reports every file it passes over with a reason, so a user can 
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -17,6 +18,36 @@ from ingest.hashing import file_sha256
 from ingest.types import FileEntry, Skipped
 
 IGNORED_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv"})
+
+
+@dataclass(frozen=True, slots=True)
+class Excludes:
+    """Glob patterns a collection never indexes.
+
+    A pattern without a slash matches any file or folder *name* below the scanned
+    folders (``*.log``, ``drafts``, ``~$*``); one with a slash matches the whole absolute
+    path (``/home/me/Documents/private/*``; ``*`` crosses folders).
+    """
+
+    patterns: tuple[str, ...] = ()
+
+    def match(self, path: str, root: str | None = None) -> str | None:
+        """The first pattern that excludes ``path``, if any. Name patterns are tried on
+        every folder between ``root`` and the file (so ``drafts`` excludes what is
+        inside a drafts folder), or on the file name alone without a root."""
+        names = [Path(path).name]
+        if root is not None and _is_under(path, [root]):
+            names = list(Path(path).relative_to(root).parts) or names
+        for pattern in self.patterns:
+            if "/" in pattern:
+                if fnmatch.fnmatchcase(path, pattern):
+                    return pattern
+            elif any(fnmatch.fnmatchcase(name, pattern) for name in names):
+                return pattern
+        return None
+
+
+NO_EXCLUDES = Excludes()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,22 +80,27 @@ def discover(
     *,
     is_supported: Callable[[Path], bool],
     max_file_bytes: int,
+    excludes: Excludes = NO_EXCLUDES,
 ) -> tuple[list[FileEntry], list[Skipped]]:
     """Find the files to ingest below ``paths``; return them and what was skipped.
 
-    Paths given explicitly are taken even when hidden; inside folders, hidden entries
-    and version-control folders are left out silently (a user never meant them).
+    Paths given explicitly are taken even when hidden; inside folders, hidden entries,
+    version-control folders and excluded names are left out silently (a user never
+    meant them).
     """
     found: dict[str, FileEntry] = {}
     skipped: list[Skipped] = []
     for raw in paths:
         given = Path(raw).expanduser()
         absolute = Path(os.path.normpath(given.absolute()))
-        if given.is_symlink() and not given.exists():
+        pattern = excludes.match(str(absolute))
+        if pattern is not None:
+            skipped.append(Skipped(str(absolute), f"excluded by the pattern '{pattern}'"))
+        elif given.is_symlink() and not given.exists():
             skipped.append(Skipped(str(absolute), "broken symbolic link"))
         elif absolute.is_dir():
             root = str(absolute)
-            for entry in _walk(absolute, skipped):
+            for entry in _walk(absolute, skipped, excludes):
                 _consider(entry, root, found, skipped, is_supported, max_file_bytes)
         elif absolute.exists():
             root = str(absolute)
@@ -74,7 +110,7 @@ def discover(
     return list(found.values()), skipped
 
 
-def _walk(top: Path, skipped: list[Skipped]) -> Iterator[Path]:
+def _walk(top: Path, skipped: list[Skipped], excludes: Excludes) -> Iterator[Path]:
     seen_dirs: set[tuple[int, int]] = set()
     stack = [top]
     while stack:
@@ -97,6 +133,8 @@ def _walk(top: Path, skipped: list[Skipped]) -> Iterator[Path]:
         subfolders: list[Path] = []
         for entry in entries:
             if _is_hidden(entry.name) or entry.name in IGNORED_DIRS:
+                continue
+            if excludes.match(entry.path) is not None:
                 continue
             path = Path(entry.path)
             try:
@@ -156,13 +194,15 @@ def plan(
     *,
     scanned_roots: Iterable[str],
     skipped: list[Skipped] | None = None,
+    excludes: Excludes = NO_EXCLUDES,
 ) -> ScanPlan:
     """Diff what is on disk against what the manifest knows.
 
     A file counts as changed only when its size or mtime moved *and* its content hash
     differs; a touched-but-identical file just gets its stat refreshed. A known file is
-    removed when it lies under one of the roots scanned now and is gone from disk (a
-    file that still exists but was skipped this time, e.g. now too large, is kept).
+    removed when it lies under one of the roots scanned now and is gone from disk or
+    excluded (a file that still exists but was skipped this time, e.g. now too large,
+    is kept).
     """
     result = ScanPlan(skipped=list(skipped or []))
     seen: set[str] = set()
@@ -188,7 +228,10 @@ def plan(
             result.changed.append((entry, digest))
     roots = [os.path.normpath(r) for r in scanned_roots]
     for path in known:
-        if path not in seen and _is_under(path, roots) and not Path(path).exists():
+        if path in seen or not _is_under(path, roots):
+            continue
+        root = next(r for r in roots if _is_under(path, [r]))
+        if not Path(path).exists() or excludes.match(path, root) is not None:
             result.removed.append(path)
     return result
 

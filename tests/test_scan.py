@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from ingest.loaders import is_supported
-from ingest.scan import KnownFile, discover, plan
+from ingest.scan import Excludes, KnownFile, discover, plan
 
 
 def _write(path: Path, text: str = "hello world") -> Path:
@@ -95,3 +95,36 @@ def test_plan_classifies_every_change(tmp_path: Path) -> None:
     assert [Path(e.path).name for e, _ in result.touched] == ["touched.txt"]
     assert [Path(e.path).name for e in result.unchanged] == [same.name]
     assert result.removed == [str(tmp_path / "gone.txt")]
+
+
+def test_excludes_prune_folders_and_names(tmp_path: Path) -> None:
+    _write(tmp_path / "keep.txt")
+    _write(tmp_path / "notes.log.txt")
+    _write(tmp_path / "drafts" / "wip.txt")
+    _write(tmp_path / "private" / "secret.txt")
+    excludes = Excludes(("*.log.txt", "drafts", f"{tmp_path}/private/*"))
+    found, skipped = discover(
+        [tmp_path], is_supported=is_supported, max_file_bytes=1000, excludes=excludes
+    )
+    assert [Path(f.path).name for f in found] == ["keep.txt"]
+    assert skipped == []  # inside folders, exclusions are silent
+    _, explicit = discover(
+        [tmp_path / "notes.log.txt"],
+        is_supported=is_supported,
+        max_file_bytes=1000,
+        excludes=excludes,
+    )
+    assert explicit[0].reason == "excluded by the pattern '*.log.txt'"
+
+
+def test_newly_excluded_files_are_planned_for_removal(tmp_path: Path) -> None:
+    kept = _write(tmp_path / "keep.txt")
+    draft = _write(tmp_path / "drafts" / "wip.txt")
+    known = {str(p): KnownFile(p.stat().st_size, p.stat().st_mtime_ns, "h") for p in (kept, draft)}
+    excludes = Excludes(("drafts",))
+    found, _ = discover(
+        [tmp_path], is_supported=is_supported, max_file_bytes=1000, excludes=excludes
+    )
+    result = plan(found, known, scanned_roots=[str(tmp_path)], excludes=excludes)
+    assert result.removed == [str(draft)]
+    assert Excludes(("tmp*",)).match(str(draft), str(tmp_path)) is None  # root parts don't count

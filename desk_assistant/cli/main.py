@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
+    from argparse import _SubParsersAction
+
     from desk_assistant.records import Answer, Token
     from desk_assistant.service import Assistant
 
@@ -61,11 +63,48 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    _indexing_commands(commands)
+    _question_commands(commands)
+    _library_commands(commands)
+    return parser
+
+
+def _indexing_commands(commands: _SubParsersAction[argparse.ArgumentParser]) -> None:
     ingest = commands.add_parser("ingest", help="add or update files and folders")
     _common(ingest, top=False)
     ingest.add_argument("paths", nargs="+", metavar="PATH")
     ingest.add_argument("--json", action="store_true", help="one JSON object per event")
 
+    sync = commands.add_parser("sync", help="re-scan the followed files and folders")
+    _common(sync, top=False)
+    sync.add_argument("--json", action="store_true", help="one JSON object per event")
+
+    watch = commands.add_parser("watch", help="sync, then keep syncing as files change")
+    _common(watch, top=False)
+    watch.add_argument("--json", action="store_true", help="one JSON object per event")
+    watch.add_argument(
+        "--debounce",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="wait for changes to settle (default 2 s)",
+    )
+
+    exclude = commands.add_parser(
+        "exclude", help="never index files matching glob patterns (no pattern: list them)"
+    )
+    _common(exclude, top=False)
+    exclude.add_argument(
+        "patterns",
+        nargs="*",
+        metavar="PATTERN",
+        help="e.g. '*.log', 'drafts', '/home/me/Documents/private/*'",
+    )
+    exclude.add_argument("--remove", action="store_true", help="stop excluding the patterns")
+    exclude.add_argument("--json", action="store_true")
+
+
+def _question_commands(commands: _SubParsersAction[argparse.ArgumentParser]) -> None:
     ask = commands.add_parser("ask", help="answer a question from your documents")
     _common(ask, top=False)
     ask.add_argument("question", nargs="?")
@@ -83,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print a JSON array")
     search.add_argument("--batch", metavar="FILE", help="JSON lines {id, question}; '-' = stdin")
 
+
+def _library_commands(commands: _SubParsersAction[argparse.ArgumentParser]) -> None:
     sources = commands.add_parser("sources", help="list the documents of the collection")
     _common(sources, top=False)
     sources.add_argument("--json", action="store_true")
@@ -112,7 +153,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     gui = commands.add_parser("gui", help="open the desktop app (the default)")
     _common(gui, top=False)
-    return parser
 
 
 def _version() -> str:
@@ -149,6 +189,38 @@ def _ingest_events(args: argparse.Namespace, out: TextIO, events: Iterator[Any])
 def cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
     with _open(args) as assistant:
         return _ingest_events(args, out, assistant.ingest(args.paths))
+
+
+def cmd_sync(args: argparse.Namespace, out: TextIO) -> int:
+    with _open(args) as assistant:
+        return _ingest_events(args, out, assistant.sync())
+
+
+def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
+    from desk_assistant.watch import watch
+
+    with _open(args) as assistant:
+        _ingest_events(args, out, assistant.sync())
+        for events in watch(assistant, debounce=args.debounce):
+            _ingest_events(args, out, events)
+    return EXIT_OK
+
+
+def cmd_exclude(args: argparse.Namespace, out: TextIO) -> int:
+    from desk_assistant.cli.render import print_json
+
+    with _open(args) as assistant:
+        if args.patterns:
+            patterns = assistant.exclude(args.patterns, undo=args.remove)
+        else:
+            patterns = assistant.excludes()
+    if args.json:
+        print_json(patterns, out)
+    else:
+        out.write("".join(f"{p}\n" for p in patterns) or "No exclusions.\n")
+        if args.patterns:
+            out.write("Run 'desk-assistant sync' to apply the change to indexed files.\n")
+    return EXIT_OK
 
 
 def cmd_reindex(args: argparse.Namespace, out: TextIO) -> int:
@@ -336,6 +408,9 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace, TextIO], int]] = {
     "remove": cmd_remove,
     "status": cmd_status,
     "reindex": cmd_reindex,
+    "sync": cmd_sync,
+    "watch": cmd_watch,
+    "exclude": cmd_exclude,
     "collections": cmd_collections,
     "doctor": cmd_doctor,
     "gui": cmd_gui,
