@@ -12,8 +12,10 @@ import pytest
 from desk_assistant.lexical import LexicalIndex
 from ingest.analysis import analyze
 
-WORDS = ("penguin lease rent notice bridge harbor river council budget tree park library "
-         "holiday laptop kroner euro month year winter summer deposit water heating").split()
+WORDS = (
+    "penguin lease rent notice bridge harbor river council budget tree park library "
+    "holiday laptop kroner euro month year winter summer deposit water heating"
+).split()
 
 
 def corpus(n: int, seed: int = 0) -> dict[str, str]:
