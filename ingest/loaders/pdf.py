@@ -8,6 +8,7 @@ its pure-Python parser tolerates some damage pdfium rejects. Pages without a tex
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +22,10 @@ from ingest.loaders import LoadedText, LoaderError
 from ingest.loaders._common import library_errors, tidy_text
 from ingest.loaders.ocr import MAX_PIXELS, NO_TEXT, OCR_DPI, PageOcr, find_tesseract
 from ingest.types import Section
+
+# pypdf logs every repair it makes to a damaged file ("incorrect startxref pointer");
+# the user gets one readable reason per file instead.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 DAMAGED = "not a valid PDF (damaged or truncated)"
 PASSWORD = "password protected"
