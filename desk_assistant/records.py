@@ -140,3 +140,31 @@ class CollectionInfo:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatInfo:
+    id: int
+    title: str
+    collection: str
+    created_at: float
+    updated_at: float
+    messages: int
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One turn of a chat: a question, or an answer with its citations."""
+
+    id: int
+    chat_id: int
+    role: Literal["user", "assistant"]
+    text: str
+    citations: tuple[Citation, ...] = ()
+    grounded: bool = True
+    stopped: bool = False
+    model: str | None = None
+    created_at: float = 0.0

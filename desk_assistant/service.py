@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from desk_assistant import offline
 from desk_assistant.backends.defaults import default_embedding_dir, default_llm_path
+from desk_assistant.chats import ChatStore
 from desk_assistant.errors import EmbeddingModelMismatch, NotFoundError
 from desk_assistant.indexing import Indexer
 from desk_assistant.lexical import LexicalIndex
 from desk_assistant.manifest import Manifest
 from desk_assistant.records import (
     Answer,
+    ChatInfo,
     CollectionInfo,
     IngestEvent,
     Passage,
@@ -72,6 +74,7 @@ class Assistant:
         self._store: ChromaStore | None = None
         self._lexical: dict[str, LexicalIndex] = {}
         self._parser: SandboxedParser | None = None
+        self._chats: ChatStore | None = None
         self._parser_key: tuple[ChunkingConfig, int, int, float] | None = None
 
     def close(self) -> None:
@@ -81,6 +84,9 @@ class Assistant:
         if self._runtime is not None:
             self._runtime.close()
             self._runtime = None
+        if self._chats is not None:
+            self._chats.close()
+            self._chats = None
         self.manifest.close()
 
     def __enter__(self) -> Assistant:
@@ -316,9 +322,47 @@ class Assistant:
         return self.retrieve(query, collection, k).passages
 
     def ask(
-        self, question: str, collection: str | None = None, k: int | None = None
+        self,
+        question: str,
+        collection: str | None = None,
+        k: int | None = None,
+        *,
+        chat_id: int | None = None,
     ) -> Iterator[Token | Answer]:
-        """Stream the answer's tokens, then the ``Answer`` with its citations."""
+        """Stream the answer's tokens, then the ``Answer`` with its citations.
+
+        With ``chat_id`` the question and the answer are kept in that chat, also an answer
+        the caller stopped half-way (marked as stopped).
+        """
+        if chat_id is None:
+            yield from self._answer(question, collection, k)
+            return
+        self.chats.add_question(chat_id, question)
+        pieces: list[str] = []
+        finished = False
+        try:
+            for item in self._answer(question, collection, k):
+                if isinstance(item, Answer):
+                    self.chats.add_answer(chat_id, item)
+                    finished = True
+                else:
+                    pieces.append(item.text)
+                yield item
+        finally:
+            if not finished:
+                stopped = Answer(
+                    question,
+                    "".join(pieces).strip(),
+                    (),
+                    grounded=False,
+                    model=self.model_path().name,
+                    stopped=True,
+                )
+                self.chats.add_answer(chat_id, stopped)
+
+    def _answer(
+        self, question: str, collection: str | None, k: int | None
+    ) -> Iterator[Token | Answer]:
         from desk_assistant.rag.answer import Answerer, AnswerSettings, abstention
 
         timings: dict[str, float] = {}
@@ -345,6 +389,17 @@ class Assistant:
             if isinstance(item, Answer):
                 timings["total_s"] = time.perf_counter() - started
             yield item
+
+    # chats -------------------------------------------------------------------------
+
+    @property
+    def chats(self) -> ChatStore:
+        if self._chats is None:
+            self._chats = ChatStore(self.paths.home / "chats.sqlite3")
+        return self._chats
+
+    def new_chat(self, collection: str | None = None) -> ChatInfo:
+        return self.chats.create(self._collection(collection))
 
     # listings ----------------------------------------------------------------------
 

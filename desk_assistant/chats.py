@@ -1,0 +1,182 @@
+"""Chat history: conversations and their messages with citations, kept across restarts.
+
+A separate SQLite file from the index (``chats.sqlite3``): re-indexing, repairing or
+deleting a collection never touches what the user asked and was told. Deleting a chat
+only marks it, so the app can offer undo.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+
+from desk_assistant.errors import NotFoundError, StoreError
+from desk_assistant.records import Answer, ChatInfo, Citation, Message
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE chats (
+        id INTEGER PRIMARY KEY,
+        title TEXT NOT NULL,
+        collection TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        deleted_at REAL
+    );
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+        text TEXT NOT NULL,
+        citations TEXT NOT NULL DEFAULT '[]',
+        grounded INTEGER NOT NULL DEFAULT 1,
+        stopped INTEGER NOT NULL DEFAULT 0,
+        model TEXT,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX messages_by_chat ON messages(chat_id, id);
+    """,
+)
+TITLE_LENGTH = 60
+
+
+class ChatStore:
+    def __init__(self, path: Path) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+            if version > len(MIGRATIONS):
+                raise StoreError(f"{path} was written by a newer Desk Assistant; update the app")
+            for number in range(version, len(MIGRATIONS)):
+                self._db.executescript(
+                    f"BEGIN;{MIGRATIONS[number]};PRAGMA user_version={number + 1};COMMIT;"
+                )
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"Cannot open the chat history {path}: {exc}") from exc
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        try:
+            with self._db:
+                yield self._db
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"Cannot write the chat history: {exc}") from exc
+
+    def create(self, collection: str, title: str = "New chat") -> ChatInfo:
+        now = time.time()
+        with self._tx() as db:
+            cursor = db.execute(
+                "INSERT INTO chats (title, collection, created_at, updated_at) VALUES (?,?,?,?)",
+                (title, collection, now, now),
+            )
+        assert cursor.lastrowid is not None
+        return self.get(cursor.lastrowid)
+
+    def get(self, chat_id: int) -> ChatInfo:
+        row = self._db.execute(
+            "SELECT c.id, c.title, c.collection, c.created_at, c.updated_at, "
+            "(SELECT COUNT(*) FROM messages m WHERE m.chat_id = c.id) "
+            "FROM chats c WHERE c.id = ? AND c.deleted_at IS NULL",
+            (chat_id,),
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"there is no chat {chat_id}")
+        return ChatInfo(*row)
+
+    def recent(self) -> list[ChatInfo]:
+        rows = self._db.execute(
+            "SELECT c.id, c.title, c.collection, c.created_at, c.updated_at, "
+            "(SELECT COUNT(*) FROM messages m WHERE m.chat_id = c.id) "
+            "FROM chats c WHERE c.deleted_at IS NULL ORDER BY c.updated_at DESC, c.id DESC"
+        )
+        return [ChatInfo(*row) for row in rows]
+
+    def rename(self, chat_id: int, title: str) -> None:
+        title = " ".join(title.split())[:200] or "Untitled chat"
+        with self._tx() as db:
+            db.execute("UPDATE chats SET title = ? WHERE id = ?", (title, chat_id))
+
+    def delete(self, chat_id: int) -> None:
+        """Hide the chat; :meth:`restore` undoes it until :meth:`purge` runs."""
+        with self._tx() as db:
+            db.execute("UPDATE chats SET deleted_at = ? WHERE id = ?", (time.time(), chat_id))
+
+    def restore(self, chat_id: int) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE chats SET deleted_at = NULL WHERE id = ?", (chat_id,))
+
+    def purge(self, older_than: float = 30 * 24 * 3600) -> int:
+        with self._tx() as db:
+            cursor = db.execute(
+                "DELETE FROM chats WHERE deleted_at IS NOT NULL AND deleted_at < ?",
+                (time.time() - older_than,),
+            )
+        return cursor.rowcount
+
+    def add_question(self, chat_id: int, text: str) -> None:
+        """Record a question; the first one names a chat that has no name yet."""
+        now = time.time()
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO messages (chat_id, role, text, created_at) VALUES (?, 'user', ?, ?)",
+                (chat_id, text, now),
+            )
+            title = " ".join(text.split())
+            if len(title) > TITLE_LENGTH:
+                title = title[: TITLE_LENGTH - 1].rsplit(" ", 1)[0] + "…"
+            db.execute(
+                "UPDATE chats SET updated_at = ?, title = CASE WHEN title = 'New chat' "
+                "THEN ? ELSE title END WHERE id = ?",
+                (now, title, chat_id),
+            )
+
+    def add_answer(self, chat_id: int, answer: Answer) -> None:
+        citations = json.dumps([asdict(c) for c in answer.citations])
+        now = time.time()
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO messages (chat_id, role, text, citations, grounded, stopped, model, "
+                "created_at) VALUES (?, 'assistant', ?, ?, ?, ?, ?, ?)",
+                (
+                    chat_id,
+                    answer.text,
+                    citations,
+                    int(answer.grounded),
+                    int(answer.stopped),
+                    answer.model,
+                    now,
+                ),
+            )
+            db.execute("UPDATE chats SET updated_at = ? WHERE id = ?", (now, chat_id))
+
+    def messages(self, chat_id: int) -> list[Message]:
+        rows = self._db.execute(
+            "SELECT id, chat_id, role, text, citations, grounded, stopped, model, created_at "
+            "FROM messages WHERE chat_id = ? ORDER BY id",
+            (chat_id,),
+        )
+        return [
+            Message(
+                id=r[0],
+                chat_id=r[1],
+                role=r[2],
+                text=r[3],
+                citations=tuple(Citation(**c) for c in json.loads(r[4])),
+                grounded=bool(r[5]),
+                stopped=bool(r[6]),
+                model=r[7],
+                created_at=r[8],
+            )
+            for r in rows
+        ]
