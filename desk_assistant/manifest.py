@@ -195,6 +195,14 @@ class Manifest:
         ).fetchall()
         return [CollectionInfo(r[0], r[1], int(r[2]), int(r[3])) for r in rows]
 
+    def rename_collection(self, old: str, new: str) -> None:
+        """Rename in every table at once (the foreign keys do not cascade updates)."""
+        with self._tx() as db:
+            db.execute("PRAGMA defer_foreign_keys = ON")
+            db.execute("UPDATE collections SET name = ? WHERE name = ?", (new, old))
+            for table in ("contents", "sources", "roots", "excludes", "journal"):
+                db.execute(f"UPDATE {table} SET collection = ? WHERE collection = ?", (new, old))
+
     def drop_collection(self, name: str) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM collections WHERE name = ?", (name,))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import shutil
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from desk_assistant import offline
 from desk_assistant.backends.defaults import default_embedding_dir, default_llm_path
 from desk_assistant.chats import ChatStore
-from desk_assistant.errors import EmbeddingModelMismatch, NotFoundError
+from desk_assistant.errors import DeskAssistantError, EmbeddingModelMismatch, NotFoundError
 from desk_assistant.indexing import Indexer
 from desk_assistant.lexical import LexicalIndex
 from desk_assistant.manifest import Manifest
@@ -31,7 +32,7 @@ from desk_assistant.records import (
     SourceInfo,
     Token,
 )
-from desk_assistant.settings import Settings
+from desk_assistant.settings import Settings, load_settings
 from ingest.chunking import ChunkingConfig
 from ingest.sandbox import SandboxedParser
 from ingest.scan import Excludes
@@ -124,13 +125,15 @@ class Assistant:
         """
         index = self._lexical.get(collection)
         if index is None:
-            name = hashlib.sha1(collection.encode()).hexdigest()[:16]
-            index = self._lexical[collection] = LexicalIndex(self.paths.lexical / name)
+            index = self._lexical[collection] = LexicalIndex(self._lexical_folder(collection))
         generation = self.manifest.generation(collection)
         if index.generation != generation and not (index.load() and index.generation == generation):
             index.rebuild(self.manifest.iter_terms(collection), generation)
             index.save()
         return index
+
+    def _lexical_folder(self, collection: str) -> Path:
+        return self.paths.lexical / hashlib.sha1(collection.encode()).hexdigest()[:16]
 
     def model_path(self) -> Path:
         return Path(self.settings.model_path) if self.settings.model_path else default_llm_path()
@@ -402,6 +405,35 @@ class Assistant:
         return self.chats.create(self._collection(collection))
 
     # listings ----------------------------------------------------------------------
+
+    def create_collection(self, name: str) -> CollectionInfo:
+        """An empty collection, bound to the configured embedding model."""
+        checked = load_settings(self.paths.home, collection=name).collection  # validates
+        if self.manifest.embedding_model(checked) is not None:
+            raise DeskAssistantError(f"a collection named '{checked}' already exists")
+        self._check_embedding_model(checked, create=True)
+        return next(c for c in self.collections() if c.name == checked)
+
+    def rename_collection(self, old: str, new: str) -> None:
+        new = load_settings(self.paths.home, collection=new).collection  # validates the name
+        if self.manifest.embedding_model(old) is None:
+            raise NotFoundError(f"there is no collection '{old}'")
+        if self.manifest.embedding_model(new) is not None:
+            raise DeskAssistantError(f"a collection named '{new}' already exists")
+        self.recover()
+        self.store.rename(old, new)
+        self.manifest.rename_collection(old, new)
+        self._lexical.pop(old, None)
+        shutil.rmtree(self._lexical_folder(old), ignore_errors=True)  # rebuilt under the new name
+
+    def delete_collection(self, name: str) -> None:
+        """Forget a collection and its index (the files themselves are never touched)."""
+        if self.manifest.embedding_model(name) is None:
+            raise NotFoundError(f"there is no collection '{name}'")
+        self.store.drop(name)
+        self.manifest.drop_collection(name)
+        self._lexical.pop(name, None)
+        shutil.rmtree(self._lexical_folder(name), ignore_errors=True)
 
     def sources(self, collection: str | None = None) -> list[SourceInfo]:
         return self.manifest.sources(self._collection(collection))

@@ -147,6 +147,14 @@ class ChromaStore:
     def count(self, collection: str) -> int:
         return int(self._collection(collection).count())
 
+    def rename(self, old: str, new: str) -> None:
+        names = {c.name for c in self._client.list_collections()}
+        self._collections.pop(old, None)
+        if chroma_collection_name(old) in names:
+            self._client.get_collection(chroma_collection_name(old)).modify(
+                name=chroma_collection_name(new), metadata={"desk_assistant_collection": new}
+            )
+
     def drop(self, collection: str) -> None:
         name = chroma_collection_name(collection)
         self._collections.pop(collection, None)

@@ -10,7 +10,7 @@ import pytest
 from fakes import final_answer, make_assistant, summary
 
 from desk_assistant.backends.embeddings import HashingEmbedder
-from desk_assistant.errors import EmbeddingModelMismatch, NotFoundError
+from desk_assistant.errors import DeskAssistantError, EmbeddingModelMismatch, NotFoundError
 from desk_assistant.records import Token
 from desk_assistant.service import Assistant
 
@@ -220,3 +220,20 @@ def test_status_is_cheap_and_truthful(tmp_path: Path, app_home: Path) -> None:
     assert status["embedding_model"] == "hashing-test@1"
     assert status["home"] == str(app_home)
     assert Path(status["vector_store"]).is_dir()
+
+
+def test_collections_can_be_created_renamed_and_deleted(tmp_path: Path, app_home: Path) -> None:
+    docs = _docs(tmp_path / "docs")
+    with make_assistant(app_home) as assistant:
+        assert assistant.create_collection("Empty one").sources == 0
+        summary(assistant.ingest([docs], collection="work"))
+        assistant.rename_collection("work", "office")
+        assert [c.name for c in assistant.collections()] == ["Empty one", "office"]
+        assert assistant.search("notice period", "office")[0].path.endswith("lease.md")
+        assert assistant.followed("office") == [str(docs)]
+        _consistent(assistant, "office")
+        with pytest.raises(DeskAssistantError):
+            assistant.rename_collection("office", "Empty one")
+        assistant.delete_collection("office")
+        assert [c.name for c in assistant.collections()] == ["Empty one"]
+        assert docs.joinpath("lease.md").exists()  # the user's files are never touched
