@@ -80,8 +80,16 @@ def write_tiny_llama_gguf(
     head_count: int = 4,
     with_chat_template: str | None = None,
     seed: int = 1234,
+    name: str | None = "tiny-llama-test",
+    license: str | None = "apache-2.0",
+    metadata: dict[str, str] | None = None,
 ) -> Path:
-    """Write the model to ``path`` (about 1 MB with the defaults) and return ``path``."""
+    """Write the model to ``path`` (about 1 MB with the defaults) and return ``path``.
+
+    ``name`` and ``license`` fill ``general.name`` / ``general.license`` (None leaves the
+    key out, as many 2023 files do); ``metadata`` adds more string keys, e.g.
+    ``{"general.basename": "vicuna"}``.
+    """
     import gguf  # test helper: the package is a dependency of the engine anyway
 
     tokens, scores, types = _vocabulary(vocab_size)
@@ -97,8 +105,12 @@ def write_tiny_llama_gguf(
         return np.ones(n, dtype=np.float32)
 
     writer = gguf.GGUFWriter(path, "llama")
-    writer.add_name("tiny-llama-test")
-    writer.add_license("apache-2.0")
+    if name is not None:
+        writer.add_name(name)
+    if license is not None:
+        writer.add_license(license)
+    for key, value in (metadata or {}).items():
+        writer.add_string(key, value)
     writer.add_file_type(gguf.LlamaFileType.ALL_F32)
     writer.add_context_length(context_length)
     writer.add_embedding_length(embedding_length)
@@ -126,8 +138,10 @@ def write_tiny_llama_gguf(
     for i in range(block_count):
         block = f"blk.{i}"
         writer.add_tensor(f"{block}.attn_norm.weight", ones(embedding_length))
-        for name in ("attn_q", "attn_k", "attn_v", "attn_output"):
-            writer.add_tensor(f"{block}.{name}.weight", weight(embedding_length, embedding_length))
+        for projection in ("attn_q", "attn_k", "attn_v", "attn_output"):
+            writer.add_tensor(
+                f"{block}.{projection}.weight", weight(embedding_length, embedding_length)
+            )
         writer.add_tensor(f"{block}.ffn_norm.weight", ones(embedding_length))
         writer.add_tensor(f"{block}.ffn_gate.weight", weight(ff_length, embedding_length))
         writer.add_tensor(f"{block}.ffn_up.weight", weight(ff_length, embedding_length))

@@ -1,33 +1,56 @@
-"""How a (system, user) exchange is written as one raw prompt for a given model.
+"""How a conversation is written as one raw prompt for a given model.
 
-A chat model only answers well in the exact format it was trained on, so the format comes
-from the model file: its Jinja chat template when it has one, else the Llama 2 chat format
-for Llama-architecture files (TheBloke's Llama-2-Chat GGUFs carry no template), else a
-plain "User:/Assistant:" layout. The template is untrusted input - anyone can publish a
-GGUF - so it runs in Jinja's immutable sandbox, and a template that cannot be rendered
-degrades to the built-in format with a warning instead of failing the question.
+A chat model only answers well in the exact format it was trained on, and a wrong format
+fails quietly: the model rambles, answers for the user, or never stops. The format comes
+from, in order:
+
+1. a manual per-model override (the model library stores it; the caller passes it in);
+2. the model file's Jinja chat template, when it has one;
+3. the family recognised from the file's metadata (``general.name``, ``general.basename``,
+   ``general.finetune``), its tokenizer's special tokens, or its file name - the GGUF files
+   of 2023 (TheBloke's Llama-2-Chat, Vicuna, Alpaca-style and Mistral conversions) carry
+   no template, and their metadata often names only the base model ("LLaMA v2");
+4. Llama 2 chat for any other Llama-architecture or GGML file, else a plain layout.
+
+The template is untrusted input - anyone can publish a GGUF - so it runs in Jinja's
+immutable sandbox, and a template that cannot be rendered degrades to the built-in format
+of the recognised family with a warning instead of failing the question.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from desk_assistant.backends.llm.base import ModelInfo
+from desk_assistant.errors import DeskAssistantError
 
 if TYPE_CHECKING:
     import jinja2
 
 log = logging.getLogger(__name__)
 
-LLAMA2_SYSTEM = "[INST] <<SYS>>\n{system}\n<</SYS>>\n\n{user} [/INST]"
 # Turn-end markers of the common template families; a template that writes one of them
 # literally ends the assistant's turn with it, so generation must stop there.
 _TURN_END_MARKERS = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|endoftext|>")
 
-Renderer = Callable[[str, str], str]
+# The system lines these families were fine-tuned with; a prompt without one is out of
+# distribution for them (FastChat's vicuna_v1.1 and Stanford Alpaca's no-input prompt).
+VICUNA_SYSTEM = (
+    "A chat between a curious user and an artificial intelligence assistant. The assistant "
+    "gives helpful, detailed, and polite answers to the user's questions."
+)
+ALPACA_SYSTEM = (
+    "Below is an instruction that describes a task. Write a response that appropriately "
+    "completes the request."
+)
+
+History = Sequence[tuple[str, str]]  # earlier (user, assistant) turns, oldest first
+Renderer = Callable[[str, str, History], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +60,9 @@ class ChatFormat:
     ``add_bos`` says that the runtime's tokenizer puts the BOS token before the prompt by
     itself; the rendered text then never starts with the BOS text, or the model would see
     two BOS tokens (llama.cpp parses special-token text in prompts). ``warning`` tells the
-    user that the model's own template could not be used.
+    user that the model's own template could not be used. ``family`` and ``source`` say
+    which format this is and how it was chosen, so the model picker can show (and the
+    user can correct) a guess.
     """
 
     name: str
@@ -46,15 +71,129 @@ class ChatFormat:
     renderer: Renderer
     fallback: Renderer | None = None
     warning: str | None = None
+    family: str = "plain"
+    source: str = "default"
+    evidence: str | None = None
 
-    def render(self, system: str, user: str) -> str:
+    def render(self, system: str, user: str, history: History = ()) -> str:
         if self.fallback is None:
-            return self.renderer(system, user)
+            return self.renderer(system, user, history)
         try:
-            return self.renderer(system, user)
+            return self.renderer(system, user, history)
         except Exception as exc:  # the template is untrusted code: any failure is its own
             log.warning("The model's chat template failed (%s); using the built-in format", exc)
-            return self.fallback(system, user)
+            return self.fallback(system, user, history)
+
+
+# --- the built-in families ---------------------------------------------------------------
+
+
+def _turns(history: History, user: str, first_prefix: str = "") -> list[tuple[str, str | None]]:
+    """The (user, assistant) turns with the new question last (its answer still to come);
+    ``first_prefix`` opens the first user turn (how formats without a system role carry
+    the system text)."""
+    turns: list[tuple[str, str | None]] = [*history, (user, None)]
+    turns[0] = (first_prefix + turns[0][0], turns[0][1])
+    return turns
+
+
+def _llama2(system: str, user: str, history: History, bos: str) -> str:
+    prefix = f"<<SYS>>\n{system}\n<</SYS>>\n\n" if system else ""
+    parts = []
+    for index, (asked, answered) in enumerate(_turns(history, user, prefix)):
+        # Every turn after the first opens with BOS text; the first one's BOS is added by
+        # the tokenizer (or by _bos_prefix when it does not).
+        parts.append(("" if index == 0 else bos) + f"[INST] {asked} [/INST]")
+        if answered is not None:
+            parts.append(f" {answered} </s>")
+    return "".join(parts)
+
+
+def _mistral(system: str, user: str, history: History, bos: str) -> str:
+    """Mistral Instruct has no system role: the system text opens the first user turn."""
+    parts = []
+    for asked, answered in _turns(history, user, f"{system}\n\n" if system else ""):
+        parts.append(f"[INST] {asked} [/INST]")
+        if answered is not None:
+            parts.append(f" {answered}</s>")
+    return "".join(parts)
+
+
+def _vicuna(system: str, user: str, history: History, bos: str) -> str:
+    parts = [system or VICUNA_SYSTEM]
+    for asked, answered in history:
+        parts.append(f" USER: {asked} ASSISTANT: {answered}</s>")
+    parts.append(f" USER: {user} ASSISTANT:")
+    return "".join(parts)
+
+
+def _alpaca(system: str, user: str, history: History, bos: str) -> str:
+    parts = [system or ALPACA_SYSTEM]
+    for asked, answered in history:
+        parts.append(f"\n\n### Instruction:\n{asked}\n\n### Response:\n{answered}")
+    parts.append(f"\n\n### Instruction:\n{user}\n\n### Response:\n")
+    return "".join(parts)
+
+
+def _chatml(system: str, user: str, history: History, bos: str) -> str:
+    parts = [f"<|im_start|>system\n{system}<|im_end|>\n"] if system else []
+    for asked, answered in history:
+        parts.append(f"<|im_start|>user\n{asked}<|im_end|>\n")
+        parts.append(f"<|im_start|>assistant\n{answered}<|im_end|>\n")
+    parts.append(f"<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n")
+    return "".join(parts)
+
+
+def _zephyr(system: str, user: str, history: History, bos: str) -> str:
+    parts = [f"<|system|>\n{system}</s>\n"] if system else []
+    for asked, answered in history:
+        parts.append(f"<|user|>\n{asked}</s>\n<|assistant|>\n{answered}</s>\n")
+    parts.append(f"<|user|>\n{user}</s>\n<|assistant|>\n")
+    return "".join(parts)
+
+
+def _plain(system: str, user: str, history: History, bos: str) -> str:
+    parts = [f"{system}\n\n"] if system else []
+    for asked, answered in history:
+        parts.append(f"User: {asked}\nAssistant: {answered}\n")
+    parts.append(f"User: {user}\nAssistant:")
+    return "".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class _Family:
+    render: Callable[[str, str, History, str], str]
+    stop: tuple[str, ...]  # besides the model's own EOS text
+    sentencepiece: bool  # trained on Llama/Mistral bases whose prompts open with BOS
+    description: str
+
+
+FAMILIES: dict[str, _Family] = {
+    "llama-2": _Family(
+        _llama2, ("</s>", "[INST]"), True, "Llama 2 Chat: [INST] <<SYS>> ... <</SYS>> ... [/INST]"
+    ),
+    "mistral": _Family(
+        _mistral, ("</s>", "[INST]"), True, "Mistral Instruct: [INST] ... [/INST], no system"
+    ),
+    "vicuna": _Family(_vicuna, ("</s>", "USER:"), True, "Vicuna v1.1: system USER: ... ASSISTANT:"),
+    "alpaca": _Family(
+        _alpaca,
+        ("</s>", "### Instruction", "### Input:"),
+        True,
+        "Alpaca: ### Instruction: ... ### Response:",
+    ),
+    "chatml": _Family(
+        _chatml, ("<|im_end|>", "<|im_start|>"), False, "ChatML: <|im_start|>role ... <|im_end|>"
+    ),
+    "zephyr": _Family(
+        _zephyr,
+        ("</s>", "<|user|>", "<|system|>"),
+        True,
+        "Zephyr: <|system|> ... </s> <|user|> ... </s> <|assistant|>",
+    ),
+    "plain": _Family(_plain, ("\nUser:",), False, "plain: User: ... Assistant:"),
+}
+PROMPT_FAMILIES = tuple(FAMILIES)
 
 
 def _strip_bos(text: str, info: ModelInfo) -> str:
@@ -64,27 +203,111 @@ def _strip_bos(text: str, info: ModelInfo) -> str:
     return text
 
 
-def _builtin_format(info: ModelInfo) -> ChatFormat:
-    """The format used when the file has no usable template: Llama 2 chat or plain."""
+def _bos_prefix(info: ModelInfo, family: _Family) -> str:
+    """The BOS text to write before a prompt: only when the family's models expect BOS and
+    the tokenizer will not add it. A SentencePiece tokenizer (Llama 2, Mistral) adds it by
+    itself; a BPE model forced into a Llama-style format keeps its own BOS out of it."""
+    sentencepiece_vocab = info.tokenizer_model == "llama" or info.file_format == "ggml"
+    if family.sentencepiece and sentencepiece_vocab and not info.add_bos_token:
+        return info.bos_token or ""
+    return ""
+
+
+def family_format(
+    family: str, info: ModelInfo, *, source: str = "override", evidence: str | None = None
+) -> ChatFormat:
+    """The built-in format of ``family`` for this model (its BOS and EOS texts)."""
+    spec = FAMILIES.get(family)
+    if spec is None:
+        raise DeskAssistantError(
+            f"unknown prompt format {family!r}; choose one of: {', '.join(PROMPT_FAMILIES)}"
+        )
+    bos_text = info.bos_token or ""
+    prefix = _bos_prefix(info, spec)
+
+    def render(system: str, user: str, history: History) -> str:
+        return prefix + spec.render(system, user, history, bos_text)
+
     eos = (info.eos_token,) if info.eos_token else ()
+    # The marker stops come first: they are what this family's models actually write.
+    stop = tuple(dict.fromkeys((*spec.stop, *eos)))
+    return ChatFormat(
+        family, stop, info.add_bos_token, render, family=family, source=source, evidence=evidence
+    )
+
+
+# --- recognising the family of a file without a template ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyGuess:
+    """The prompt family of a model and where that conclusion came from."""
+
+    family: str
+    source: str  # "template", "metadata", "tokenizer", "file name", "architecture", "default"
+    evidence: str | None = None
+
+
+# Fine-tunes before their bases: "OpenHermes-2.5-Mistral" is ChatML, "zephyr-7b-beta" is
+# a Mistral fine-tune in Zephyr format, "vicuna-7b-v1.5" is a Llama 2 fine-tune.
+_NAME_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (family, re.compile(pattern))
+    for family, pattern in (
+        ("zephyr", r"zephyr|tinyllama.*chat"),
+        ("chatml", r"hermes|dolphin|openorca|chatml|qwen|smollm"),
+        ("vicuna", r"vicuna|wizardlm"),
+        ("alpaca", r"alpaca|wizardcoder|platypus"),
+        ("mistral", r"m[ai]xtral.*instruct|mistral.*instruct|instruct.*mistral"),
+        ("llama-2", r"llama.?(?:2|v2)\b.*chat|chat.*llama.?2|code.?llama.*instruct"),
+    )
+)
+_TEMPLATE_MARKERS = (
+    ("chatml", "<|im_start|>"),
+    ("llama-2", "<<SYS>>"),
+    ("mistral", "[INST]"),
+    ("zephyr", "<|user|>"),
+    ("alpaca", "### Instruction"),
+    ("vicuna", "USER:"),
+)
+
+
+def _by_name(text: str) -> str | None:
+    lowered = text.lower().replace("_", "-")
+    for family, pattern in _NAME_RULES:
+        if pattern.search(lowered):
+            return family
+    return None
+
+
+def template_family(template: str) -> str:
+    """Which known layout a chat template writes ("custom" when none), for display."""
+    for family, marker in _TEMPLATE_MARKERS:
+        if marker in template:
+            return family
+    return "custom"
+
+
+def detect_family(info: ModelInfo) -> FamilyGuess:
+    """The family of a model's prompt format, ignoring any chat template it has."""
+    for key, value in (
+        ("general.name", info.name),
+        ("general.basename", info.extra.get("basename")),
+        ("general.finetune", info.extra.get("finetune")),
+    ):
+        if value and (family := _by_name(value)):
+            return FamilyGuess(family, "metadata", f"{key} = {value!r}")
+    if info.eos_token == "<|im_end|>" or info.eot_token == "<|im_end|>":
+        return FamilyGuess("chatml", "tokenizer", "end-of-turn token <|im_end|>")
+    file_name = PurePath(info.path).name
+    if family := _by_name(file_name):
+        return FamilyGuess(family, "file name", file_name)
     if info.architecture == "llama" or info.file_format == "ggml":
-        bos = info.bos_token or ""
+        what = "a GGML file" if info.file_format == "ggml" else "architecture llama"
+        return FamilyGuess("llama-2", "architecture", what)
+    return FamilyGuess("plain", "default", None)
 
-        def llama2(system: str, user: str) -> str:
-            if system:
-                text = bos + LLAMA2_SYSTEM.format(system=system, user=user)
-            else:
-                text = f"{bos}[INST] {user} [/INST]"
-            return _strip_bos(text, info)
 
-        stops = tuple(dict.fromkeys((*eos, "</s>", "[INST]")))
-        return ChatFormat("llama-2", stops, info.add_bos_token, llama2)
-
-    def plain(system: str, user: str) -> str:
-        head = f"{system}\n\n" if system else ""
-        return f"{head}User: {user}\nAssistant:"
-
-    return ChatFormat("plain", (*eos, "\nUser:"), info.add_bos_token, plain)
+# --- GGUF chat templates -----------------------------------------------------------------
 
 
 def _raise_exception(message: str) -> NoReturn:
@@ -116,16 +339,22 @@ def _sandbox() -> jinja2.Environment:
     return env
 
 
+def _messages(system: str, user: str, history: History, merge_system: bool) -> list[dict[str, str]]:
+    messages: list[dict[str, str]] = []
+    if system and not merge_system:
+        messages.append({"role": "system", "content": system})
+    prefix = f"{system}\n\n" if system and merge_system else ""
+    for asked, answered in _turns(history, user, prefix):
+        messages.append({"role": "user", "content": asked})
+        if answered is not None:
+            messages.append({"role": "assistant", "content": answered})
+    return messages
+
+
 def _template_renderer(template: jinja2.Template, info: ModelInfo, merge_system: bool) -> Renderer:
-    def render(system: str, user: str) -> str:
-        if system and merge_system:
-            messages = [{"role": "user", "content": f"{system}\n\n{user}"}]
-        elif system:
-            messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-        else:
-            messages = [{"role": "user", "content": user}]
+    def render(system: str, user: str, history: History) -> str:
         text = template.render(
-            messages=messages,
+            messages=_messages(system, user, history, merge_system),
             add_generation_prompt=True,
             bos_token=info.bos_token or "",
             eos_token=info.eos_token or "",
@@ -146,7 +375,7 @@ def _template_format(info: ModelInfo, source: str, builtin: ChatFormat) -> ChatF
     for merge_system in (False, True):
         renderer = _template_renderer(template, info, merge_system)
         try:
-            renderer("You answer from the passages.", "What is in the passages?")
+            renderer("You answer from the passages.", "What is in the passages?", ())
         except Exception as exc:  # untrusted template code
             first_error = first_error or exc
             continue
@@ -158,14 +387,22 @@ def _template_format(info: ModelInfo, source: str, builtin: ChatFormat) -> ChatF
             add_bos=info.add_bos_token,
             renderer=renderer,
             fallback=builtin.renderer,
+            family=template_family(source),
+            source="template",
+            evidence="tokenizer.chat_template",
         )
     assert first_error is not None
     raise first_error
 
 
-def chat_format_for(info: ModelInfo) -> ChatFormat:
-    """The prompt format for this model: its own template when that works, else built-in."""
-    builtin = _builtin_format(info)
+def chat_format_for(info: ModelInfo, override: str | None = None) -> ChatFormat:
+    """The prompt format for this model: ``override`` (a family name from
+    ``PROMPT_FAMILIES``) if given, else its own template when that works, else the
+    built-in format of the family recognised from its metadata or file name."""
+    if override:
+        return family_format(override, info, source="override", evidence="chosen by the user")
+    guess = detect_family(info)
+    builtin = family_format(guess.family, info, source=guess.source, evidence=guess.evidence)
     if not info.chat_template:
         return builtin
     try:

@@ -44,6 +44,13 @@ _SCALAR_FORMATS = {
     12: "<d",
 }
 _STRING, _ARRAY = 8, 9
+_SHAPE_KEYS = (
+    "block_count",
+    "embedding_length",
+    "feed_forward_length",
+    "attention.head_count",
+    "attention.head_count_kv",
+)
 
 
 class _Truncated(Exception):
@@ -230,13 +237,22 @@ def _read_gguf(path: Path, buf: mmap.mmap) -> ModelInfo:
         key.removeprefix("general.").removeprefix("tokenizer.ggml."): str(fields[key])
         for key in (
             "general.basename",
+            "general.finetune",
             "general.size_label",
             "general.file_type",
+            "general.license.name",
+            "general.license.link",
             "tokenizer.ggml.pre",
         )
-        if key in fields
+        if isinstance(fields.get(key), (str, int))
     }
+    # The shape facts a memory estimate needs (KV cache size), under their GGUF key names.
+    for key in _SHAPE_KEYS:
+        value = integer(f"{architecture}.{key}") if architecture else None
+        if value is not None:
+            extra[key] = str(value)
     extra["tensor_count"] = str(tensor_count)
+    extra["parameter_count"] = str(tensor_elements.total())
     if isinstance(tokens, _Array):
         extra["vocab_size"] = str(tokens.count)
 
@@ -260,14 +276,55 @@ def _read_gguf(path: Path, buf: mmap.mmap) -> ModelInfo:
     )
 
 
-def _read_ggml(path: Path, flavour: str) -> ModelInfo:
-    """Pre-GGUF files carry no self-description worth trusting; record only the format."""
+def _ggml_llama_shape(buf: mmap.mmap, flavour: str) -> dict[str, str]:
+    """The LLaMA hyper-parameters at the head of a GGML file, when they look like LLaMA's.
+
+    A GGML file names neither its architecture nor its tensors' purpose; the 2023 LLaMA
+    files (the ones ctransformers and old llama.cpp read) start with seven int32s. Other
+    architectures' files use other layouts, so implausible numbers mean "unknown", and the
+    parameter count is LLaMA's formula (approximate for grouped-query 70B files).
+    """
+    start = 4 if flavour == "ggml" else 8  # the unversioned format has no version field
+    if len(buf) < start + 28:
+        return {}
+    n_vocab, n_embd, n_mult, n_head, n_layer, n_rot, ftype = struct.unpack_from("<7i", buf, start)
+    plausible = (
+        0 < n_vocab <= 1_000_000
+        and 0 < n_head <= n_embd <= 65_536
+        and n_embd % n_head == 0
+        and n_rot == n_embd // n_head
+        and 0 < n_mult <= 65_536
+        and 0 < n_layer <= 1_000
+    )
+    if not plausible:
+        return {}
+    n_ff = -(-(2 * (4 * n_embd) // 3) // n_mult) * n_mult
+    parameters = 2 * n_vocab * n_embd + n_embd + n_layer * (4 * n_embd**2 + 3 * n_embd * n_ff)
+    parameters += n_layer * 2 * n_embd  # the two norms of each block
+    return {
+        "vocab_size": str(n_vocab),
+        "embedding_length": str(n_embd),
+        "feed_forward_length": str(n_ff),
+        "attention.head_count": str(n_head),
+        "block_count": str(n_layer),
+        "parameter_count": str(parameters),
+        # Quantized files store the quantization version times 1000 on top of the type.
+        "file_type": str(ftype % 1000),
+    }
+
+
+def _read_ggml(path: Path, flavour: str, buf: mmap.mmap) -> ModelInfo:
+    """Pre-GGUF files carry little self-description: the format and, for LLaMA files,
+    the shape and quantization."""
+    extra = {"ggml_magic": flavour, **_ggml_llama_shape(buf, flavour)}
+    file_type = int(extra["file_type"]) if "file_type" in extra else None
     return ModelInfo(
         path=str(path),
         file_format="ggml",
         # ctransformers loads GGML files as LLaMA models, whose tokenizer adds BOS.
         add_bos_token=True,
-        extra={"ggml_magic": flavour},
+        quantization=_quantization_name(file_type, Counter()) if file_type is not None else None,
+        extra=extra,
     )
 
 
@@ -285,7 +342,7 @@ def read_model_info(path: str | Path) -> ModelInfo:
                 if magic == _GGUF_MAGIC:
                     return _read_gguf(path, buf)
                 if magic in _GGML_MAGICS:
-                    return _read_ggml(path, _GGML_MAGICS[magic])
+                    return _read_ggml(path, _GGML_MAGICS[magic], buf)
                 raise ModelLoadError(f"{path.name} is {NOT_A_MODEL}")
     except (_Truncated, struct.error) as exc:
         raise ModelLoadError(
