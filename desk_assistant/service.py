@@ -158,8 +158,10 @@ class Assistant:
     def chat_format(self) -> ChatFormat:
         if self._chat_format is None:
             from desk_assistant.backends.llm.chat_format import chat_format_for
+            from desk_assistant.models.library import ModelLibrary
 
-            self._chat_format = chat_format_for(self.runtime.info)
+            override = ModelLibrary(self.settings).prompt_format_for(self.model_path())
+            self._chat_format = chat_format_for(self.runtime.info, override)
         return self._chat_format
 
     def _collection(self, collection: str | None) -> str:

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from desk_assistant.cli import models_cmd
+
 if TYPE_CHECKING:
     from argparse import _SubParsersAction
 
@@ -66,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     _indexing_commands(commands)
     _question_commands(commands)
     _library_commands(commands)
+    models_cmd.register(commands)
     return parser
 
 
@@ -413,6 +416,7 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace, TextIO], int]] = {
     "exclude": cmd_exclude,
     "collections": cmd_collections,
     "doctor": cmd_doctor,
+    "models": models_cmd.run,
     "gui": cmd_gui,
     None: cmd_gui,
 }

@@ -23,9 +23,13 @@ EMPTY_ANSWER = (
 # Control-token text a document could carry to end the user turn and speak as the
 # assistant or the system: llama.cpp parses special tokens in prompt text, so a passage
 # containing "<|im_end|>" would really end the turn. ChatML/Llama 3 style <|...|> tokens,
-# Llama 2's <s>, </s>, [INST] and <<SYS>> markers, Gemma's turn markers.
+# Llama 2's <s>, </s>, [INST] and <<SYS>> markers, Gemma's turn markers, and the plain-text
+# turn labels of the Vicuna ("USER:", "ASSISTANT:") and Alpaca ("### Response:") formats
+# at the start of a line.
 _CONTROL_TEXT = re.compile(
     r"<\|[a-zA-Z0-9_]{1,32}\|>|</?s>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>"
+    r"|(?im:^[ \t]*(?:USER|ASSISTANT|SYSTEM)[ \t]*:)"
+    r"|(?im:^[ \t]*###[ \t]*(?:Instruction|Response|Input)[ \t]*:?)"
 )
 
 
