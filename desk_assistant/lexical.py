@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 from ingest.analysis import analyze
 
@@ -67,20 +68,49 @@ class _Segment:
     def columns(self) -> int:
         return len(self.indptr) - 1
 
+    @property
+    def live(self) -> int:
+        return int(self.alive.sum())
+
     @classmethod
     def build(cls, ids: list[str], term_ids: list[list[int]], vocabulary: int) -> _Segment:
-        entries: list[tuple[int, int, int]] = []  # (term, row, tf)
+        rows: list[int] = []
+        cols: list[int] = []
+        tfs: list[int] = []
         lengths = np.zeros(len(ids), dtype=np.int32)
         for row, terms in enumerate(term_ids):
             lengths[row] = len(terms)
-            entries.extend((term, row, tf) for term, tf in Counter(terms).items())
-        entries.sort()
-        cols = np.fromiter((e[0] for e in entries), dtype=np.int64, count=len(entries))
-        rows = np.fromiter((e[1] for e in entries), dtype=np.int32, count=len(entries))
-        tfs = np.fromiter((e[2] for e in entries), dtype=np.float32, count=len(entries))
-        indptr = np.zeros(vocabulary + 1, dtype=np.int64)
-        np.add.at(indptr, cols + 1, 1)
-        return cls(ids, lengths, np.cumsum(indptr), rows, tfs)
+            for term, tf in Counter(terms).items():
+                rows.append(row)
+                cols.append(term)
+                tfs.append(tf)
+        matrix = sparse.csc_matrix(
+            (np.asarray(tfs, dtype=np.float32), (np.asarray(rows), np.asarray(cols))),
+            shape=(len(ids), vocabulary),
+        )
+        return cls.from_matrix(ids, lengths, matrix)
+
+    @classmethod
+    def from_matrix(cls, ids: list[str], lengths: np.ndarray, matrix: Any) -> _Segment:
+        matrix = sparse.csc_matrix(matrix)
+        matrix.sort_indices()
+        return cls(
+            ids,
+            lengths,
+            matrix.indptr.astype(np.int64),
+            matrix.indices.astype(np.int32),
+            matrix.data.astype(np.float32),
+        )
+
+    def live_matrix(self, vocabulary: int) -> tuple[list[str], np.ndarray, Any]:
+        """The live rows as a (rows x vocabulary) sparse matrix, for merging."""
+        matrix = sparse.csc_matrix(
+            (self.tfs, self.rows, self.indptr), shape=(len(self.ids), self.columns)
+        )
+        matrix.resize((len(self.ids), vocabulary))
+        keep = np.flatnonzero(self.alive)
+        ids = [self.ids[row] for row in keep]
+        return ids, self.lengths[keep], sparse.csr_matrix(matrix)[keep]
 
     def postings(self, term: int) -> tuple[np.ndarray, np.ndarray]:
         if term >= self.columns:
@@ -89,15 +119,6 @@ class _Segment:
         rows, tfs = self.rows[start:end], self.tfs[start:end]
         keep = self.alive[rows]
         return rows[keep], tfs[keep]
-
-    def live_terms(self) -> list[list[int]]:
-        """Term ids of each live row, for merging (tf is expanded back into repeats)."""
-        per_row: list[list[int]] = [[] for _ in self.ids]
-        for term in range(self.columns):
-            start, end = self.indptr[term], self.indptr[term + 1]
-            for row, tf in zip(self.rows[start:end], self.tfs[start:end], strict=True):
-                per_row[row].extend([term] * int(tf))
-        return [terms for terms, alive in zip(per_row, self.alive, strict=True) if alive]
 
 
 class LexicalIndex:
@@ -108,7 +129,7 @@ class LexicalIndex:
         self.generation: int | None = None
         self._vocab: dict[str, int] = {}
         self._segments: list[_Segment] = []
-        self._where: dict[str, tuple[int, int]] = {}  # chunk id -> (segment, row)
+        self._where: dict[str, tuple[_Segment, int]] = {}  # chunk id -> (segment, row)
 
     # state ---------------------------------------------------------------------------
 
@@ -135,33 +156,45 @@ class LexicalIndex:
         self.remove([cid for cid, _ in chunks if cid in self._where])
         ids = [cid for cid, _ in chunks]
         term_ids = [self._term_ids(terms.split(), grow=True) for _, terms in chunks]
-        segment = _Segment.build(ids, term_ids, len(self._vocab))
-        self._segments.append(segment)
-        number = len(self._segments) - 1
-        self._where.update((cid, (number, row)) for row, cid in enumerate(ids))
+        self._append(_Segment.build(ids, term_ids, len(self._vocab)))
         self._maybe_merge()
+
+    def _append(self, segment: _Segment) -> None:
+        self._segments.append(segment)
+        self._where.update(
+            (cid, (segment, row))
+            for row, (cid, alive) in enumerate(zip(segment.ids, segment.alive, strict=True))
+            if alive
+        )
 
     def remove(self, chunk_ids: Iterable[str]) -> None:
         for cid in chunk_ids:
             where = self._where.pop(cid, None)
             if where is not None:
-                self._segments[where[0]].alive[where[1]] = False
+                where[0].alive[where[1]] = False
         self._maybe_merge()
 
     def _maybe_merge(self) -> None:
-        rows = sum(len(s.ids) for s in self._segments)
-        dead = rows - len(self._where)
-        if len(self._segments) > _MAX_SEGMENTS or (rows and dead / rows > _MAX_DEAD_FRACTION):
-            self._merge()
+        """Tiered merging: the smallest segments merge into one when there are too many, so
+        each chunk is rewritten O(log n) times; a segment with many dead rows is rewritten
+        on its own (compaction)."""
+        if len(self._segments) > _MAX_SEGMENTS:
+            by_size = sorted(self._segments, key=lambda s: s.live)
+            self._merge(by_size[: _MAX_SEGMENTS // 2 + 1])
+        for segment in list(self._segments):
+            rows = len(segment.ids)
+            if rows and (rows - segment.live) / rows > _MAX_DEAD_FRACTION:
+                self._merge([segment])
 
-    def _merge(self) -> None:
-        ids: list[str] = []
-        term_ids: list[list[int]] = []
-        for segment in self._segments:
-            ids.extend(cid for cid, alive in zip(segment.ids, segment.alive, strict=True) if alive)
-            term_ids.extend(segment.live_terms())
-        self._segments = [_Segment.build(ids, term_ids, len(self._vocab))] if ids else []
-        self._where = {cid: (0, row) for row, cid in enumerate(ids)}
+    def _merge(self, group: list[_Segment]) -> None:
+        """Replace ``group`` by one segment of its live rows (vectorised, no re-analysis)."""
+        parts = [s.live_matrix(len(self._vocab)) for s in group]
+        ids = [cid for part_ids, _, _ in parts for cid in part_ids]
+        self._segments = [s for s in self._segments if not any(s is g for g in group)]
+        if ids:
+            lengths = np.concatenate([part_lengths for _, part_lengths, _ in parts])
+            matrix = sparse.vstack([part_matrix for _, _, part_matrix in parts])
+            self._append(_Segment.from_matrix(ids, lengths, matrix))
 
     def rebuild(self, chunks: Iterable[tuple[str, str, str]], generation: int) -> None:
         """Start over from ``(chunk id, terms, text)``; text is analysed only if terms are
@@ -171,7 +204,8 @@ class LexicalIndex:
         for chunk_id, terms, text in chunks:
             batch.append((chunk_id, terms or " ".join(analyze(text))))
         self.add(batch)
-        self._merge()
+        if len(self._segments) > 1:
+            self._merge(list(self._segments))
         self.generation = generation
 
     # search --------------------------------------------------------------------------
@@ -257,12 +291,8 @@ class LexicalIndex:
         except (OSError, ValueError, KeyError):
             return False
         self._vocab = {term: number for number, term in enumerate(meta["vocab"])}
-        self._segments = segments
-        self._where = {
-            cid: (number, row)
-            for number, segment in enumerate(segments)
-            for row, (cid, alive) in enumerate(zip(segment.ids, segment.alive, strict=True))
-            if alive
-        }
+        self._segments, self._where = [], {}
+        for segment in segments:
+            self._append(segment)
         self.generation = int(meta["generation"])
         return True
