@@ -465,6 +465,33 @@ class Manifest:
     def integrity_check(self) -> str:
         return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
 
+    def filtered(
+        self, collection: str, paths: Sequence[str], folders: Sequence[str], formats: Sequence[str]
+    ) -> tuple[set[str], set[str]]:
+        """Chunk ids and content hashes of the sources in any of the given files or folders
+        (recursively) and of any of the given formats; an empty criterion is no limit."""
+        places: list[str] = []
+        values: list[object] = [collection]
+        if paths:
+            places.append(f"s.path IN ({','.join('?' * len(paths))})")
+            values.extend(paths)
+        for folder in folders:
+            prefix = folder.rstrip("/\\") + "/"
+            places.append("substr(s.path, 1, ?) = ?")
+            values.extend((len(prefix), prefix))
+        where = ["t.collection = ?"]
+        if places:
+            where.append(f"({' OR '.join(places)})")
+        if formats:
+            where.append(f"t.format IN ({','.join('?' * len(formats))})")
+            values.extend(formats)
+        rows = self._db.execute(
+            "SELECT c.id, t.content_hash FROM chunks c JOIN contents t ON t.id = c.content_id "
+            f"JOIN sources s ON s.content_id = t.id WHERE {' AND '.join(where)}",
+            values,
+        ).fetchall()
+        return {r[0] for r in rows}, {r[1] for r in rows}
+
     def iter_terms(self, collection: str) -> Iterator[tuple[str, str, str]]:
         """(chunk id, terms, text) of a whole collection, for rebuilding the lexical index."""
         rows = self._db.execute(

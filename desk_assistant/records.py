@@ -31,6 +31,21 @@ class Passage:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchFilter:
+    """Restrict a search or question to some files, folders or formats (any that match).
+
+    Formats are loader names: pdf, docx, markdown, html, text, pptx, spreadsheet, ...
+    """
+
+    paths: tuple[str, ...] = ()
+    folders: tuple[str, ...] = ()
+    formats: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.paths or self.folders or self.formats)
+
+
+@dataclass(frozen=True, slots=True)
 class Citation:
     """A numbered source of an answer: ``[n]`` in the text maps to this."""
 

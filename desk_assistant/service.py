@@ -29,6 +29,7 @@ from desk_assistant.records import (
     CollectionInfo,
     IngestEvent,
     Passage,
+    SearchFilter,
     SourceInfo,
     Token,
 )
@@ -317,14 +318,32 @@ class Assistant:
         return Retriever(self.manifest, self.store, self.lexical(name), self.embedder, name)
 
     def retrieve(
-        self, query: str, collection: str | None = None, k: int | None = None, mode: Mode = "hybrid"
+        self,
+        query: str,
+        collection: str | None = None,
+        k: int | None = None,
+        mode: Mode = "hybrid",
+        where: SearchFilter | None = None,
     ) -> RetrievalResult:
-        return self.retriever(collection).search(query, k or self.settings.top_k, mode=mode)
+        from desk_assistant.rag.retrieval import Allowed
+
+        name = self._collection(collection)
+        only = None
+        if where:
+            paths = tuple(_absolute(p) for p in where.paths)
+            folders = tuple(_absolute(f) for f in where.folders)
+            chunk_ids, contents = self.manifest.filtered(name, paths, folders, where.formats)
+            only = Allowed(chunk_ids, contents)
+        return self.retriever(name).search(query, k or self.settings.top_k, mode=mode, only=only)
 
     def search(
-        self, query: str, collection: str | None = None, k: int | None = None
+        self,
+        query: str,
+        collection: str | None = None,
+        k: int | None = None,
+        where: SearchFilter | None = None,
     ) -> list[Passage]:
-        return self.retrieve(query, collection, k).passages
+        return self.retrieve(query, collection, k, where=where).passages
 
     def ask(
         self,
@@ -333,6 +352,7 @@ class Assistant:
         k: int | None = None,
         *,
         chat_id: int | None = None,
+        where: SearchFilter | None = None,
     ) -> Iterator[Token | Answer]:
         """Stream the answer's tokens, then the ``Answer`` with its citations.
 
@@ -340,13 +360,13 @@ class Assistant:
         the caller stopped half-way (marked as stopped).
         """
         if chat_id is None:
-            yield from self._answer(question, collection, k)
+            yield from self._answer(question, collection, k, where)
             return
         self.chats.add_question(chat_id, question)
         pieces: list[str] = []
         finished = False
         try:
-            for item in self._answer(question, collection, k):
+            for item in self._answer(question, collection, k, where):
                 if isinstance(item, Answer):
                     self.chats.add_answer(chat_id, item)
                     finished = True
@@ -366,13 +386,13 @@ class Assistant:
                 self.chats.add_answer(chat_id, stopped)
 
     def _answer(
-        self, question: str, collection: str | None, k: int | None
+        self, question: str, collection: str | None, k: int | None, where: SearchFilter | None
     ) -> Iterator[Token | Answer]:
         from desk_assistant.rag.answer import Answerer, AnswerSettings, abstention
 
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        retrieved = self.retrieve(question, collection, k)
+        retrieved = self.retrieve(question, collection, k, where=where)
         timings["retrieval_s"] = time.perf_counter() - started
         settings = AnswerSettings(
             max_answer_tokens=self.settings.max_answer_tokens,

@@ -110,6 +110,9 @@ def test_search_finds_word_and_markdown_passages(indexed: tuple[Path, Path]) -> 
     assert results[0]["path"] == str(docs / "handbook.docx")
     assert "28 days" in results[0]["text"]
     assert set(results[0]) == {"rank", "path", "page", "score", "text"}
+    code, out = cli("--home", str(home), "search", "renovation", "--type", "markdown", "--json")
+    assert code == 0
+    assert {r["path"] for r in json.loads(out)} == {str(docs / "recipes.md")}
 
 
 def test_unrelated_question_is_refused(indexed: tuple[Path, Path]) -> None:

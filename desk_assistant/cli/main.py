@@ -21,7 +21,7 @@ from desk_assistant.cli import models_cmd
 if TYPE_CHECKING:
     from argparse import _SubParsersAction
 
-    from desk_assistant.records import Answer, Token
+    from desk_assistant.records import Answer, SearchFilter, Token
     from desk_assistant.service import Assistant
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -117,6 +117,7 @@ def _question_commands(commands: _SubParsersAction[argparse.ArgumentParser]) -> 
     ask.add_argument("--max-tokens", type=int, metavar="N", help="longest answer in tokens")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
     ask.add_argument("--batch", metavar="FILE", help="JSON lines {id, question}; '-' = stdin")
+    _filter_options(ask)
 
     search = commands.add_parser("search", help="show the passages that match a query")
     _common(search, top=False)
@@ -124,6 +125,7 @@ def _question_commands(commands: _SubParsersAction[argparse.ArgumentParser]) -> 
     search.add_argument("-k", type=int, default=5, metavar="N", help="passages (default 5)")
     search.add_argument("--json", action="store_true", help="print a JSON array")
     search.add_argument("--batch", metavar="FILE", help="JSON lines {id, question}; '-' = stdin")
+    _filter_options(search)
 
 
 def _library_commands(commands: _SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -156,6 +158,34 @@ def _library_commands(commands: _SubParsersAction[argparse.ArgumentParser]) -> N
 
     gui = commands.add_parser("gui", help="open the desktop app (the default)")
     _common(gui, top=False)
+
+
+def _filter_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--in",
+        dest="within",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="only this file or folder (repeatable)",
+    )
+    parser.add_argument(
+        "--type",
+        dest="formats",
+        action="append",
+        default=[],
+        metavar="FORMAT",
+        help="only this format: pdf, docx, markdown, html, text, ... (repeatable)",
+    )
+
+
+def _where(args: argparse.Namespace) -> SearchFilter | None:
+    from desk_assistant.records import SearchFilter
+
+    folders = tuple(p for p in args.within if Path(p).expanduser().is_dir())
+    files = tuple(p for p in args.within if p not in folders)
+    where = SearchFilter(paths=files, folders=folders, formats=tuple(args.formats))
+    return where or None
 
 
 def _version() -> str:
@@ -271,12 +301,12 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
     with _open(args) as assistant:
         if batch is not None:
             for item in batch:
-                passages = assistant.search(item["question"], k=args.k)
+                passages = assistant.search(item["question"], k=args.k, where=_where(args))
                 results = [passage_json(r, p) for r, p in enumerate(passages, start=1)]
                 print_json({"id": item.get("id"), "results": results}, out)
             return EXIT_OK
         assert query is not None
-        passages = assistant.search(query, k=args.k)
+        passages = assistant.search(query, k=args.k, where=_where(args))
         if args.json:
             print_json([passage_json(r, p) for r, p in enumerate(passages, start=1)], out)
         else:
@@ -299,15 +329,15 @@ def cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
     with _open(args, **overrides) as assistant:
         if batch is not None:
             for line in batch:
-                answer = _final(assistant.ask(line["question"]))
+                answer = _final(assistant.ask(line["question"], where=_where(args)))
                 print_json({"id": line.get("id"), **answer.to_json()}, out)
             return EXIT_OK
         assert question is not None
         if args.json:
-            print_json(_final(assistant.ask(question)).to_json(), out)
+            print_json(_final(assistant.ask(question, where=_where(args))).to_json(), out)
             return EXIT_OK
         streamed = False
-        for piece in assistant.ask(question):
+        for piece in assistant.ask(question, where=_where(args)):
             if isinstance(piece, Answer):
                 if not streamed:
                     out.write(piece.text)

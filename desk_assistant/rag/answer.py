@@ -14,6 +14,7 @@ from pathlib import Path
 from desk_assistant.backends.llm.base import LLMRuntime
 from desk_assistant.backends.llm.chat_format import ChatFormat
 from desk_assistant.rag.citations import attribute
+from desk_assistant.rag.context import assemble
 from desk_assistant.rag.packing import PackedPassage, pack
 from desk_assistant.rag.prompt import EMPTY_ANSWER, NO_ANSWER, SYSTEM_PROMPT, user_message
 from desk_assistant.rag.retrieval import RetrievalResult
@@ -64,10 +65,10 @@ class Answerer:
         passage always stays)."""
         passages = retrieved.passages
         if not self.settings.strict_grounding:
-            return list(passages)
+            return assemble(passages)
         floor = self.settings.min_relevance
         kept = [p for p in passages if p.similarity is not None and p.similarity >= floor]
-        return kept or list(passages[:1])
+        return assemble(kept or passages[:1])
 
     def _count(self, text: str) -> int:
         return len(self.runtime.tokenize(text))

@@ -10,14 +10,27 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
 from desk_assistant.backends.embeddings import Embedder
 from desk_assistant.lexical import LexicalIndex
 from desk_assistant.manifest import Manifest
 from desk_assistant.records import Passage
-from desk_assistant.store import ChromaStore
+from desk_assistant.store import ChromaStore, VectorHit
 
 Mode = Literal["hybrid", "dense", "lexical"]
 RRF_K = 60  # the constant from Cormack et al. (2009); robust across collections
+
+
+MAX_IN_FILTER = 500  # contents per Chroma "$in" filter; beyond it, over-fetch and filter
+
+
+@dataclass(frozen=True, slots=True)
+class Allowed:
+    """The chunks a filter admits, and their contents (Chroma filters on content)."""
+
+    chunk_ids: set[str]
+    contents: set[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,17 +63,21 @@ class Retriever:
         self.embedder = embedder
         self.collection = collection
 
-    def search(self, query: str, k: int, *, mode: Mode = "hybrid") -> RetrievalResult:
+    def search(
+        self, query: str, k: int, *, mode: Mode = "hybrid", only: Allowed | None = None
+    ) -> RetrievalResult:
+        """The ``k`` best chunks; ``only`` restricts them to some chunks (filters)."""
         depth = max(50, 4 * k)  # fuse deeper lists than we return: RRF needs the overlap
         similarities: dict[str, float] = {}
         rankings: list[list[str]] = []
         vector = self.embedder.embed_query(query)
         if mode in ("hybrid", "dense"):
-            hits = self.store.query(self.collection, vector, depth)
+            hits = self._dense(vector, depth, only)
             similarities = {h.chunk_id: h.similarity for h in hits}
             rankings.append([h.chunk_id for h in hits])
         if mode in ("hybrid", "lexical"):
-            rankings.append([h.chunk_id for h in self.lexical.search(query, depth)])
+            allowed = only.chunk_ids if only is not None else None
+            rankings.append([h.chunk_id for h in self.lexical.search(query, depth, allowed)])
         fused = rrf(rankings)
         top = sorted(fused, key=lambda cid: fused[cid], reverse=True)[:k]
         # Lexical-only hits get a similarity too, so every passage can be judged on the
@@ -85,3 +102,15 @@ class Retriever:
         ]
         best = max(similarities.values(), default=None)
         return RetrievalResult(passages, best)
+
+    def _dense(self, vector: np.ndarray, depth: int, only: Allowed | None) -> list[VectorHit]:
+        if only is None:
+            return self.store.query(self.collection, vector, depth)
+        if not only.chunk_ids:
+            return []
+        if len(only.contents) <= MAX_IN_FILTER:
+            where = {"content": {"$in": sorted(h[:20] for h in only.contents)}}
+            return self.store.query(self.collection, vector, depth, where)
+        # Too many files for a metadata filter: fetch deeper and keep the allowed ones.
+        hits = self.store.query(self.collection, vector, depth * 8)
+        return [h for h in hits if h.chunk_id in only.chunk_ids][:depth]
