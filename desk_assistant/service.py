@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from desk_assistant.backends.embeddings import Embedder
     from desk_assistant.backends.llm.base import LLMRuntime
     from desk_assistant.backends.llm.chat_format import ChatFormat
+    from desk_assistant.backends.reranker import CrossEncoderReranker
     from desk_assistant.doctor import Report
     from desk_assistant.rag.retrieval import Mode, RetrievalResult, Retriever
     from desk_assistant.store import ChromaStore
@@ -77,6 +78,7 @@ class Assistant:
         self._lexical: dict[str, LexicalIndex] = {}
         self._parser: SandboxedParser | None = None
         self._chats: ChatStore | None = None
+        self._reranker: CrossEncoderReranker | None = None
         self._parser_key: tuple[ChunkingConfig, int, int, float] | None = None
 
     def close(self) -> None:
@@ -315,7 +317,23 @@ class Assistant:
 
         name = self._collection(collection)
         self._check_embedding_model(name, create=False)
-        return Retriever(self.manifest, self.store, self.lexical(name), self.embedder, name)
+        return Retriever(
+            self.manifest,
+            self.store,
+            self.lexical(name),
+            self.embedder,
+            name,
+            self.reranker,
+            self.settings.rerank_depth,
+        )
+
+    @property
+    def reranker(self) -> CrossEncoderReranker | None:
+        if self._reranker is None and self.settings.reranker_model is not None:
+            from desk_assistant.backends.reranker import CrossEncoderReranker
+
+            self._reranker = CrossEncoderReranker(Path(self.settings.reranker_model))
+        return self._reranker
 
     def retrieve(
         self,

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
         0.30, ge=-1.0, le=1.0, description="Abstain below this passage similarity"
     )
 
+    reranker_model: Path | None = Field(
+        None, description="Cross-encoder folder for re-ranking (empty: off)"
+    )
+    rerank_depth: int = Field(30, ge=2, le=500, description="Passages re-ranked per question")
+
     # Indexing
     embedding_model: Path | None = Field(
         None, description="Sentence-transformers model folder (empty: built-in)"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -23,6 +23,10 @@ RRF_K = 60  # the constant from Cormack et al. (2009); robust across collections
 
 
 MAX_IN_FILTER = 500  # contents per Chroma "$in" filter; beyond it, over-fetch and filter
+
+
+class Reranker(Protocol):
+    def scores(self, query: str, texts: Sequence[str]) -> list[float]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +60,16 @@ class Retriever:
         lexical: LexicalIndex,
         embedder: Embedder,
         collection: str,
+        reranker: Reranker | None = None,
+        rerank_depth: int = 30,
     ) -> None:
         self.manifest = manifest
         self.store = store
         self.lexical = lexical
         self.embedder = embedder
         self.collection = collection
+        self.reranker = reranker
+        self.rerank_depth = rerank_depth
 
     def search(
         self, query: str, k: int, *, mode: Mode = "hybrid", only: Allowed | None = None
@@ -79,7 +87,10 @@ class Retriever:
             allowed = only.chunk_ids if only is not None else None
             rankings.append([h.chunk_id for h in self.lexical.search(query, depth, allowed)])
         fused = rrf(rankings)
-        top = sorted(fused, key=lambda cid: fused[cid], reverse=True)[:k]
+        ranked = sorted(fused, key=lambda cid: fused[cid], reverse=True)
+        if self.reranker is not None:
+            ranked = self._rerank(query, ranked[: max(k, self.rerank_depth)], fused)
+        top = ranked[:k]
         # Lexical-only hits get a similarity too, so every passage can be judged on the
         # same scale when deciding what is relevant enough to show the model.
         missing = [cid for cid in top if cid not in similarities]
@@ -102,6 +113,15 @@ class Retriever:
         ]
         best = max(similarities.values(), default=None)
         return RetrievalResult(passages, best)
+
+    def _rerank(self, query: str, candidates: list[str], fused: dict[str, float]) -> list[str]:
+        """Order candidates by the cross-encoder; its score replaces the fused one."""
+        assert self.reranker is not None
+        rows = self.manifest.chunks(candidates)
+        present = [cid for cid in candidates if cid in rows]
+        scores = self.reranker.scores(query, [rows[cid].text for cid in present])
+        fused.update(zip(present, scores, strict=True))
+        return sorted(present, key=lambda cid: fused[cid], reverse=True)
 
     def _dense(self, vector: np.ndarray, depth: int, only: Allowed | None) -> list[VectorHit]:
         if only is None:
