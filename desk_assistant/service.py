@@ -259,6 +259,9 @@ class Assistant:
                 workers=self.settings.parse_workers,
                 timeout=self.settings.parse_timeout,
                 memory_mb=self.settings.parse_memory_mb,
+                # Parse ahead by at least one embedding batch of small documents, or the
+                # parser idles while the embedder works and the other way round.
+                prefetch=max(64, 4 * self.settings.embed_batch_size),
             )
             self._parser_key = key
         return self._parser

@@ -205,7 +205,7 @@ class SandboxedParser:
         workers: int = 1,
         timeout: float = 60.0,
         memory_mb: int = 2048,
-        prefetch: int = 4,
+        prefetch: int = 256,
         parse: str = "ingest.sandbox:parse_file",
     ) -> None:
         """``parse`` names the function the workers run, as "module:function" (the
