@@ -66,9 +66,30 @@ def test_sentences_without_markers_are_attributed_by_overlap() -> None:
     result = attribute(
         "The notice period of the lease is three months. I hope this helps!", passages
     )
-    assert result.text == "The notice period of the lease is three months [2]. I hope this helps!"
+    # passage 2 is the only one cited, so it is shown as [1]
+    assert result.text == "The notice period of the lease is three months [1]. I hope this helps!"
     assert result.cited == (2,)
     assert result.attributed == 1
+
+
+def test_a_sentence_drawing_on_two_passages_cites_both() -> None:
+    passages = [
+        "Residential Tenancy Agreement for the flat at Harbour Street 14, third floor, Aarhus.",
+        "The monthly rent is 9,400 kroner, payable in advance each month.",
+    ]
+    answer = "The flat at Harbour Street 14, third floor, costs 9400 kroner in rent."
+    result = attribute(answer, passages)
+    assert result.text.endswith("in rent [1][2].")
+    assert result.cited == (1, 2)
+
+
+def test_numbers_decide_between_similar_passages() -> None:
+    passages = [
+        "The deposit for the flat is 28,200 kroner.",
+        "The rent for the flat is 9,400 kroner.",
+    ]
+    result = attribute("The rent for the flat is 9,400 kroner.", passages)
+    assert result.cited == (2,)
 
 
 def test_file_names_and_decimals_do_not_split_sentences() -> None:

@@ -131,22 +131,22 @@ class Answerer:
         timings: dict[str, float],
     ) -> Answer:
         result = attribute(raw, [p.text for p in packed])
-        by_number = {p.n: p for p in packed}
+        by_number = {p.n: p.passage for p in packed}
         # An answer too short to attribute ("Yes.") still came from the passages it was
         # given: list the most relevant one as its source rather than none.
         cited = result.cited or ((1,) if packed else ())
         citations = tuple(
             Citation(
-                n=n,
-                path=by_number[n].passage.path,
-                page=by_number[n].passage.page,
-                text=by_number[n].passage.text,
-                score=by_number[n].passage.similarity or by_number[n].passage.score,
-                heading=by_number[n].passage.heading,
-                start=by_number[n].passage.start,
-                end=by_number[n].passage.end,
+                n=shown,
+                path=by_number[n].path,
+                page=by_number[n].page,
+                text=by_number[n].text,
+                score=by_number[n].similarity or by_number[n].score,
+                heading=by_number[n].heading,
+                start=by_number[n].start,
+                end=by_number[n].end,
             )
-            for n in cited
+            for shown, n in enumerate(cited, start=1)
         )
         timings["removed_markers"] = float(result.removed_markers)
         if not raw:

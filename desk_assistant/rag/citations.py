@@ -33,6 +33,7 @@ _STOPWORDS = frozenset(
 )
 MIN_SHARED_WORDS = 2
 MIN_OVERLAP = 0.5
+MAX_SOURCES_PER_SENTENCE = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,18 +69,16 @@ def _clean_markers(text: str, valid: range) -> tuple[str, int]:
     return _SPACED_MARKER.sub(keep_valid, text), removed
 
 
-def _with_marker(sentence: str, n: int) -> str:
-    body = sentence.rstrip()
-    trailing = sentence[len(body) :]
-    stripped = body.rstrip(".!?")
-    return f"{stripped} [{n}]{body[len(stripped) :]}{trailing}"
-
-
 def attribute(answer: str, passages: Sequence[str]) -> Attribution:
-    """Check the markers of ``answer`` against ``passages`` (numbered from 1) and fill gaps."""
+    """Check the markers of ``answer`` against ``passages`` (numbered from 1), fill gaps,
+    and renumber the cited passages 1, 2, ... in order of first citation.
+
+    ``cited`` lists the original passage numbers in that order, so the citation shown
+    as ``[i]`` is passage ``cited[i - 1]``.
+    """
     valid = range(1, len(passages) + 1)
     text, removed = _clean_markers(answer, valid)
-    passage_words = [content_words(p) for p in passages]
+    passage_words = [_evidence(p) for p in passages]
     pieces: list[str] = []
     attributed = 0
     for match in _SENTENCE.finditer(text):
@@ -87,31 +86,65 @@ def attribute(answer: str, passages: Sequence[str]) -> Attribution:
         if MARKER.search(sentence) or not sentence.strip():
             pieces.append(sentence)
             continue
-        best = _best_source(content_words(sentence), passage_words)
-        if best is None:
-            pieces.append(sentence)
-        else:
-            pieces.append(_with_marker(sentence, best))
+        sources = _sources(_evidence(sentence), passage_words)
+        if sources:
+            sentence = _with_markers(sentence, sources)
             attributed += 1
+        pieces.append(sentence)
     rebuilt = "".join(pieces)
     cited: list[int] = []
     for match in MARKER.finditer(rebuilt):
         for number in re.split(r"\s*[,;]\s*", match.group(1)):
             if int(number) not in cited:
                 cited.append(int(number))
-    return Attribution(rebuilt, tuple(cited), removed, attributed)
+    renumber = {old: new for new, old in enumerate(cited, start=1)}
+
+    def renumbered(match: re.Match[str]) -> str:
+        numbers = [renumber[int(n)] for n in re.split(r"\s*[,;]\s*", match.group(1))]
+        return "".join(f"[{n}]" for n in numbers)
+
+    return Attribution(MARKER.sub(renumbered, rebuilt), tuple(cited), removed, attributed)
 
 
-def _best_source(sentence: set[str], passages: Sequence[set[str]]) -> int | None:
+_NUMBER = re.compile(r"\d[\d,.]*\d|\d")
+NUMBER_WEIGHT = 3  # a figure shared with a passage is strong evidence of where it came from
+
+
+def _evidence(text: str) -> dict[str, int]:
+    """Content words (weight 1) and numbers (weight 3, separators ignored) of ``text``."""
+    weights = dict.fromkeys(content_words(text), 1)
+    for number in _NUMBER.findall(text):
+        weights["#" + number.replace(",", "").rstrip(".")] = NUMBER_WEIGHT
+    return weights
+
+
+def _sources(sentence: dict[str, int], passages: Sequence[dict[str, int]]) -> list[int]:
+    """The passages a sentence draws on: greedily, the one covering most of its evidence,
+    then others that add at least two words' worth (a sentence can combine two
+    passages: "the flat at Harbour Street [1] costs 9,400 kroner a month [2]")."""
+    total = sum(sentence.values())
     if len(sentence) < MIN_SHARED_WORDS:
-        return None
-    best_n, best_shared = None, 0
-    for n, words in enumerate(passages, start=1):
-        shared = len(sentence & words)
-        if shared > best_shared:
-            best_n, best_shared = n, shared
-    if best_n is None or best_shared < MIN_SHARED_WORDS:
-        return None
-    if best_shared / len(sentence) < MIN_OVERLAP:
-        return None
-    return best_n
+        return []
+    uncovered = dict(sentence)
+    chosen: list[int] = []
+    while len(chosen) < MAX_SOURCES_PER_SENTENCE:
+        gains = [
+            (sum(w for word, w in uncovered.items() if word in words), n)
+            for n, words in enumerate(passages, start=1)
+            if n not in chosen
+        ]
+        gain, best = max(gains, default=(0, 0))
+        if gain < MIN_SHARED_WORDS:
+            break
+        chosen.append(best)
+        uncovered = {word: w for word, w in uncovered.items() if word not in passages[best - 1]}
+    covered = total - sum(uncovered.values())
+    return chosen if chosen and covered / total >= MIN_OVERLAP else []
+
+
+def _with_markers(sentence: str, numbers: Sequence[int]) -> str:
+    body = sentence.rstrip()
+    trailing = sentence[len(body) :]
+    stripped = body.rstrip(".!?")
+    markers = "".join(f"[{n}]" for n in sorted(numbers))
+    return f"{stripped} {markers}{body[len(stripped) :]}{trailing}"
