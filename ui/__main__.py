@@ -1,3 +1,6 @@
+"""``python -m ui`` opens the desktop app."""
+
 from ui.app import main
 
-raise SystemExit(main())
+if __name__ == "__main__":
+    raise SystemExit(main())

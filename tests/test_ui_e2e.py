@@ -1,0 +1,127 @@
+"""The product promise through the window, with the real embedded models.
+
+A user drops a PDF, a Word file and a Markdown file on the window, watches them being
+indexed, asks a question whose answer is on page 2 of the PDF, reads the answer as it
+streams in, clicks [1] and lands on page 2 with the passage highlighted; then stops an
+answer with Esc. A heartbeat timer on the GUI thread proves the window never froze.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from pytestqt.qtbot import QtBot
+from test_e2e import make_documents
+from ui_helpers import (
+    Heartbeat,
+    ask,
+    click_link,
+    drop_files,
+    open_window,
+    wait_answer,
+    wait_indexed,
+    wait_models,
+)
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.model,
+    pytest.mark.gui,
+    pytest.mark.qt_log_level_fail("WARNING"),
+    pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints"),
+]
+
+# The longest the GUI thread may go without running its 20 ms timer while an ingestion
+# or a generation runs in the background: the ~200 ms of the issue. Measured here (2 shared
+# cores, 8 runs): ingestion 60-121 ms, generation 24-33 ms;
+# the margin is for a machine busy with other work.
+MAX_GAP_MS = 200.0
+
+
+@pytest.fixture
+def heartbeat() -> Iterator[Heartbeat]:
+    beat = Heartbeat()
+    yield beat
+    beat.timer.stop()
+
+
+def report(name: str, beat: Heartbeat) -> None:
+    print(  # shown with -s: the figures the threshold above was set from
+        f"\n{name}: max gap {max(beat.gaps, default=0) * 1000:.0f} ms, "
+        f"p99 {beat.percentile(0.99):.0f} ms, {len(beat.gaps)} ticks",
+        file=sys.stderr,
+    )
+
+
+def test_drop_ask_stream_and_land_on_the_cited_pdf_page(
+    qtbot: QtBot, app_home: Path, tmp_path: Path, heartbeat: Heartbeat
+) -> None:
+    docs = make_documents(tmp_path / "docs")
+    heartbeat.start()
+    window = open_window(qtbot, app_home)
+    wait_models(qtbot, window)
+    assert window.status.text() == "Ready", window.status.text()
+    loading_gap = heartbeat.stop()
+    report("loading the models", heartbeat)
+
+    heartbeat.start()
+    drop_files(window, [docs / "council-report.pdf", docs / "handbook.docx", docs / "recipes.md"])
+    qtbot.waitUntil(window.library.progress.isVisible)
+    wait_indexed(qtbot, window, 3)
+    ingest_gap = heartbeat.stop()
+    report("ingestion", heartbeat)
+    rows = {Path(r.path).name: r for r in window.library.model.rows()}
+    assert rows["council-report.pdf"].pages == 3
+
+    shown_while_streaming: list[str] = []
+    view = window.chat.view
+    view.textChanged.connect(
+        lambda: (
+            shown_while_streaming.append(view.toPlainText())
+            if window.chat.generating and window.chat.tokens_received
+            else None
+        )
+    )
+    heartbeat.start()
+    ask(qtbot, window, "When will the Harbor Bridge renovation be finished?")
+    wait_answer(qtbot, window)
+    answer_gap = heartbeat.stop()
+    report("generation", heartbeat)
+
+    reply = view.replies[-1]
+    assert reply.grounded and reply.citations, reply
+    first = reply.citations[0]
+    assert first.path == str(docs / "council-report.pdf") and first.page == 2
+    assert "2027" in reply.text
+    assert shown_while_streaming, "the answer did not appear before it was finished"
+    assert any(text.strip() for text in shown_while_streaming)
+
+    click_link(view, "cite:0:1")
+    viewer = window.viewer
+    qtbot.waitUntil(lambda: viewer.pdf.found, timeout=15_000)
+    assert viewer.isVisible() and viewer.stack.currentWidget() is viewer.pdf
+    assert viewer.title.text() == "council-report.pdf"
+    assert viewer.pdf.path == first.path
+    assert viewer.pdf.view.pageNavigator().currentPage() == 1  # page 2, counted from 0
+    highlighted = viewer.pdf.search.resultAtIndex(viewer.pdf.view.currentSearchResultIndex())
+    assert highlighted.page() == 1 and highlighted.rectangles()
+    assert viewer.pdf.search.searchString() in first.text.replace("\n", " ")
+
+    ask(qtbot, window, "What does the renovation of the Harbor Bridge cost?")
+    qtbot.waitUntil(lambda: window.chat.tokens_received > 0, timeout=120_000)
+    QTest.keyClick(window.chat.input, Qt.Key.Key_Escape)
+    stopped_at = time.perf_counter()
+    assert not window.chat.generating
+    assert view.replies[-1].stopped
+    qtbot.waitUntil(lambda: not window.lanes.asking._jobs, timeout=10_000)
+    assert time.perf_counter() - stopped_at < 2.0  # the model stopped, not ran to its end
+
+    assert ingest_gap < MAX_GAP_MS, f"the window froze for {ingest_gap:.0f} ms while indexing"
+    assert answer_gap < MAX_GAP_MS, f"the window froze for {answer_gap:.0f} ms while answering"
+    del loading_gap  # reported above; loading imports torch, see the report in the issue

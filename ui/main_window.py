@@ -1,0 +1,432 @@
+"""The main window: library and chats on the left, the conversation, the source viewer.
+
+It wires the panels together and owns what is window-wide: the lanes, drag and drop
+anywhere, keyboard shortcuts, banners and error reporting, and the remembered state.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desk_assistant.errors import EmbeddingModelMismatch, ModelLoadError, StoreError
+from desk_assistant.records import Citation
+from desk_assistant.service import Assistant
+from desk_assistant.settings import Settings, save_settings
+from ui.banner import BannerArea
+from ui.chat_panel import ChatList, ChatPanel
+from ui.icons import Icons, render
+from ui.lanes import Lanes
+from ui.library_panel import LibraryPanel
+from ui.settings_dialog import SettingsDialog
+from ui.settings_form import FILE_FILTERS
+from ui.source_viewer import SourceViewer
+from ui.window_state import WindowState
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QMimeData
+
+    from desk_assistant.backends.embeddings import Embedder
+    from desk_assistant.backends.llm.base import LLMRuntime
+
+log = logging.getLogger(__name__)
+
+BUILTIN_BANNER = "builtin-model"
+
+
+def local_paths(mime: QMimeData) -> list[str]:
+    """The files and folders a drag carries; empty unless every item is a local path."""
+    if not mime.hasUrls():
+        return []
+    urls = mime.urls()
+    if not urls or not all(url.isLocalFile() for url in urls):
+        return []
+    return [os.path.normpath(url.toLocalFile()) for url in urls]
+
+
+def preload(assistant: Assistant) -> str:
+    """Load what the first question needs (embedding model, vector store, LLM) now, while
+    the user is still looking around; returns the LLM's file name."""
+    _ = assistant.embedder.dimension, assistant.store, assistant.runtime, assistant.chat_format
+    return assistant.model_path().name
+
+
+class MainWindow(QMainWindow):
+    """One window per data folder; ``embedder``/``runtime`` replace the configured models
+    (the tests' fakes)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        runtime: LLMRuntime | None = None,
+        collection: str | None = None,
+    ) -> None:
+        super().__init__()
+        settings.home.mkdir(parents=True, exist_ok=True)
+        self.state = WindowState(settings.home)
+        collection = collection or self.state.text("library/collection") or settings.collection
+        self.icons = Icons()
+        self._model_name = ""  # set once the models have loaded
+        self.lanes = Lanes(settings, embedder=embedder, runtime=runtime, parent=self)
+        self.setWindowIcon(render("desk-assistant"))
+        self.setAcceptDrops(True)
+        self.setMinimumSize(900, 560)
+
+        self.banners = BannerArea(self)
+        self.library = LibraryPanel(self.lanes, self.icons, self.notify, self)
+        self.library.collection = collection
+        self.chat_list = ChatList(self.lanes, self.icons, self.notify, self)
+        self.chat_list.collection = collection
+        self.chat = ChatPanel(self.lanes, self.chat_list, self.icons, self)
+        self.viewer = SourceViewer(self.icons, self)
+        self.viewer.hide()
+
+        self.sidebar = QSplitter(Qt.Orientation.Vertical, self)
+        self.sidebar.addWidget(self.chat_list)
+        self.sidebar.addWidget(self.library)
+        self.sidebar.setStretchFactor(0, 2)
+        self.sidebar.setStretchFactor(1, 3)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.addWidget(self.sidebar)
+        self.splitter.addWidget(self.chat)
+        self.splitter.addWidget(self.viewer)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setStretchFactor(1, 1)
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.banners)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+
+        self.status = QLabel(self)
+        self.model_label = QLabel(self)
+        self.model_label.setObjectName("muted")
+        self.statusBar().addWidget(self.status, 1)
+        self.statusBar().addPermanentWidget(self.model_label)
+
+        self._build_actions()
+        self._connect()
+        self._restore_state()
+        self._update_title()
+        self.chat.input.setFocus()
+
+    # construction -----------------------------------------------------------------------
+
+    def _action(
+        self,
+        text: str,
+        slot: Callable[[], object],
+        shortcuts: list[QKeySequence | QKeySequence.StandardKey | str] | None = None,
+        icon: str | None = None,
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcuts:
+            action.setShortcuts([QKeySequence(s) for s in shortcuts])
+        if icon:
+            self.icons.attach(action, icon)
+        action.triggered.connect(lambda _checked=False: slot())
+        self.addAction(action)  # shortcuts work even when the menu bar is hidden
+        return action
+
+    def _build_actions(self) -> None:
+        self.add_files_action = self._action(
+            "Add files…", self.library.add_files, [QKeySequence.StandardKey.Open], "add-file"
+        )
+        self.add_folder_action = self._action(
+            "Add folder…", self.library.add_folder, ["Ctrl+Shift+O"], "add-folder"
+        )
+        self.settings_action = self._action("Settings…", self.open_settings, ["Ctrl+,"], "settings")
+        self.quit_action = self._action("Quit", self.close, [QKeySequence.StandardKey.Quit])
+        self.new_chat_action = self._action(
+            "New chat", self.chat_list.new_chat, [QKeySequence.StandardKey.New], "new-chat"
+        )
+        self.send_action = self._action(
+            "Send question", self.chat.send, ["Ctrl+Return", "Ctrl+Enter"], "send"
+        )
+        self.stop_action = self._action("Stop answer", self.chat.stop, ["Esc"], "stop")
+        self.stop_action.setEnabled(False)
+        self.copy_action = self._action(
+            "Copy last answer", self.chat.copy_last_answer, ["Ctrl+Shift+C"], "copy"
+        )
+        self.regenerate_action = self._action(
+            "Regenerate last answer", self.chat.regenerate_last, ["Ctrl+R"], "regenerate"
+        )
+        self.add_model_action = self._action(
+            "Use a model file (GGUF)…", self.add_model_file, None, "model"
+        )
+
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        for action in (self.add_files_action, self.add_folder_action):
+            file_menu.addAction(action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.add_model_action)
+        file_menu.addAction(self.settings_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        chat_menu = bar.addMenu("&Chat")
+        for action in (
+            self.new_chat_action,
+            self.send_action,
+            self.stop_action,
+            self.copy_action,
+            self.regenerate_action,
+        ):
+            chat_menu.addAction(action)
+        library_menu = bar.addMenu("&Library")
+        for action in (
+            self.library.remove_action,
+            self.library.reveal_action,
+            self.library.sync_action,
+            self.library.reindex_action,
+        ):
+            library_menu.addAction(action)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction("About Desk Assistant", self.about)
+
+        toolbar = QToolBar("Main", self)
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for action in (self.add_files_action, self.add_folder_action):
+            toolbar.addAction(action)
+        spacer = QWidget(toolbar)
+        spacer.setSizePolicy(
+            spacer.sizePolicy().Policy.Expanding, spacer.sizePolicy().Policy.Preferred
+        )
+        toolbar.addWidget(spacer)
+        toolbar.addAction(self.settings_action)
+        self.addToolBar(toolbar)
+
+    def _connect(self) -> None:
+        self.library.collection_changed.connect(self._collection_changed)
+        self.library.error.connect(self.report_error)
+        self.library.indexing_changed.connect(lambda _busy: self._update_status())
+        self.chat_list.error.connect(self.report_error)
+        self.chat_list.chat_selected.connect(
+            lambda chat: self.state.put("chat/last", chat.id if chat else None)
+        )
+        self.chat.error.connect(self.report_error)
+        self.chat.generating_changed.connect(self._generating_changed)
+        self.chat.view.citation_clicked.connect(self.show_citation)
+        self.setTabOrder(self.chat.input, self.chat.send_button)
+        self.setTabOrder(self.chat.send_button, self.chat.view)
+        self.setTabOrder(self.chat.view, self.chat_list.view)
+        self.setTabOrder(self.chat_list.view, self.library.collections)
+        self.setTabOrder(self.library.collections, self.library.table)
+
+    def _restore_state(self) -> None:
+        geometry = self.state.geometry()
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1280, 800)
+        for name, splitter in (("main", self.splitter), ("sidebar", self.sidebar)):
+            saved = self.state.splitter(name)
+            if saved is None or not splitter.restoreState(saved):
+                sizes = [400, 880, 0] if splitter is self.splitter else [230, 470]
+                splitter.setSizes(sizes)
+
+    def _save_state(self) -> None:
+        self.state.put("window/geometry", self.saveGeometry())
+        self.state.put("splitters/main", self.splitter.saveState())
+        self.state.put("splitters/sidebar", self.sidebar.saveState())
+        self.state.put("library/collection", self.library.collection)
+        self.state.sync()
+
+    # start-up ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """After the window is shown: list what is there, load the models in the background."""
+        self.library.refresh()
+        self.chat_list.refresh(select=self.state.number("chat/last"))
+        self._load_models()
+        self._offer_better_model()
+
+    def _load_models(self) -> None:
+        self.status.setText("Loading model…")
+        self._model_name = ""
+        job = self.lanes.asking.call("load models", preload)
+        job.signals.finished.connect(self._models_loaded)
+        job.signals.errored.connect(self._models_failed)
+
+    def _models_loaded(self, model: str) -> None:
+        self._model_name = model
+        builtin = self.lanes.settings.model_path is None
+        self.model_label.setText(f"Model: {model}" + (" (built-in)" if builtin else ""))
+        self.status.setText("Ready")
+        self._update_status()
+
+    def _models_failed(self, message: str, _exc: object) -> None:
+        self.status.setText("The model did not load")
+        self.banners.show_banner(
+            "model",
+            "error",
+            f"The model could not be loaded: {message} Choose another model file or "
+            "runtime in Settings; your documents and chats are safe.",
+            [("Settings…", self.open_settings)],
+        )
+
+    def _offer_better_model(self) -> None:
+        if self.lanes.settings.model_path is not None or self.state.flag("banner/builtin-seen"):
+            return
+        banner = self.banners.show_banner(
+            BUILTIN_BANNER,
+            "info",
+            "You are using the built-in small model (SmolLM2-135M): quick, and fine to try "
+            "things out, but its answers are weak. For better answers add a Llama 2 chat "
+            "model file (GGUF), e.g. Llama-2-7B-Chat Q4_K_M.",
+            [("Add a model file…", self.add_model_file)],
+        )
+        banner.closed.connect(lambda: self.state.put("banner/builtin-seen", True))
+
+    # actions ----------------------------------------------------------------------------
+
+    def notify(
+        self, key: str, kind: str, text: str, actions: list[tuple[str, Callable[[], object]]]
+    ) -> None:
+        self.banners.show_banner(key, kind, text, actions)  # type: ignore[arg-type]
+
+    def report_error(self, message: str, exc: object = None) -> None:
+        """Every failure ends here: a dialog when the user must decide, else a banner."""
+        if isinstance(exc, EmbeddingModelMismatch):
+            answer = QMessageBox.question(
+                self,
+                "Different embedding model",
+                f"{message}\n\nRe-index the collection now?",
+            )
+            if answer == QMessageBox.StandardButton.Yes:
+                self.library.reindex(confirm=False)
+            return
+        if isinstance(exc, StoreError):
+            QMessageBox.critical(
+                self,
+                "Cannot use the data folder",
+                f"{message}\n\nIf another Desk Assistant is running, close it; if the disk is "
+                "full, free some space. Nothing was lost: try again afterwards.",
+            )
+            return
+        if isinstance(exc, ModelLoadError):
+            self.banners.show_banner("model", "error", message, [("Settings…", self.open_settings)])
+            return
+        self.banners.show_banner("error", "error", message)
+
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.lanes.settings, self)
+        if dialog.exec() and dialog.saved is not None:
+            self.apply_settings(dialog.saved)
+
+    def apply_settings(self, settings: Settings) -> None:
+        """New settings for every lane; the models load again in the background."""
+        self.lanes.apply(settings)
+        self.banners.remove("model")
+        if settings.model_path is not None:
+            self.banners.remove(BUILTIN_BANNER)
+        self.model_label.setText("")
+        self._load_models()
+
+    def add_model_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose a Llama 2 chat model (GGUF)", "", FILE_FILTERS["model_path"]
+        )
+        if not path:
+            return
+        settings = Settings.model_validate({**self.lanes.settings.model_dump(), "model_path": path})
+        try:
+            save_settings(settings)
+        except OSError as exc:
+            self.report_error(f"The settings could not be saved: {exc.strerror or exc}", exc)
+            return
+        self.apply_settings(settings)
+
+    def show_citation(self, citation: Citation, answer: str = "") -> None:
+        first_time = self.viewer.isHidden()
+        self.viewer.show_citation(citation, answer)
+        if first_time:
+            total = sum(self.splitter.sizes())
+            side = self.splitter.sizes()[0]
+            self.splitter.setSizes([side, (total - side) // 2, (total - side) // 2])
+
+    def about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About Desk Assistant",
+            "Desk Assistant answers questions about your own files with a local language "
+            "model, citing file and page. Nothing leaves this computer.",
+        )
+
+    # state ------------------------------------------------------------------------------
+
+    def _collection_changed(self, collection: str) -> None:
+        self.chat_list.set_collection(collection)
+        self._update_title()
+
+    def _generating_changed(self, generating: bool) -> None:
+        self.stop_action.setEnabled(generating)
+        self.send_action.setEnabled(not generating)
+        self._update_status()
+
+    def _update_status(self) -> None:
+        if not self._model_name:
+            return  # "Loading model…" until the models are there
+        if self.chat.generating:
+            self.status.setText("Answering…  (Esc to stop)")
+        elif self.library.indexing:
+            self.status.setText("Indexing in the background; you can ask meanwhile")
+        else:
+            self.status.setText("Ready")
+
+    def _update_title(self) -> None:
+        self.setWindowTitle(f"Desk Assistant — {self.library.collection}")
+
+    # drag and drop anywhere -------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if local_paths(event.mimeData()):
+            event.acceptProposedAction()
+            self.statusBar().showMessage("Drop to add to the library", 2000)
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if local_paths(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = local_paths(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+            self.library.ingest(paths)
+
+    # closing ----------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self._save_state()
+        self.chat.stop()
+        self.library.cancel_ingestion()
+        self.hide()
+        self.lanes.shutdown()
+        self.viewer.shutdown()
+        event.accept()

@@ -1,0 +1,68 @@
+"""What a model file is and whether it will load, found out off the GUI thread.
+
+Reading the header says what the file is (architecture, quantization, context length)
+and which runtimes may load it; a probe then loads it for real in a child process, so a
+file that would crash a runtime costs a child, not the app.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from desk_assistant.errors import DeskAssistantError
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCheck:
+    path: str
+    summary: str  # what the file is, in one line
+    runtime: str | None  # the runtime that will load it
+    verified: bool  # a probe loaded it and generated a token
+    problem: str | None  # why it cannot be used, if it cannot
+
+    def describe(self) -> str:
+        if self.problem:
+            return f"{self.summary}\n⚠ {self.problem}" if self.summary else f"⚠ {self.problem}"
+        how = "checked by loading it" if self.verified else "judged from its header"
+        return f"{self.summary}\nLoads with {self.runtime} ({how})."
+
+
+def check_model(path: Path | None, runtime: str, cache_dir: Path, *, probe: bool) -> ModelCheck:
+    """Describe ``path`` (None: the built-in model) and, with ``probe``, load it in a child."""
+    from desk_assistant.backends.defaults import default_llm_path
+    from desk_assistant.backends.llm.probe import probe_runtime
+    from desk_assistant.models.describe import describe
+
+    target = path or default_llm_path()
+    shown = str(path or "")
+    if not target.is_file():
+        return ModelCheck(shown, "", None, False, f"there is no file at {target}")
+    try:
+        about = describe(target, cache_dir, with_sha256=False)
+    except DeskAssistantError as exc:
+        return ModelCheck(shown, "", None, False, str(exc))
+    parts = [
+        about.name or target.name,
+        about.parameters,
+        about.architecture,
+        about.quantization,
+        f"context {about.context_length} tokens" if about.context_length else None,
+    ]
+    summary = " · ".join(p for p in parts if p)
+    if path is None:
+        summary = f"Built-in: {summary}"
+    candidates = about.loadable_by if runtime == "auto" else (runtime,)
+    refusals = {r.runtime: r.reason for r in about.runtimes if not r.can_load}
+    if not candidates or (runtime != "auto" and runtime in refusals):
+        reasons = "; ".join(f"{name}: {why}" for name, why in refusals.items())
+        return ModelCheck(shown, summary, None, False, f"no runtime can load it ({reasons})")
+    chosen = candidates[0]
+    if not probe:
+        return ModelCheck(shown, summary, chosen, False, None)
+    result = probe_runtime(chosen, target, cache_dir=cache_dir)
+    if not result.ok:
+        return ModelCheck(
+            shown, summary, chosen, False, f"{chosen} could not load it: {result.reason}"
+        )
+    return ModelCheck(shown, summary, chosen, True, None)

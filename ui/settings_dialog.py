@@ -1,0 +1,258 @@
+"""The settings dialog: every field of ``Settings``, checked before it is saved.
+
+Values are validated by the settings model itself, so the dialog can never save what the
+CLI would refuse to load; the model file is described and test-loaded in the background
+as soon as it is chosen.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from PySide6.QtCore import QCoreApplication, QThreadPool, QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desk_assistant.settings import Settings, save_settings
+from ui.model_check import ModelCheck, check_model
+from ui.settings_form import Editor, PathWidget, editor_for, label_for
+from ui.workers import Job
+
+GROUPS: dict[str, tuple[str, ...]] = {
+    "Answering": (
+        "model_path",
+        "runtime",
+        "threads",
+        "context_length",
+        "max_answer_tokens",
+        "temperature",
+        "top_k",
+        "context_budget",
+        "strict_grounding",
+        "min_relevance",
+    ),
+    "Indexing": (
+        "embedding_model",
+        "chunk_size",
+        "chunk_overlap",
+        "embed_batch_size",
+        "max_file_mb",
+        "parse_timeout",
+        "parse_memory_mb",
+        "parse_workers",
+    ),
+    "Storage": ("home", "chroma_url"),
+}
+OTHER_GROUP = "Advanced"  # fields the groups above do not name yet
+NOT_HERE = {"collection"}  # chosen in the library panel
+_pool: QThreadPool | None = None
+
+
+def _model_pool() -> QThreadPool:
+    """One thread for model checks, owned by the application: a probe may outlive the
+    dialog that asked for it (it is bounded by the probe's own timeout)."""
+    global _pool  # noqa: PLW0603
+    if _pool is None:
+        _pool = QThreadPool(QCoreApplication.instance())
+        _pool.setMaxThreadCount(1)
+    return _pool
+
+
+class SettingsDialog(QDialog):
+    """Edit, validate and save the settings; ``saved`` holds what was saved."""
+
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.setMinimumWidth(620)
+        self.settings = settings
+        self.saved: Settings | None = None
+        self.editors: dict[str, Editor] = {}
+        self.model_check: ModelCheck | None = None
+        self._jobs: list[Job] = []
+
+        self.tabs = QTabWidget(self)
+        forms: dict[str, QFormLayout] = {}
+        grouped = {name for names in GROUPS.values() for name in names}
+        fields = Settings.model_fields
+        order = [n for names in GROUPS.values() for n in names if n in fields]
+        order += [n for n in fields if n not in grouped and n not in NOT_HERE]
+        for name in order:
+            group = next((g for g, names in GROUPS.items() if name in names), OTHER_GROUP)
+            if group not in forms:
+                forms[group] = self._add_tab(group)
+            self._add_field(forms[group], name)
+
+        self.problem = QLabel(self)
+        self.problem.setObjectName("problem")
+        self.problem.setWordWrap(True)
+        self.problem.hide()
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        self.save_button = buttons.button(QDialogButtonBox.StandardButton.Save)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.problem)
+        layout.addWidget(buttons)
+        self._check_model(probe=False)
+
+    def _add_tab(self, title: str) -> QFormLayout:
+        page = QWidget()
+        form = QFormLayout(page)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        scroll = QScrollArea(self.tabs)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(page)
+        self.tabs.addTab(scroll, title)
+        return form
+
+    def _add_field(self, form: QFormLayout, name: str) -> None:
+        info = Settings.model_fields[name]
+        label = label_for(info, name)
+        if name == "home":
+            form.addRow(label, self._data_folder())
+            return
+        editor = editor_for(name, info)
+        editor.set_value(getattr(self.settings, name))
+        editor.widget.setToolTip(info.description or "")
+        editor.widget.setAccessibleName(label)
+        self.editors[name] = editor
+        form.addRow(label, editor.widget)
+        if name == "runtime":
+            assert isinstance(editor.widget, QComboBox)
+            editor.widget.currentIndexChanged.connect(lambda _i: self._check_model(probe=True))
+        if name == "model_path":
+            assert isinstance(editor.widget, PathWidget)
+            editor.widget.changed.connect(lambda _text: self._check_model(probe=True))
+            self.model_info = QLabel("Reading the model file…", self)
+            self.model_info.setObjectName("muted")
+            self.model_info.setWordWrap(True)
+            form.addRow("", self.model_info)
+
+    def _data_folder(self) -> QWidget:
+        """The data folder is where this window's data lives: shown, not edited here."""
+        box = QWidget(self)
+        line = QLineEdit(str(self.settings.home), box)
+        line.setReadOnly(True)
+        line.setAccessibleName("Data folder")
+        open_button = QPushButton("Open", box)
+        open_button.clicked.connect(
+            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.settings.home)))
+        )
+        note = QLabel(
+            "To keep your data elsewhere, start Desk Assistant with --home FOLDER or set "
+            "DESK_ASSISTANT_HOME.",
+            box,
+        )
+        note.setObjectName("muted")
+        note.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(line, 1)
+        row.addWidget(open_button)
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addLayout(row)
+        column.addWidget(note)
+        return box
+
+    # the model file -------------------------------------------------------------------------
+
+    def _check_model(self, *, probe: bool) -> None:
+        path = self.editors["model_path"].value()
+        runtime = str(self.editors["runtime"].value())
+        cache = self.settings.paths.cache
+        self.model_check = None
+        self.model_info.setText(
+            "Checking the model file (loading it in a test process)…"
+            if probe
+            else "Reading the model file…"
+        )
+        job = Job("check model", lambda: check_model(path, runtime, cache, probe=probe))
+        job.signals.finished.connect(self._model_checked)
+        job.signals.errored.connect(self._model_check_failed)
+        self._jobs.append(job)
+        _model_pool().start(job)
+
+    def _model_checked(self, check: ModelCheck) -> None:
+        current = self.editors["model_path"].value()
+        if check.path != str(current or ""):
+            return  # an answer about a file that is no longer chosen
+        self.model_check = check
+        self.model_info.setText(check.describe())
+
+    def _model_check_failed(self, message: str, _exc: object) -> None:
+        self.model_info.setText(f"⚠ {message}")
+
+    # saving -----------------------------------------------------------------------------
+
+    def values(self) -> dict[str, Any]:
+        return {name: editor.value() for name, editor in self.editors.items()}
+
+    def validated(self) -> Settings:
+        """The settings as edited; raises ValueError with a message a user can act on."""
+        values = self.values()
+        for name in ("model_path", "embedding_model", "reranker_model"):
+            path = values.get(name)
+            if isinstance(path, Path) and not path.exists():
+                raise ValueError(
+                    f"{label_for(Settings.model_fields[name], name)}: there is no "
+                    f"file or folder at {path}"
+                )
+        check = self.model_check
+        if check is not None and check.problem and check.path == str(values["model_path"] or ""):
+            raise ValueError(f"The model file cannot be used: {check.problem}")
+        try:
+            return Settings.model_validate({**self.settings.model_dump(), **values})
+        except ValidationError as exc:
+            raise ValueError(_explain(exc)) from None
+
+    def save(self) -> None:
+        try:
+            settings = self.validated()
+            save_settings(settings)
+        except ValueError as exc:
+            self._show_problem(str(exc))
+            return
+        except OSError as exc:
+            self._show_problem(f"The settings could not be saved: {exc.strerror or exc}")
+            return
+        self.saved = settings
+        self.accept()
+
+    def _show_problem(self, text: str) -> None:
+        self.problem.setText(text)
+        self.problem.show()
+
+
+def _explain(exc: ValidationError) -> str:
+    """pydantic's errors in the dialog's words: the field's label, then what is wrong."""
+    lines = []
+    for error in exc.errors():
+        names = [str(part) for part in error["loc"]]
+        info = Settings.model_fields.get(names[0]) if names else None
+        where = label_for(info, names[0]) if info is not None else "Settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        for name, field in Settings.model_fields.items():
+            message = re.sub(rf"\b{name}\b", label_for(field, name).lower(), message)
+        lines.append(f"{where}: {message}")
+    return "\n".join(lines)

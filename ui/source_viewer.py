@@ -1,0 +1,229 @@
+"""The cited passage in its document, inside the app: a PDF at its page, or the text.
+
+PDFs are shown by QtPdf at the cited page with the passage found by QtPdf's own search
+(the page's text as QtPdf extracts it, so the highlight sits on the right words). Other
+formats - and PDFs where QtPdf is not installed - are parsed again by the same loaders
+the index used, in a worker, and shown as read-only text with the passage highlighted and
+scrolled into view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.util import find_spec
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import shiboken6
+from PySide6.QtCore import QThreadPool, QUrl
+from PySide6.QtGui import QColor, QDesktopServices, QTextCharFormat, QTextCursor
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QStackedWidget,
+    QTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desk_assistant.errors import DeskAssistantError
+from desk_assistant.records import Citation
+from ui.chat_view import source_label
+from ui.icons import Icons
+from ui.passages import collapse, find_passage, snippet
+from ui.theme import colors
+from ui.workers import Job
+
+if TYPE_CHECKING:
+    from ui.pdf_pane import PdfPane
+
+HAS_QTPDF = find_spec("PySide6.QtPdfWidgets") is not None
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentText:
+    """A document's text as the viewer shows it, and where each section starts in it."""
+
+    text: str
+    sections: tuple[tuple[int, int | None, str | None, str], ...]  # start, page, heading, text
+
+
+def load_document_text(path: str) -> DocumentText:
+    """Parse ``path`` with the index's loaders: the same text the citation came from."""
+    from ingest.loaders import LoaderError, load
+
+    try:
+        loaded = load(Path(path))
+    except LoaderError as exc:
+        raise DeskAssistantError(f"Cannot read {Path(path).name}: {exc}") from exc
+    parts: list[str] = []
+    sections: list[tuple[int, int | None, str | None, str]] = []
+    offset = 0
+    heading: str | None = None
+    for section in loaded.sections:
+        if section.heading and section.heading != heading:
+            title = section.heading.split(" > ")[-1]
+            parts.append(title + "\n\n")
+            offset += len(title) + 2
+            heading = section.heading
+        sections.append((offset, section.page, section.heading, section.text))
+        parts.append(section.text + "\n\n")
+        offset += len(section.text) + 2
+    return DocumentText("".join(parts), tuple(sections))
+
+
+def locate(document: DocumentText, citation: Citation) -> tuple[int, int] | None:
+    """Where the citation is in the document's text: its own offsets when they still hold,
+    else its words in its section, else anywhere."""
+    for start, page, heading, text in document.sections:
+        if page != citation.page or (citation.heading and heading != citation.heading):
+            continue
+        if collapse(text[citation.start : citation.end]) == collapse(citation.text):
+            return start + citation.start, start + citation.end
+        found = find_passage(text, citation.text)
+        if found:
+            return start + found[0], start + found[1]
+    return find_passage(document.text, citation.text)
+
+
+class TextPane(QPlainTextEdit):
+    """A document's text, read-only, with the passage highlighted."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setReadOnly(True)
+        self.setAcceptDrops(False)
+        self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.path: str | None = None
+        self.passage: tuple[int, int] | None = None
+
+    def show_text(self, path: str, document: DocumentText, span: tuple[int, int] | None) -> None:
+        if path != self.path:
+            self.setPlainText(document.text)
+            self.path = path
+        self.passage = span
+        selections: list[QTextEdit.ExtraSelection] = []
+        if span is not None:
+            selection = QTextEdit.ExtraSelection()
+            selection.format = QTextCharFormat()
+            selection.format.setBackground(QColor(colors()["passage"]))
+            cursor = QTextCursor(self.document())
+            cursor.setPosition(span[0])
+            cursor.setPosition(span[1], QTextCursor.MoveMode.KeepAnchor)
+            selection.cursor = cursor
+            selections.append(selection)
+            start = QTextCursor(self.document())
+            start.setPosition(span[0])
+            self.setTextCursor(start)
+            self.centerCursor()
+        self.setExtraSelections(selections)
+
+
+class SourceViewer(QWidget):
+    """The viewer panel: which source, where in it, and the document itself."""
+
+    def __init__(self, icons: Icons, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._jobs: list[Job] = []
+        self.citation: Citation | None = None
+
+        self.title = QLabel(self)
+        self.title.setObjectName("viewerTitle")
+        self.location = QLabel(self)
+        self.location.setObjectName("muted")
+        self.open_button = QPushButton("Open in default app", self)
+        icons.attach(self.open_button, "open-external")
+        self.open_button.clicked.connect(self.open_externally)
+        self.close_button = QPushButton(self)
+        self.close_button.setToolTip("Close the viewer")
+        self.close_button.setAccessibleName("Close the viewer")
+        icons.attach(self.close_button, "cancel")
+        self.close_button.clicked.connect(self.close_viewer)
+        self.quote = QLabel(self)
+        self.quote.setObjectName("quote")
+        self.quote.setWordWrap(True)
+
+        self.pdf: PdfPane | None = None
+        if HAS_QTPDF:
+            from ui.pdf_pane import PdfPane
+
+            self.pdf = PdfPane(self)
+        self.text = TextPane(self)
+        self.message = QLabel(self)
+        self.message.setWordWrap(True)
+        self.message.setObjectName("muted")
+        self.stack = QStackedWidget(self)
+        for pane in (self.message, self.pdf, self.text):
+            if pane is not None:
+                self.stack.addWidget(pane)
+
+        top = QHBoxLayout()
+        names = QVBoxLayout()
+        names.setSpacing(0)
+        names.addWidget(self.title)
+        names.addWidget(self.location)
+        top.addLayout(names, 1)
+        top.addWidget(self.open_button)
+        top.addWidget(self.close_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.addLayout(top)
+        layout.addWidget(self.quote)
+        layout.addWidget(self.stack, 1)
+
+    def show_citation(self, citation: Citation, answer: str = "") -> None:
+        """Show the cited passage; ``answer`` helps pick the line of a PDF to highlight."""
+        self.citation = citation
+        self.title.setText(Path(citation.path).name)
+        self.title.setToolTip(citation.path)
+        where = source_label(citation).partition(", ")[2]
+        heading = citation.heading.replace(" > ", " › ") if citation.heading else ""
+        self.location.setText(" · ".join(p for p in (where.capitalize(), heading) if p))
+        self.quote.setText(f"“{snippet(citation.text, 240)}”")
+        self.show()
+        if not Path(citation.path).is_file():
+            self._message(f"The file is no longer at {citation.path}.")
+            return
+        if citation.path.lower().endswith(".pdf") and self.pdf is not None:
+            try:
+                self.pdf.show_page(citation.path, (citation.page or 1) - 1, citation.text, answer)
+            except DeskAssistantError as exc:
+                self._message(str(exc))
+                return
+            self.stack.setCurrentWidget(self.pdf)
+            return
+        self._message(f"Opening {Path(citation.path).name}…")
+        job = Job("load source", lambda: load_document_text(citation.path))
+        job.signals.finished.connect(lambda text: self._text_loaded(citation, text))
+        job.signals.errored.connect(lambda message, _exc: self._message(message))
+        job.signals.finished.connect(lambda _r: self._jobs.remove(job))
+        job.signals.errored.connect(lambda _m, _e: self._jobs.remove(job))
+        self._jobs.append(job)
+        self._pool.start(job)
+
+    def _text_loaded(self, citation: Citation, document: DocumentText) -> None:
+        if citation != self.citation:
+            return  # the user clicked another citation meanwhile
+        self.text.show_text(citation.path, document, locate(document, citation))
+        self.stack.setCurrentWidget(self.text)
+
+    def _message(self, text: str) -> None:
+        self.message.setText(text)
+        self.stack.setCurrentWidget(self.message)
+
+    def open_externally(self) -> None:
+        if self.citation is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(self.citation.path))
+
+    def close_viewer(self) -> None:
+        self.hide()
+
+    def shutdown(self) -> None:
+        self._pool.waitForDone()
+        for job in self._jobs:
+            shiboken6.delete(job.signals)  # its queued result is for a closing window
+        self._jobs.clear()

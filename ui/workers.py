@@ -1,0 +1,98 @@
+"""Background jobs: slow engine calls run in a thread pool and report back by signals only.
+
+A job never touches a widget. Everything it has to say - it started, an item of a
+stream, the result, an error - travels as a Qt signal, which Qt queues to the GUI thread.
+Every exception becomes an ``errored`` signal with a message a user can read, so no
+worker dies silently and no traceback reaches the window.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, Signal
+
+from desk_assistant.errors import DeskAssistantError
+
+log = logging.getLogger(__name__)
+
+
+class JobSignals(QObject):
+    """Lives in the GUI thread, so slots connected to it run there."""
+
+    started = Signal()
+    yielded = Signal(object)
+    finished = Signal(object)
+    errored = Signal(str, object)  # message for the user, the exception (for its type)
+
+
+def describe_error(exc: BaseException) -> str:
+    """What the user reads: the engine's own message, or a short note for the unexpected."""
+    if isinstance(exc, DeskAssistantError):
+        return str(exc) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    return f"unexpected error: {type(exc).__name__}: {exc}"
+
+
+class Job(QRunnable):
+    """One call, or one stream of items, run on a lane's thread.
+
+    A stream is checked for cancellation between its items; on cancel (or any error) the
+    iterator is closed, which is how the engine stops generating or ingesting cleanly.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        work: Callable[[], Any],
+        *,
+        stream: bool = False,
+    ) -> None:
+        super().__init__()
+        self.setAutoDelete(False)  # Python owns it: the lane drops it after its last signal
+        self.name = name
+        self.signals = JobSignals()
+        self._work = work
+        self._stream = stream
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def run(self) -> None:
+        self.signals.started.emit()
+        try:
+            if self._cancel.is_set():
+                result: Any = None
+            elif self._stream:
+                self._pump(self._work())
+                result = None
+            else:
+                result = self._work()
+        except Exception as exc:  # every failure reaches the user as a message
+            if not isinstance(exc, DeskAssistantError):
+                log.exception("job %s failed", self.name)
+            self.signals.errored.emit(describe_error(exc), exc)
+            return
+        self.signals.finished.emit(result)
+
+    def _pump(self, items: Iterable[Any]) -> None:
+        iterator: Iterator[Any] = iter(items)
+        try:
+            for item in iterator:
+                if self._cancel.is_set():
+                    break
+                self.signals.yielded.emit(item)
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
