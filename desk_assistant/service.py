@@ -328,6 +328,8 @@ class Assistant:
             name,
             self.reranker,
             self.settings.rerank_depth,
+            self.settings.fusion,
+            self.settings.dense_weight,
         )
 
     @property

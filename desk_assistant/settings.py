@@ -55,6 +55,12 @@ class Settings(BaseSettings):
         0.30, ge=-1.0, le=1.0, description="Abstain below this passage similarity"
     )
 
+    fusion: Literal["convex", "rrf"] = Field(
+        "convex", description="How dense and BM25 results are combined"
+    )
+    dense_weight: float = Field(
+        0.5, ge=0.0, le=1.0, description="Weight of dense similarity in convex fusion"
+    )
     reranker_model: Path | None = Field(
         None, description="Cross-encoder folder for re-ranking (empty: off)"
     )

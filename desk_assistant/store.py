@@ -150,6 +150,16 @@ class ChromaStore:
     def rename(self, old: str, new: str) -> None:
         names = {c.name for c in self._client.list_collections()}
         self._collections.pop(old, None)
+        self._collections.pop(new, None)
+        if chroma_collection_name(new) in names:
+            # Left behind by an earlier crash or a dropped manifest: only an empty one is
+            # safe to replace.
+            if self._client.get_collection(chroma_collection_name(new)).count():
+                raise StoreError(
+                    f"the vector store already holds vectors for a collection named '{new}'; "
+                    "run 'desk-assistant doctor' or choose another name"
+                )
+            self._client.delete_collection(chroma_collection_name(new))
         if chroma_collection_name(old) in names:
             self._client.get_collection(chroma_collection_name(old)).modify(
                 name=chroma_collection_name(new), metadata={"desk_assistant_collection": new}

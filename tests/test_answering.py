@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
 from fakes import final_answer
 
 from desk_assistant.backends.llm.chat_format import chat_format_for
@@ -190,3 +191,11 @@ def test_an_empty_reply_is_not_mistaken_for_missing_documents() -> None:
     assert "empty answer" in answer.text
     assert not answer.grounded
     assert [c.n for c in answer.citations] == [1]
+
+
+def test_convex_fusion_normalises_and_weighs_equally() -> None:
+    from desk_assistant.rag.retrieval import convex
+
+    fused = convex({"a": 0.9, "b": 0.5, "c": 0.1}, {"b": 12.0, "c": 6.0})
+    assert fused == pytest.approx({"a": 0.5, "b": 0.25 + 0.5, "c": 0.25})
+    assert convex({}, {"a": 1.0}) == {}

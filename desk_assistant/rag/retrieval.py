@@ -1,7 +1,13 @@
-"""Hybrid retrieval: dense (Chroma) and lexical (BM25) rankings fused by reciprocal rank.
+"""Hybrid retrieval: dense (Chroma) and lexical (BM25) results fused into one ranking.
 
-Dense search finds paraphrases, BM25 finds rare names and exact terms; RRF combines the
-two rankings without needing their scores to be comparable.
+Dense search finds paraphrases, BM25 finds rare names and exact terms. The default fusion
+is a convex combination of normalised scores with equal weights (Bruch, Gai and Ingber,
+"An Analysis of Fusion Functions for Hybrid Retrieval", 2023, found it more accurate
+than rank fusion): every candidate from either list gets its exact cosine similarity
+(from its stored vector) and its BM25 score, the similarities are min-max normalised
+over the candidates and BM25 scores divided by the best one, and the two are averaged.
+Reciprocal rank fusion stays available (``fusion = "rrf"``). Measured on SciFact with the
+default model: RRF 0.709 nDCG@10, convex combination 0.732 (bench/retrieval.py).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from desk_assistant.records import Passage
 from desk_assistant.store import ChromaStore, VectorHit
 
 Mode = Literal["hybrid", "dense", "lexical"]
+Fusion = Literal["convex", "rrf"]
 RRF_K = 60  # the constant from Cormack et al. (2009); robust across collections
 
 
@@ -43,6 +50,23 @@ class RetrievalResult:
     best_similarity: float | None  # highest dense cosine similarity seen, for abstention
 
 
+def convex(
+    similarities: dict[str, float], lexical: dict[str, float], dense_weight: float = 0.5
+) -> dict[str, float]:
+    """Equal-footing fusion of exact cosine similarities (every candidate has one) and BM25
+    scores (0 for a chunk BM25 did not return)."""
+    if not similarities:
+        return {}
+    low, high = min(similarities.values()), max(similarities.values())
+    spread = max(high - low, 1e-9)
+    best = max(lexical.values(), default=0.0) or 1.0
+    return {
+        cid: dense_weight * (similarity - low) / spread
+        + (1 - dense_weight) * lexical.get(cid, 0.0) / best
+        for cid, similarity in similarities.items()
+    }
+
+
 def rrf(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> dict[str, float]:
     """Reciprocal rank fusion of ranked id lists."""
     fused: dict[str, float] = {}
@@ -62,6 +86,8 @@ class Retriever:
         collection: str,
         reranker: Reranker | None = None,
         rerank_depth: int = 30,
+        fusion: Fusion = "convex",
+        dense_weight: float = 0.5,
     ) -> None:
         self.manifest = manifest
         self.store = store
@@ -70,31 +96,34 @@ class Retriever:
         self.collection = collection
         self.reranker = reranker
         self.rerank_depth = rerank_depth
+        self.fusion = fusion
+        self.dense_weight = dense_weight
 
     def search(
         self, query: str, k: int, *, mode: Mode = "hybrid", only: Allowed | None = None
     ) -> RetrievalResult:
         """The ``k`` best chunks; ``only`` restricts them to some chunks (filters)."""
-        depth = max(50, 4 * k)  # fuse deeper lists than we return: RRF needs the overlap
-        similarities: dict[str, float] = {}
-        rankings: list[list[str]] = []
+        depth = max(50, 4 * k)  # fuse deeper lists than we return
         vector = self.embedder.embed_query(query)
+        dense: list[str] = []
+        similarities: dict[str, float] = {}
+        lexical: dict[str, float] = {}
         if mode in ("hybrid", "dense"):
             hits = self._dense(vector, depth, only)
+            dense = [h.chunk_id for h in hits]
             similarities = {h.chunk_id: h.similarity for h in hits}
-            rankings.append([h.chunk_id for h in hits])
         if mode in ("hybrid", "lexical"):
             allowed = only.chunk_ids if only is not None else None
-            rankings.append([h.chunk_id for h in self.lexical.search(query, depth, allowed)])
-        fused = rrf(rankings)
+            lexical = {h.chunk_id: h.score for h in self.lexical.search(query, depth, allowed)}
+        # Lexical-only hits get their similarity too: fusion and the relevance checks
+        # that decide what a model may see then judge every passage on the same scale.
+        missing = [cid for cid in lexical if cid not in similarities]
+        similarities.update(self.store.similarities(self.collection, missing, vector))
+        fused = self._fuse(mode, dense, similarities, lexical)
         ranked = sorted(fused, key=lambda cid: fused[cid], reverse=True)
         if self.reranker is not None:
             ranked = self._rerank(query, ranked[: max(k, self.rerank_depth)], fused)
         top = ranked[:k]
-        # Lexical-only hits get a similarity too, so every passage can be judged on the
-        # same scale when deciding what is relevant enough to show the model.
-        missing = [cid for cid in top if cid not in similarities]
-        similarities.update(self.store.similarities(self.collection, missing, vector))
         rows = self.manifest.chunks(top)
         passages = [
             Passage(
@@ -113,6 +142,22 @@ class Retriever:
         ]
         best = max(similarities.values(), default=None)
         return RetrievalResult(passages, best)
+
+    def _fuse(
+        self,
+        mode: Mode,
+        dense: list[str],
+        similarities: dict[str, float],
+        lexical: dict[str, float],
+    ) -> dict[str, float]:
+        if mode == "dense":
+            return {cid: similarities[cid] for cid in dense}
+        if mode == "lexical":
+            return lexical
+        if self.fusion == "rrf":
+            by_score = sorted(lexical, key=lambda cid: lexical[cid], reverse=True)
+            return rrf([dense, by_score])
+        return convex(similarities, lexical, self.dense_weight)
 
     def _rerank(self, query: str, candidates: list[str], fused: dict[str, float]) -> list[str]:
         """Order candidates by the cross-encoder; its score replaces the fused one."""
