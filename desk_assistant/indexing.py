@@ -202,7 +202,10 @@ class Indexer:
         )
         run.total = len(work.added) + len(work.changed)
         run.counts["unchanged"] = len(work.unchanged) + len(work.touched)
-        yield IngestEvent("scan", total=run.total, counts={"unchanged": run.counts["unchanged"]})
+        queued = tuple(entry.path for entry, _ in (*work.added, *work.changed))
+        yield IngestEvent(
+            "scan", total=run.total, queued=queued, counts={"unchanged": run.counts["unchanged"]}
+        )
         try:
             for entry, _digest in work.touched:
                 self.manifest.refresh_stat(collection, entry)

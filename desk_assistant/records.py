@@ -110,6 +110,7 @@ class IngestEvent:
 
     kind: Literal["scan", "file", "summary"]
     path: str | None = None
+    queued: tuple[str, ...] = ()  # scan: the files this run will read or re-point
     outcome: FileOutcome | None = None
     reason: str | None = None
     chunks: int = 0
@@ -123,7 +124,9 @@ class IngestEvent:
             return {"event": "summary", **self.counts}
         if self.kind == "scan":
             return {"event": "scan", "total": self.total, **self.counts}
-        data = {k: v for k, v in asdict(self).items() if v is not None and k != "counts"}
+        data = {
+            k: v for k, v in asdict(self).items() if v is not None and k not in ("counts", "queued")
+        }
         data["event"] = data.pop("kind")
         return data
 

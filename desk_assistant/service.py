@@ -35,7 +35,8 @@ from desk_assistant.records import (
 )
 from desk_assistant.settings import Settings, load_settings
 from ingest.chunking import ChunkingConfig
-from ingest.sandbox import SandboxedParser
+from ingest.loaders import LoadedText, LoaderError
+from ingest.sandbox import SandboxedParser, load_isolated
 from ingest.scan import Excludes
 
 if TYPE_CHECKING:
@@ -56,6 +57,15 @@ def _absolute(path: str | Path) -> str:
 
 def _inside(path: str, folder: str) -> bool:
     return path != folder and path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def read_sections(path: str | Path, *, timeout: float = 60.0, memory_mb: int = 2048) -> LoadedText:
+    """A document's text by section, parsed in an isolated process like during indexing
+    (for showing a source; a hostile file cannot hang or crash the caller)."""
+    try:
+        return load_isolated(str(path), timeout=timeout, memory_mb=memory_mb)
+    except LoaderError as exc:
+        raise DeskAssistantError(f"Cannot read {Path(path).name}: {exc}") from exc
 
 
 class Assistant:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.chunking import Chunker, ChunkingConfig
-from ingest.loaders import LoaderError, load
+from ingest.loaders import LoadedText, LoaderError, load
 from ingest.types import ParsedDocument
 
 _READY = "ready"
@@ -117,6 +117,47 @@ def _worker_main(
         except MemoryError as exc:  # chunking a huge text can exhaust the cap too
             result = ParseFailure(task.path, failure_reason(exc))
         conn.send(result)
+
+
+def _load_one(conn: Connection, path: str, memory_mb: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)
+    _limit_memory(memory_mb)
+    try:
+        conn.send(load(Path(path)))
+    except Exception as exc:  # reported to the parent as a reason, never raised there
+        conn.send(ParseFailure(path, failure_reason(exc)))
+
+
+def load_isolated(path: str, *, timeout: float = 60.0, memory_mb: int = 2048) -> LoadedText:
+    """Parse one file in a throw-away process (timeout, memory cap) and return its text.
+
+    For reading a document again outside an ingestion run (the app's source viewer): the
+    same protection as indexing, without a chunker. Raises ``LoaderError`` with a reason.
+    """
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    process = context.Process(target=_load_one, args=(child, path, memory_mb), daemon=True)
+    process.start()
+    child.close()
+    try:
+        if not parent.poll(timeout):
+            raise LoaderError(f"reading took longer than {timeout:g} s")
+        try:
+            result: LoadedText | ParseFailure = parent.recv()
+        except (EOFError, OSError):
+            raise LoaderError("the parser crashed on this file") from None
+    finally:
+        if process.pid is not None:
+            with contextlib.suppress(OSError):
+                os.killpg(process.pid, signal.SIGKILL)
+        process.kill()
+        process.join(5)
+        parent.close()
+    if isinstance(result, ParseFailure):
+        raise LoaderError(result.reason)
+    return result
 
 
 class _Worker:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from ingest.chunking import ChunkingConfig
 from ingest.sandbox import ParseFailure, ParseTask, SandboxedParser
 from ingest.types import ParsedDocument
@@ -58,3 +60,17 @@ def test_closing_the_iterator_stops_the_workers(tmp_path: Path) -> None:
     results.close()
     assert time.monotonic() - started < 10
     assert Path(first_task.path).name == "ok.txt"
+
+
+def test_a_document_is_read_again_in_an_isolated_process(tmp_path: Path) -> None:
+    from ingest.loaders import LoaderError
+    from ingest.sandbox import load_isolated
+
+    note = tmp_path / "note.md"
+    note.write_text("# Title\n\nSome text.", encoding="utf-8")
+    loaded = load_isolated(str(note))
+    assert [s.heading for s in loaded.sections] == ["Title"]
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4 nothing else")
+    with pytest.raises(LoaderError, match="not a valid PDF"):
+        load_isolated(str(broken))

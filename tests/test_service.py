@@ -36,7 +36,9 @@ def _consistent(assistant: Assistant, collection: str = "default") -> None:
 def test_ingest_search_and_rerun(tmp_path: Path, app_home: Path) -> None:
     docs = _docs(tmp_path / "docs")
     with make_assistant(app_home) as assistant:
-        counts = summary(assistant.ingest([docs]))
+        events = list(assistant.ingest([docs]))
+        assert {Path(p).name for p in events[0].queued} == {"lease.md", "birds.txt"}
+        counts = summary(events)
         assert (counts["added"], counts["failed"]) == (2, 0)
         hits = assistant.search("notice period of the lease", k=2)
         assert Path(hits[0].path).name == "lease.md"

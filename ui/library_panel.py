@@ -48,21 +48,6 @@ class Queued:
     paths: list[str]
 
 
-def _new_files(assistant: Assistant, paths: Sequence[str], collection: str) -> list[str]:
-    """The supported files under ``paths`` that the collection does not hold yet."""
-    from ingest.loaders import is_supported
-    from ingest.scan import Excludes, discover
-
-    found, _skipped = discover(
-        paths,
-        is_supported=is_supported,
-        max_file_bytes=assistant.settings.max_file_bytes,
-        excludes=Excludes(tuple(assistant.excludes(collection))),
-    )
-    known = {source.path for source in assistant.sources(collection)}
-    return [entry.path for entry in found if entry.path not in known]
-
-
 def ingest_stream(
     paths: Sequence[str], collection: str, unexclude: Sequence[str] = ()
 ) -> Callable[[Assistant], Iterator[object]]:
@@ -71,8 +56,10 @@ def ingest_stream(
     def work(assistant: Assistant) -> Iterator[object]:
         if unexclude:
             assistant.exclude(unexclude, collection, undo=True)
-        yield Queued(_new_files(assistant, paths, collection))
-        yield from assistant.ingest(paths, collection)
+        for event in assistant.ingest(paths, collection):
+            if event.kind == "scan":
+                yield Queued(list(event.queued))
+            yield event
 
     return work
 

@@ -51,13 +51,11 @@ class DocumentText:
 
 
 def load_document_text(path: str) -> DocumentText:
-    """Parse ``path`` with the index's loaders: the same text the citation came from."""
-    from ingest.loaders import LoaderError, load
+    """Parse ``path`` with the index's loaders, in an isolated process as during indexing:
+    the same text the citation came from, and a hostile file cannot hang the viewer."""
+    from desk_assistant.service import read_sections
 
-    try:
-        loaded = load(Path(path))
-    except LoaderError as exc:
-        raise DeskAssistantError(f"Cannot read {Path(path).name}: {exc}") from exc
+    loaded = read_sections(path)
     parts: list[str] = []
     sections: list[tuple[int, int | None, str | None, str]] = []
     offset = 0
