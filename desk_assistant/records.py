@@ -34,7 +34,8 @@ class Passage:
 class SearchFilter:
     """Restrict a search or question to some files, folders or formats (any that match).
 
-    Formats are loader names: pdf, docx, markdown, html, text, pptx, spreadsheet, ...
+    Formats are loader names: pdf, docx, pptx, xlsx, csv, odt, epub, html, markdown, text,
+    email, code, image, ...
     """
 
     paths: tuple[str, ...] = ()

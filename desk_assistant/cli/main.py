@@ -175,7 +175,7 @@ def _filter_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="FORMAT",
-        help="only this format: pdf, docx, markdown, html, text, ... (repeatable)",
+        help="only this format: pdf, docx, pptx, xlsx, markdown, html, text, ... (repeatable)",
     )
 
 
