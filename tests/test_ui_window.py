@@ -423,3 +423,27 @@ def test_without_qtpdf_a_pdf_passage_is_shown_as_text(
     qtbot.waitUntil(lambda: viewer.stack.currentWidget() is viewer.text, timeout=30_000)
     (selection,) = viewer.text.extraSelections()
     assert "finished in October 2027" in selection.cursor.selectedText()
+
+
+def test_files_added_to_a_followed_folder_appear_by_themselves(
+    qtbot: QtBot, app_home: Path, docs: Path
+) -> None:
+    window = fake_window(qtbot, app_home)
+    drop_files(window, [docs])
+    wait_indexed(qtbot, window, 3)
+    (docs / "later.md").write_text("# Later\n\nA note written while the app runs.", "utf-8")
+    wait_indexed(qtbot, window, 4)  # picked up by the watcher, no click needed
+    (docs / "later.md").unlink()
+    wait_indexed(qtbot, window, 3)
+
+
+def test_changes_made_while_closed_are_picked_up_on_start(
+    qtbot: QtBot, app_home: Path, docs: Path
+) -> None:
+    window = fake_window(qtbot, app_home)
+    drop_files(window, [docs])
+    wait_indexed(qtbot, window, 3)
+    window.close()
+    (docs / "meanwhile.txt").write_text("Written while the app was closed.", "utf-8")
+    reopened = fake_window(qtbot, app_home)
+    wait_indexed(qtbot, reopened, 4)

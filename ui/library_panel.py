@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from desk_assistant.records import CollectionInfo, IngestEvent, SourceInfo
 from desk_assistant.service import Assistant
+from ui.folder_watcher import FolderWatcher
 from ui.icons import Icons
 from ui.ingest_progress import IngestProgress
 from ui.lanes import Lanes
@@ -125,6 +126,10 @@ class LibraryPanel(QWidget):
             None,
             [self.remove_action, self.reveal_action, self.sync_action, self.reindex_action],
         )
+        self.watcher = FolderWatcher(self)
+        self.watcher.changed.connect(self._folders_changed)
+        self.watcher.failed.connect(self._watcher_failed)
+        self._sync_pending = False
         self.progress = IngestProgress(icons, self)
         self.progress.cancel_requested.connect(self.cancel_ingestion)
         self._lay_out(heading)
@@ -228,7 +233,28 @@ class LibraryPanel(QWidget):
         self.model.clear()
         self._update_empty()
         self.refresh()
+        self.follow_folders()
         self.collection_changed.emit(name)
+
+    def follow_folders(self) -> None:
+        """Catch up with changes made while the app was closed, then keep watching."""
+        self.watcher.follow(self.lanes.settings.paths.manifest, self.collection)
+        self.sync()
+
+    def _folders_changed(self) -> None:
+        if self.indexing:
+            self._sync_pending = True  # once the running job ends
+        else:
+            self.sync()
+
+    def _watcher_failed(self, message: str) -> None:
+        self._notify(
+            "watcher",
+            "warning",
+            f"Watching the folders for changes stopped ({message}). Use Documents > Check "
+            "folders for changes to pick up new files.",
+            [],
+        )
 
     def new_collection(self) -> None:
         name, ok = QInputDialog.getText(self, "New collection", "Name of the new collection:")
@@ -340,6 +366,9 @@ class LibraryPanel(QWidget):
 
     def _ingestion_ended(self, job: Job) -> None:
         self._forget(job)
+        if self._sync_pending and not self.indexing:
+            self._sync_pending = False
+            self.sync()
         tracker = self.progress.tracker
         if tracker.failed:
             names = ", ".join(f"{Path(p).name} ({reason})" for p, reason in tracker.failed)

@@ -265,6 +265,7 @@ class MainWindow(QMainWindow):
         self.library.refresh()
         self.chat_list.refresh(select=self.state.number("chat/last"))
         self._load_models()
+        self.library.follow_folders()
         self._offer_better_model()
 
     def _load_models(self) -> None:
@@ -426,6 +427,7 @@ class MainWindow(QMainWindow):
         self._save_state()
         self.chat.stop()
         self.library.cancel_ingestion()
+        self.library.watcher.stop()
         self.hide()
         self.lanes.shutdown()
         self.viewer.shutdown()
