@@ -17,6 +17,7 @@ from pathlib import Path
 
 from desk_assistant.errors import NotFoundError, StoreError
 from desk_assistant.records import Answer, ChatInfo, Citation, Message
+from desk_assistant.sqlite_schema import open_database
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -47,20 +48,7 @@ TITLE_LENGTH = 60
 
 class ChatStore:
     def __init__(self, path: Path) -> None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
-            if version > len(MIGRATIONS):
-                raise StoreError(f"{path} was written by a newer Desk Assistant; update the app")
-            for number in range(version, len(MIGRATIONS)):
-                self._db.executescript(
-                    f"BEGIN;{MIGRATIONS[number]};PRAGMA user_version={number + 1};COMMIT;"
-                )
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"Cannot open the chat history {path}: {exc}") from exc
+        self._db = open_database(path, MIGRATIONS, "chat history")
 
     def close(self) -> None:
         self._db.close()

@@ -21,11 +21,11 @@ from pathlib import Path
 
 from desk_assistant.errors import StoreError
 from desk_assistant.records import CollectionInfo, SourceInfo
+from desk_assistant.sqlite_schema import open_database
 from ingest.scan import KnownFile
 from ingest.types import Chunk, FileEntry
 
-# Numbered migrations: index i brings the schema from user_version i to i + 1. Never
-# edit a released entry; append a new one.
+# Numbered migrations (see desk_assistant.sqlite_schema): never edit a released entry.
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE collections (
@@ -137,30 +137,10 @@ class Manifest:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"Cannot open the index database {path}: {exc}") from exc
+        self._db = open_database(path, MIGRATIONS, "index database")
 
     def close(self) -> None:
         self._db.close()
-
-    def _migrate(self) -> None:
-        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
-        if version > len(MIGRATIONS):
-            raise StoreError(
-                f"{self.path} was written by a newer Desk Assistant (schema {version}); "
-                "update the app to open it"
-            )
-        for number in range(version, len(MIGRATIONS)):
-            self._db.executescript(
-                f"BEGIN;{MIGRATIONS[number]};PRAGMA user_version={number + 1};COMMIT;"
-            )
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:

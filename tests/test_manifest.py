@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,31 @@ def test_collections_are_separate(manifest: Manifest) -> None:
     manifest.drop_collection("c")
     assert manifest.all_chunk_ids("c") == set()
     assert manifest.all_chunk_ids("other") == {"x-0"}
+
+
+def test_a_new_database_opened_by_many_threads_at_once_is_migrated_once(tmp_path: Path) -> None:
+    # The app and its folder watcher open the manifest at the same moment on first start.
+    path = tmp_path / "home" / "manifest.sqlite3"
+    start = threading.Barrier(6)
+    opened: list[Manifest] = []
+    errors: list[BaseException] = []
+
+    def open_it() -> None:
+        start.wait()
+        try:
+            opened.append(Manifest(path))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    opened[0].ensure_collection("default", "model", 3)  # nobody holds the write lock
+    assert [m.collections()[0].name for m in opened] == ["default"] * 6
+    for m in opened:
+        m.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)

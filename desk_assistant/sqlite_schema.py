@@ -1,0 +1,58 @@
+"""Open an app database and bring its schema up to date (the manifest, the chat history).
+
+Each database carries its schema version in ``PRAGMA user_version``; ``migrations[i]``
+brings it from version i to i + 1. Never edit a released migration; append a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from desk_assistant.errors import StoreError
+
+
+def open_database(path: Path, migrations: tuple[str, ...], what: str) -> sqlite3.Connection:
+    """A connection to ``path`` (created if missing) in WAL mode with foreign keys on and
+    the schema migrated; a :class:`StoreError` naming ``what`` when it cannot be opened."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+    except (OSError, sqlite3.DatabaseError) as exc:
+        raise StoreError(f"Cannot open the {what} {path}: {exc}") from exc
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        _migrate(db, migrations, path)
+    except BaseException as exc:
+        db.close()  # an open connection would go on holding the write lock
+        if isinstance(exc, sqlite3.DatabaseError):
+            raise StoreError(f"Cannot open the {what} {path}: {exc}") from exc
+        raise
+    return db
+
+
+def _migrate(db: sqlite3.Connection, migrations: tuple[str, ...], path: Path) -> None:
+    # The write lock is taken before the version is read: when two connections open a new
+    # database at once (the app and its folder watcher), one migrates and the other waits,
+    # then finds the schema current.
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if version > len(migrations):
+            raise StoreError(
+                f"{path} was written by a newer Desk Assistant (schema {version}); "
+                "update the app to open it"
+            )
+        for number in range(version, len(migrations)):
+            # executescript would commit first; the migrations hold no trigger bodies, so
+            # splitting them at ";" gives whole statements.
+            for statement in migrations[number].split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version={number + 1}")
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
