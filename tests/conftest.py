@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,25 @@ def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("DESK_ASSISTANT_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def _no_modal_dialogs(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Offscreen, a message box waits forever for a click that never comes: in window
+    tests it fails the test instead, naming the message. Tests that expect a dialog
+    patch it themselves."""
+    if "qtbot" not in request.fixturenames:
+        return
+    from PySide6.QtWidgets import QMessageBox
+
+    def unexpected(kind: str) -> Callable[..., object]:
+        def show(_parent: object, title: str, text: str, *_args: object, **_kw: object) -> object:
+            raise AssertionError(f"unexpected {kind} dialog '{title}': {text}")
+
+        return show
+
+    for kind in ("critical", "warning", "information", "question"):
+        monkeypatch.setattr(QMessageBox, kind, unexpected(kind))
 
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
