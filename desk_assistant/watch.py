@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,14 +28,25 @@ def changes(
     stop: threading.Event | None = None,
 ) -> Iterator[set[str]]:
     """Yield the changed paths under the followed files and folders, one settled batch at
-    a time, until ``stop`` is set. ``followed`` is asked again after every batch, so a
-    folder added meanwhile is watched from the next batch on."""
+    a time, until ``stop`` is set.
+
+    Each time the followed set is new (at start, after a folder was added), one batch
+    holding the followed paths themselves is yielded as soon as the watch is in place:
+    whatever changed before that moment - while the app was closed, or between an
+    ingestion and the watch starting - is caught by the sync it triggers, so nothing falls
+    into the gap. ``followed`` is asked again at least every ``max(debounce, 1)`` seconds.
+    """
     from watchfiles import watch as watch_paths
 
     stop = stop or threading.Event()
+    caught_up: list[str] = []  # the followed paths as of the last batch yielded
     while not stop.is_set():
-        roots = [r for r in followed() if Path(r).exists()]
-        if not roots:
+        paths = followed()
+        roots = [p for p in paths if Path(p).exists()]
+        if not roots:  # nothing to watch, but vanished folders still need a sync
+            if paths != caught_up:
+                caught_up = paths
+                yield set(paths)
             stop.wait(debounce)
             continue
         for batch in watch_paths(
@@ -43,10 +55,12 @@ def changes(
             stop_event=stop,
             raise_interrupt=False,
             rust_timeout=int(max(debounce, 1.0) * 1000),
-            yield_on_timeout=False,
+            yield_on_timeout=True,  # an empty batch: the watch is in place, nothing changed
         ):
-            yield {path for _change, path in batch}
-            if set(roots) != {r for r in followed() if Path(r).exists()}:
+            if batch or paths != caught_up:
+                caught_up = paths
+                yield {path for _change, path in batch} or set(paths)
+            if followed() != paths:
                 break  # watch the new set of paths
 
 
@@ -57,21 +71,20 @@ def watch(
     debounce: float = 2.0,
     stop: threading.Event | None = None,
 ) -> Iterator[Iterator[IngestEvent]]:
-    """Yield one sync run (an event iterator) per batch of changes, until ``stop`` is set."""
+    """Yield one sync run (an event iterator) per batch of changes, the first one as soon
+    as the watch is in place, until ``stop`` is set."""
     for _paths in changes(lambda: assistant.followed(collection), debounce=debounce, stop=stop):
         yield assistant.sync(collection)
 
 
-def followed_reader(manifest_path: Path, collection: str) -> Callable[[], list[str]]:
-    """Read a collection's followed paths with a connection of its own (for a watcher that
-    runs in another thread than the Assistant)."""
+@contextmanager
+def followed_reader(manifest_path: Path, collection: str) -> Iterator[Callable[[], list[str]]]:
+    """Read a collection's followed paths through a connection of its own, for a watcher
+    that runs in another thread than the Assistant."""
     from desk_assistant.manifest import Manifest
 
-    def read() -> list[str]:
-        manifest = Manifest(manifest_path)
-        try:
-            return manifest.roots(collection)
-        finally:
-            manifest.close()
-
-    return read
+    manifest = Manifest(manifest_path)
+    try:
+        yield lambda: manifest.roots(collection)
+    finally:
+        manifest.close()

@@ -90,3 +90,19 @@ def test_watch_syncs_after_changes_settle(tmp_path: Path, app_home: Path) -> Non
         assert sum(run[-1].counts["added"] for run in runs) == 3
         assert len(runs) <= 2
         assert _names(assistant) == {"a.txt", "new-0.txt", "new-1.txt", "new-2.txt"}
+
+
+def test_watch_first_catches_up_with_what_changed_before_it_started(
+    tmp_path: Path, app_home: Path
+) -> None:
+    docs = tmp_path / "docs"
+    _write(docs / "a.txt", "Alpha text.")
+    stop = threading.Event()
+    with make_assistant(app_home) as assistant:
+        summary(assistant.ingest([docs]))
+        _write(docs / "meanwhile.txt", "Written while nobody watched.")
+        runs = watch(assistant, debounce=0.3, stop=stop)
+        first = list(next(runs))  # comes without any change after the watch started
+        stop.set()
+        assert first[-1].counts["added"] == 1
+        assert _names(assistant) == {"a.txt", "meanwhile.txt"}

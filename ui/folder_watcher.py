@@ -31,15 +31,16 @@ class FolderWatcher(QObject):
         self._thread: threading.Thread | None = None
 
     def follow(self, manifest: Path, collection: str) -> None:
-        """Watch ``collection`` (stops watching the previous one)."""
+        """Watch ``collection`` (stops watching the previous one). ``changed`` is emitted
+        once as soon as the watch is in place, to catch up with what changed meanwhile."""
         self.stop()
         stop = threading.Event()
-        followed = followed_reader(manifest, collection)
 
         def run() -> None:
             try:
-                for _paths in changes(followed, debounce=DEBOUNCE_SECONDS, stop=stop):
-                    self.changed.emit()
+                with followed_reader(manifest, collection) as followed:
+                    for _paths in changes(followed, debounce=DEBOUNCE_SECONDS, stop=stop):
+                        self.changed.emit()
             except Exception as exc:  # reported, never a silent dead thread; sync still works
                 log.exception("folder watcher stopped")
                 self.failed.emit(str(exc))

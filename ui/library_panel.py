@@ -237,9 +237,9 @@ class LibraryPanel(QWidget):
         self.collection_changed.emit(name)
 
     def follow_folders(self) -> None:
-        """Catch up with changes made while the app was closed, then keep watching."""
+        """Keep watching; the watcher's first signal syncs what changed while the app was
+        closed."""
         self.watcher.follow(self.lanes.settings.paths.manifest, self.collection)
-        self.sync()
 
     def _folders_changed(self) -> None:
         if self.indexing:

@@ -233,8 +233,7 @@ def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
     from desk_assistant.watch import watch
 
     with _open(args) as assistant:
-        _ingest_events(args, out, assistant.sync())
-        for events in watch(assistant, debounce=args.debounce):
+        for events in watch(assistant, debounce=args.debounce):  # the first run catches up
             _ingest_events(args, out, events)
     return EXIT_OK
 
