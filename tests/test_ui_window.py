@@ -447,3 +447,13 @@ def test_changes_made_while_closed_are_picked_up_on_start(
     (docs / "meanwhile.txt").write_text("Written while the app was closed.", "utf-8")
     reopened = fake_window(qtbot, app_home)
     wait_indexed(qtbot, reopened, 4)
+
+
+def test_every_icon_the_window_shows_ships_in_the_package(qtbot: QtBot, app_home: Path) -> None:
+    from ui.icons import ICON_DIR
+
+    window = fake_window(qtbot, app_home)
+    shown = {name for _widget, name in window.icons._targets}  # what attach() was given
+    assert len(shown) >= 10
+    assert sorted(n for n in shown if not (ICON_DIR / f"{n}.svg").is_file()) == []
+    assert not window.add_files_action.icon().isNull()

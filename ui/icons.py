@@ -1,7 +1,8 @@
 """The app's own SVG icons, drawn in the palette's text colour so they suit light and dark.
 
-They ship inside the package (``ui/resources/icons``, package data), so an installed
-wheel or a frozen app has them. Without them the app still works: actions show their text.
+The SVG sources live in ``assets/icons``; ``ui/resources`` is a link to ``assets`` so
+they ship inside the package as package data and an installed wheel or a frozen app has
+them. Without them the app still works: actions show their text.
 """
 
 from __future__ import annotations
