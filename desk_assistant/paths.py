@@ -13,13 +13,46 @@ HOME_ENV = "DESK_ASSISTANT_HOME"
 
 
 def default_home() -> Path:
-    """``$DESK_ASSISTANT_HOME`` if set, else the platform's per-user data folder."""
+    """``$DESK_ASSISTANT_HOME`` if set, else the folder the user chose in the app, else the
+    platform's per-user data folder."""
     configured = os.environ.get(HOME_ENV)
     if configured:
         return Path(configured).expanduser()
+    chosen = chosen_home()
+    if chosen is not None:
+        return chosen
     from platformdirs import user_data_path
 
     return user_data_path("desk-assistant", appauthor=False)
+
+
+def location_file() -> Path:
+    """Where the chosen data folder is remembered: in the per-user config folder, since
+    it cannot live inside the data folder it points at."""
+    from platformdirs import user_config_path
+
+    return user_config_path("desk-assistant", appauthor=False) / "data-folder"
+
+
+def chosen_home() -> Path | None:
+    try:
+        text = location_file().read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return Path(text).expanduser() if text else None
+
+
+def choose_home(folder: Path | None) -> None:
+    """Use ``folder`` as the data folder from the next start on (``None``: the platform's
+    default again). The data in the previous folder is left where it is."""
+    path = location_file()
+    if folder is None:
+        path.unlink(missing_ok=True)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text(str(folder.expanduser().resolve()), encoding="utf-8")
+    partial.replace(path)  # a crash leaves the old choice or the new one, never half
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,6 +74,7 @@ def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own app home; nothing touches the user's real data."""
     home = tmp_path / "home"
     monkeypatch.setenv("DESK_ASSISTANT_HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # a chosen data folder
     return home
 
 

@@ -239,3 +239,18 @@ def test_collections_can_be_created_renamed_and_deleted(tmp_path: Path, app_home
         assistant.delete_collection("office")
         assert [c.name for c in assistant.collections()] == ["Empty one"]
         assert docs.joinpath("lease.md").exists()  # the user's files are never touched
+
+
+def test_the_chosen_data_folder_is_used_unless_the_environment_says_otherwise(
+    tmp_path: Path, app_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from desk_assistant.paths import choose_home, default_home
+    from desk_assistant.settings import load_settings
+
+    chosen = tmp_path / "chosen"
+    choose_home(chosen)
+    assert default_home() == app_home  # DESK_ASSISTANT_HOME wins
+    monkeypatch.delenv("DESK_ASSISTANT_HOME")
+    assert load_settings().home == chosen
+    choose_home(None)
+    assert default_home() != chosen and default_home().name == "desk-assistant"

@@ -457,3 +457,24 @@ def test_every_icon_the_window_shows_ships_in_the_package(qtbot: QtBot, app_home
     assert len(shown) >= 10
     assert sorted(n for n in shown if not (ICON_DIR / f"{n}.svg").is_file()) == []
     assert not window.add_files_action.icon().isNull()
+
+
+def test_another_data_folder_can_be_chosen_for_the_next_start(
+    qtbot: QtBot, app_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    from desk_assistant.paths import default_home
+
+    window = fake_window(qtbot, app_home)
+    dialog = SettingsDialog(window.lanes.settings, window)
+    qtbot.addWidget(dialog)
+    assert "DESK_ASSISTANT_HOME is set" in dialog.data_folder_note.text()
+    monkeypatch.delenv("DESK_ASSISTANT_HOME")
+    elsewhere = tmp_path / "synced" / "Desk Assistant"
+    elsewhere.mkdir(parents=True)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(elsewhere))
+    dialog._change_data_folder()  # what the Change… button calls
+    assert f"From the next start the data folder is {elsewhere}" in dialog.data_folder_note.text()
+    assert default_home() == elsewhere
+    assert (app_home / "manifest.sqlite3").exists()  # nothing was moved or deleted

@@ -7,6 +7,7 @@ as soon as it is chosen.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -29,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desk_assistant.paths import HOME_ENV, choose_home, chosen_home
 from desk_assistant.settings import Settings, save_settings
 from ui.model_check import ModelCheck, check_model
 from ui.settings_form import Editor, PathWidget, editor_for, label_for
@@ -150,7 +153,9 @@ class SettingsDialog(QDialog):
             form.addRow("", self.model_info)
 
     def _data_folder(self) -> QWidget:
-        """The data folder is where this window's data lives: shown, not edited here."""
+        """Where this window's data lives; another folder can be chosen for the next start
+        (the data folder holds the settings file, so it cannot switch under a running
+        window)."""
         box = QWidget(self)
         line = QLineEdit(str(self.settings.home), box)
         line.setReadOnly(True)
@@ -159,21 +164,44 @@ class SettingsDialog(QDialog):
         open_button.clicked.connect(
             lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.settings.home)))
         )
-        note = QLabel(
-            "To keep your data elsewhere, start Desk Assistant with --home FOLDER or set "
-            "DESK_ASSISTANT_HOME.",
-            box,
-        )
-        note.setObjectName("muted")
-        note.setWordWrap(True)
+        change_button = QPushButton("Change…", box)
+        change_button.clicked.connect(self._change_data_folder)
+        self.data_folder_note = QLabel(self._data_folder_note(chosen_home()), box)
+        self.data_folder_note.setObjectName("muted")
+        self.data_folder_note.setWordWrap(True)
         row = QHBoxLayout()
         row.addWidget(line, 1)
         row.addWidget(open_button)
+        row.addWidget(change_button)
         column = QVBoxLayout(box)
         column.setContentsMargins(0, 0, 0, 0)
         column.addLayout(row)
-        column.addWidget(note)
+        column.addWidget(self.data_folder_note)
         return box
+
+    def _data_folder_note(self, chosen: Path | None) -> str:
+        if os.environ.get(HOME_ENV):
+            return f"{HOME_ENV} is set, so it decides the data folder."
+        if chosen is not None and chosen != self.settings.home:
+            return (
+                f"From the next start the data folder is {chosen}. The data here stays where "
+                "it is: to take your documents and chats along, copy this folder's contents "
+                "there while Desk Assistant is closed."
+            )
+        return "Change… picks another folder for the next start; nothing here is moved."
+
+    def _change_data_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Choose the data folder", str(self.settings.home)
+        )
+        if not folder:
+            return
+        try:
+            choose_home(Path(folder))
+        except OSError as exc:
+            self.data_folder_note.setText(f"Cannot remember that folder: {exc}")
+            return
+        self.data_folder_note.setText(self._data_folder_note(chosen_home()))
 
     # the model file -------------------------------------------------------------------------
 
