@@ -21,7 +21,6 @@ from PySide6.QtGui import (
     QKeySequence,
 )
 from PySide6.QtWidgets import (
-    QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -34,14 +33,14 @@ from PySide6.QtWidgets import (
 from desk_assistant.errors import EmbeddingModelMismatch, ModelLoadError, StoreError
 from desk_assistant.records import Citation
 from desk_assistant.service import Assistant
-from desk_assistant.settings import Settings, save_settings
+from desk_assistant.settings import Settings
 from ui.banner import BannerArea
 from ui.chat_panel import ChatList, ChatPanel
 from ui.icons import Icons, render
 from ui.lanes import Lanes
 from ui.library_panel import LibraryPanel
+from ui.models_dialog import ModelsDialog
 from ui.settings_dialog import SettingsDialog
-from ui.settings_form import FILE_FILTERS
 from ui.source_viewer import SourceViewer
 from ui.window_state import WindowState
 
@@ -177,16 +176,14 @@ class MainWindow(QMainWindow):
         self.regenerate_action = self._action(
             "Regenerate last answer", self.chat.regenerate_last, ["Ctrl+R"], "regenerate"
         )
-        self.add_model_action = self._action(
-            "Use a model file (GGUF)…", self.add_model_file, None, "model"
-        )
+        self.models_action = self._action("Models…", self.open_models, ["Ctrl+M"], "model")
 
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         for action in (self.add_files_action, self.add_folder_action):
             file_menu.addAction(action)
         file_menu.addSeparator()
-        file_menu.addAction(self.add_model_action)
+        file_menu.addAction(self.models_action)
         file_menu.addAction(self.settings_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
@@ -350,19 +347,16 @@ class MainWindow(QMainWindow):
         self.model_label.setText("")
         self._load_models()
 
+    def open_models(self) -> ModelsDialog:
+        """The model library (non-modal: a download may take a while)."""
+        dialog = ModelsDialog(self.lanes.settings, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.model_chosen.connect(self.apply_settings)
+        dialog.show()
+        return dialog
+
     def add_model_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Choose a Llama 2 chat model (GGUF)", "", FILE_FILTERS["model_path"]
-        )
-        if not path:
-            return
-        settings = Settings.model_validate({**self.lanes.settings.model_dump(), "model_path": path})
-        try:
-            save_settings(settings)
-        except OSError as exc:
-            self.report_error(f"The settings could not be saved: {exc.strerror or exc}", exc)
-            return
-        self.apply_settings(settings)
+        self.open_models().add_file()
 
     def show_citation(self, citation: Citation, answer: str = "") -> None:
         first_time = self.viewer.isHidden()

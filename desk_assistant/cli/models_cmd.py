@@ -284,63 +284,10 @@ def _hash_changed(entry: LibraryEntry | None, description: ModelDescription) -> 
 
 
 def _print_description(d: ModelDescription, entry: LibraryEntry | None, out: TextIO) -> None:
-    from desk_assistant.models.files import format_bytes
-    from desk_assistant.models.licence import licence_summary
+    from desk_assistant.models.summary import description_rows
 
-    version = f" v{d.gguf_version}" if d.gguf_version else ""
-    shape = ", ".join(
-        part
-        for part in (
-            d.architecture or "unknown architecture",
-            f"{d.parameters} parameters" if d.parameters else None,
-            d.quantization,
-        )
-        if part
-    )
-    vocabulary = d.vocabulary or "unknown"
-    if d.vocab_size:
-        vocabulary += f", {d.vocab_size:,} tokens"
-    template = "yes (used for prompts)" if d.chat_template else "none"
-    prompt = f"{d.prompt_family} ({_SOURCES.get(d.prompt_family_source, d.prompt_family_source)}"
-    if d.prompt_family_evidence and d.prompt_family_source != "override":
-        prompt += f": {d.prompt_family_evidence}"
-    prompt += ")"
-    runtimes = "; ".join(
-        f"{r.runtime}: {'yes' if r.can_load else 'no - ' + (r.reason or '')}" for r in d.runtimes
-    )
-    if d.sha256 and entry is not None and entry.sha256_source:
-        sha = f"{d.sha256} ({entry.sha256_source})"
-    else:
-        sha = d.sha256 or "not computed (--no-hash)"
-    rows = [
-        ("Name:", entry.name if entry else "(not in the library)"),
-        ("Model:", d.name or d.basename or "not stated in the file"),
-        ("File:", f"{d.path} ({format_bytes(d.size_bytes)})"),
-        ("Format:", f"{d.file_format.upper()}{version}"),
-        ("Architecture:", shape),
-        ("Context length:", f"{d.context_length} tokens" if d.context_length else "unknown"),
-        ("Vocabulary:", vocabulary),
-        ("Chat template:", template),
-        ("Prompt format:", prompt),
-        ("Licence:", licence_summary(d)),
-        ("SHA-256:", sha),
-        ("Runtimes:", runtimes),
-    ]
-    for label, value in rows:
+    for label, value in description_rows(d, entry):
         out.write(f"{label:<16} {value}\n")
-    if d.warning:
-        out.write(f"{'':<16} {d.warning}\n")
-
-
-_SOURCES = {
-    "template": "the file's chat template",
-    "metadata": "from the metadata",
-    "tokenizer": "from the tokenizer",
-    "file name": "from the file name",
-    "architecture": "default for its architecture",
-    "default": "default",
-    "override": "set with 'desk-assistant models format'",
-}
 
 
 def _format(library: ModelLibrary, args: argparse.Namespace, out: TextIO) -> int:
@@ -374,7 +321,11 @@ def _show_formats(library: ModelLibrary, args: argparse.Namespace, out: TextIO) 
             out,
         )
         return EXIT_OK
-    source = _SOURCES.get(described.prompt_family_source, described.prompt_family_source)
+    from desk_assistant.models.summary import PROMPT_FORMAT_SOURCES
+
+    source = PROMPT_FORMAT_SOURCES.get(
+        described.prompt_family_source, described.prompt_family_source
+    )
     out.write(f"{args.name}: {described.prompt_family} ({source})\nFormats:\n")
     for name, family in FAMILIES.items():
         out.write(f"  {name:<8} {family.description}\n")

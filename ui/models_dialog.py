@@ -1,0 +1,395 @@
+"""The model library in the app: what each model file is, whether it fits, its licence;
+add (link or copy), remove, use, download.
+
+Everything here goes through ``ModelLibrary``, the same engine object behind
+``desk-assistant models``. Reading a file's header, probing it in a child process,
+copying and downloading run as background jobs; a model is never loaded in the app
+process before a runtime has loaded it in a child process (``add(verify=True)``).
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desk_assistant.models.catalogue import CATALOGUE
+from desk_assistant.models.files import format_bytes
+from desk_assistant.models.fit import fit_report
+from desk_assistant.models.library import LibraryEntry, LicenceNotAccepted, ModelLibrary
+from desk_assistant.models.licence import LicenceNotice
+from desk_assistant.models.summary import description_rows
+from desk_assistant.settings import Settings
+from ui.settings_form import FILE_FILTERS
+from ui.workers import Job
+
+OTHER_URL = "Another address (URL)…"
+
+
+@functools.cache
+def _library_pool() -> QThreadPool:
+    """One thread for all model-library jobs: one change at a time, and not owned by a
+    dialog, whose destruction would otherwise wait for a running probe or download."""
+    pool = QThreadPool()
+    pool.setMaxThreadCount(1)
+    return pool
+
+
+class _Progress(QObject):
+    """Bytes done / total from a worker thread, queued to the GUI thread (sizes exceed
+    what an int signal argument holds, hence ``object``)."""
+
+    changed = Signal(object, object)
+
+
+class ModelsDialog(QDialog):
+    """Lists the library; ``model_chosen`` carries the new settings after "Use"."""
+
+    model_chosen = Signal(object)
+
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Models")
+        self.resize(860, 520)
+        self.library = ModelLibrary(settings)
+        self._pool = _library_pool()
+        self._jobs: set[Job] = set()
+        self._cancel: threading.Event | None = None
+        self._progress = _Progress(self)
+        self._progress.changed.connect(self._show_progress)
+
+        self.entries = QListWidget(self)
+        self.entries.setAccessibleName("Models")
+        self.entries.currentItemChanged.connect(lambda *_: self._describe_current())
+        self.details = QLabel(self)
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.message = QLabel(self)
+        self.message.setWordWrap(True)
+        self.message.setObjectName("muted")
+        self.bar = QProgressBar(self)
+        self.bar.hide()
+        self.cancel_button = QPushButton("Cancel download", self)
+        self.cancel_button.hide()
+        self.cancel_button.clicked.connect(self._cancel_download)
+
+        self.add_button = QPushButton("Add file…", self)
+        self.add_button.clicked.connect(self.add_file)
+        self.download_button = QPushButton("Download…", self)
+        self.download_button.clicked.connect(self.download)
+        self.remove_button = QPushButton("Remove", self)
+        self.remove_button.clicked.connect(self.remove_current)
+        self.use_button = QPushButton("Use this model", self)
+        self.use_button.setDefault(True)
+        self.use_button.clicked.connect(self.use_current)
+        self._lay_out()
+        self.refresh()
+
+    def _lay_out(self) -> None:
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        close.rejected.connect(self.reject)
+        buttons = QHBoxLayout()
+        for button in (self.add_button, self.download_button, self.remove_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.use_button)
+        body = QHBoxLayout()
+        body.addWidget(self.entries, 1)
+        body.addWidget(self.details, 2)
+        progress = QHBoxLayout()
+        progress.addWidget(self.bar, 1)
+        progress.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(body, 1)
+        layout.addWidget(self.message)
+        layout.addLayout(progress)
+        layout.addLayout(buttons)
+        layout.addWidget(close)
+
+    def done(self, result: int) -> None:
+        """Closing stops a download (the part is kept for a resume)."""
+        if self._cancel is not None:
+            self._cancel.set()
+        super().done(result)
+
+    # background work --------------------------------------------------------------------
+
+    def _run(
+        self, name: str, work: Callable[[], Any], done: Callable[[Any], None], busy: str = ""
+    ) -> Job:
+        job = Job(name, work)
+        self._jobs.add(job)
+        if busy:
+            self.message.setText(busy)
+        self._set_busy(True)
+
+        def finished(result: Any) -> None:
+            if not shiboken6.isValid(self):
+                return  # the dialog was closed while the job ran
+            self._jobs.discard(job)
+            self._set_busy(False)
+            done(result)
+
+        def errored(message: str, exc: object) -> None:
+            if not shiboken6.isValid(self):
+                return
+            self._jobs.discard(job)
+            self._set_busy(False)
+            self._failed(message, exc)
+
+        job.signals.finished.connect(finished)
+        job.signals.errored.connect(errored)
+        self._pool.start(job)
+        return job
+
+    def _set_busy(self, busy: bool) -> None:
+        for button in (self.add_button, self.download_button, self.remove_button):
+            button.setEnabled(not busy)
+        self.use_button.setEnabled(not busy and self.current() is not None)
+        if not busy:
+            self.bar.hide()
+            self.cancel_button.hide()
+
+    def _failed(self, message: str, exc: object) -> None:
+        if isinstance(exc, LicenceNotAccepted):
+            return  # asked before "use"; cannot happen unless the file changed meanwhile
+        self.message.setText(f"<span style='color:#c62828'>{html.escape(message)}</span>")
+
+    def _show_progress(self, done: int, total: int | None) -> None:
+        self.bar.show()
+        if total:
+            self.bar.setRange(0, 1000)
+            self.bar.setValue(int(1000 * done / total))
+            self.bar.setFormat(f"{format_bytes(done)} of {format_bytes(total)}")
+        else:
+            self.bar.setRange(0, 0)
+            self.bar.setFormat(format_bytes(done))
+
+    # listing and details ---------------------------------------------------------------
+
+    def refresh(self, select: str | None = None) -> None:
+        self._run("models-list", self.library.list, lambda entries: self._fill(entries, select))
+
+    def _fill(self, entries: list[LibraryEntry], select: str | None) -> None:
+        self.entries.clear()
+        for entry in entries:
+            size = "file missing" if entry.size_bytes is None else format_bytes(entry.size_bytes)
+            mark = " — in use" if entry.in_use else ""
+            item = QListWidgetItem(f"{entry.name}{mark}\n{entry.kind} · {size}")
+            item.setData(Qt.ItemDataRole.UserRole, entry)
+            self.entries.addItem(item)
+            if entry.name == select or (select is None and entry.in_use):
+                self.entries.setCurrentItem(item)
+        if self.entries.currentItem() is None and self.entries.count():
+            self.entries.setCurrentRow(0)
+
+    def current(self) -> LibraryEntry | None:
+        item = self.entries.currentItem()
+        entry = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        return entry if isinstance(entry, LibraryEntry) else None
+
+    def _describe_current(self) -> None:
+        entry = self.current()
+        self.use_button.setEnabled(entry is not None and not self._jobs)
+        self.remove_button.setEnabled(entry is not None and entry.removable and not self._jobs)
+        if entry is None:
+            self.details.setText("")
+            return
+        if not entry.exists:
+            self.details.setText(f"The file of {entry.name} is gone: {entry.path}")
+            return
+        self.details.setText("Reading the file's header…")
+        library = self.library
+
+        def describe() -> str:
+            description = library.info(entry.name, with_sha256=False)
+            rows = description_rows(description, entry)
+            fit = fit_report(description, library.settings.context_length)
+            if fit is not None:
+                memory = fit.message + (f" {fit.suggestion}" if fit.suggestion else "")
+                rows.append(("Memory:", memory))
+                rows.append(("Threads:", f"{fit.threads} suggested for this CPU"))
+            if library.licence_notice(entry.name) is not None:
+                rows.append(("", "The Llama 2 licence notice is shown before first use."))
+            cells = "".join(
+                f"<tr><td><b>{html.escape(label)}</b></td><td>{html.escape(value)}</td></tr>"
+                for label, value in rows
+            )
+            return f"<table cellspacing='4'>{cells}</table>"
+
+        def show(text: str) -> None:
+            if self.current() == entry:
+                self.details.setText(text)
+
+        self._run("models-info", describe, show)
+
+    # changes ---------------------------------------------------------------------------
+
+    def add_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Add a model file (GGUF)", "", FILE_FILTERS["model_path"]
+        )
+        if not path:
+            return
+        box = QMessageBox(self)
+        box.setWindowTitle("Add a model")
+        box.setText(
+            f"Use {Path(path).name} where it is, or copy it into the app's models folder "
+            "(safe from moves and deletions of the original, but takes the disk space twice)?"
+        )
+        link = box.addButton("Use where it is", QMessageBox.ButtonRole.AcceptRole)
+        copy = box.addButton("Copy", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        if box.clickedButton() not in (link, copy):
+            return
+        self.add_path(Path(path), copy=box.clickedButton() is copy)
+
+    def add_path(self, path: Path, *, copy: bool) -> Job:
+        """Add ``path`` after a runtime loaded it in a child process."""
+        library, progress = self.library, self._progress.changed.emit
+
+        def add() -> str:
+            result = library.add(path, copy=copy, verify=True, progress=progress)
+            return result.entry.name
+
+        def added(name: str) -> None:
+            self.message.setText(f"Added {name}. Select it and click “Use this model”.")
+            self.refresh(select=name)
+
+        return self._run("models-add", add, added, f"Checking {path.name} in a separate process…")
+
+    def remove_current(self) -> None:
+        entry = self.current()
+        if entry is None or not entry.removable:
+            return
+        stored = entry.kind == "models folder"
+        what = "and delete its file from the models folder" if stored else "(the file stays)"
+        answer = QMessageBox.question(self, "Remove model", f"Remove {entry.name} {what}?")
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        library = self.library
+        self._run(
+            "models-remove",
+            lambda: library.remove(entry.name, delete_file=stored and entry.exists),
+            lambda _result: self._removed(entry.name),
+        )
+
+    def _removed(self, name: str) -> None:
+        self.message.setText(f"Removed {name}.")
+        if self.library.settings.model_path is None:
+            self.model_chosen.emit(self.library.settings)  # it was in use: back to built-in
+        self.refresh()
+
+    def use_current(self) -> None:
+        entry = self.current()
+        if entry is None:
+            return
+        library = self.library
+        self._run(
+            "models-licence",
+            lambda: library.licence_notice(entry.name),
+            lambda notice: self._use(entry, notice),
+        )
+
+    def _use(self, entry: LibraryEntry, notice: LicenceNotice | None) -> None:
+        if notice is not None and not self.accept_licence(notice):
+            self.message.setText(f"{entry.name} was not chosen: its licence was not accepted.")
+            return
+        library = self.library
+        self._run(
+            "models-use",
+            lambda: library.use(entry.name, accept_licence=notice is not None),
+            self._used,
+        )
+
+    def accept_licence(self, notice: LicenceNotice) -> bool:
+        """Show the licence notice once; True when the user accepts it (stored)."""
+        box = QMessageBox(self)
+        box.setWindowTitle(notice.title)
+        box.setText(notice.text)
+        box.setInformativeText("\n".join(notice.urls))
+        accept = box.addButton("I accept", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is accept
+
+    def _used(self, result: Any) -> None:
+        note = f"Answers now come from {result.entry.name}."
+        if result.runtime_changed_from:
+            note += (
+                f" The runtime was {result.runtime_changed_from}, which cannot load it: now auto."
+            )
+        if result.fit is not None and result.fit.verdict != "fits":
+            note += f" {result.fit.message}"
+        self.message.setText(note)
+        self.model_chosen.emit(result.settings)
+        self.refresh(select=result.entry.name)
+
+    # downloading -----------------------------------------------------------------------
+
+    def download(self) -> None:
+        """Only ever on request: pick a catalogue entry or paste an address."""
+        choices = [
+            f"{item.title} — {format_bytes(item.size_bytes)}, {item.licence}" for item in CATALOGUE
+        ]
+        choice, ok = QInputDialog.getItem(
+            self, "Download a model", "Model to download:", [*choices, OTHER_URL], 0, False
+        )
+        if not ok:
+            return
+        catalogue: str | None = None
+        url: str | None = None
+        if choice == OTHER_URL:
+            url, ok = QInputDialog.getText(self, "Download a model", "Address of a GGUF file:")
+            if not ok or not url.strip():
+                return
+            url = url.strip()
+        else:
+            catalogue = CATALOGUE[choices.index(choice)].name
+        self.start_download(url=url, catalogue=catalogue)
+
+    def start_download(self, *, url: str | None = None, catalogue: str | None = None) -> Job:
+        library, progress = self.library, self._progress.changed.emit
+        cancel = self._cancel = threading.Event()
+
+        def fetch() -> str:
+            outcome = library.download(url, catalogue=catalogue, progress=progress, cancel=cancel)
+            return outcome.entry.name
+
+        def fetched(name: str) -> None:
+            self.message.setText(f"Downloaded and checked {name}.")
+            self.refresh(select=name)
+
+        job = self._run("models-download", fetch, fetched, "Downloading… (resumes if interrupted)")
+        self.cancel_button.show()
+        self.cancel_button.setEnabled(True)
+        return job
+
+    def _cancel_download(self) -> None:
+        if self._cancel is not None:
+            self._cancel.set()
+            self.cancel_button.setEnabled(False)
+            self.message.setText("Cancelling; the part downloaded so far is kept for a resume.")
