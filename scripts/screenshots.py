@@ -5,9 +5,10 @@ Run under a virtual X server (Debian: ``apt-get install xvfb``)::
     xvfb-run -a -s "-screen 0 1400x900x24" python scripts/screenshots.py [OUT_DIR]
 
 It opens the window on a fresh, temporary data folder with the built-in models, drops
-``assets/samples`` on it, asks a question and opens the cited PDF page, saving
-``empty.png``, ``indexing.png``, ``answer.png`` and ``pdf-viewer.png`` (default:
-``docs/screenshots``). Nothing outside the temporary folder and OUT_DIR is touched.
+``assets/samples`` on it, asks a question, opens the cited PDF page and the model
+library, saving ``empty.png``, ``indexing.png``, ``answer.png``, ``pdf-viewer.png`` and
+``models.png`` (default: ``docs/screenshots``). Nothing outside the temporary folder and
+OUT_DIR is touched.
 """
 
 from __future__ import annotations
@@ -95,13 +96,26 @@ def main(out: Path) -> int:
         print("the answer has no citation: no PDF viewer screenshot", file=sys.stderr)
         return 1
     window.chat.view.citation_clicked.emit(replies[-1].citations[0], replies[-1].text)
+    pdf = window.viewer.pdf
+    assert pdf is not None, "QtPdf is missing"
     wait_until(
-        lambda: not window.viewer.pdf.searching,
+        lambda: not pdf.searching,
         30,
         "the passage in the PDF",
     )
     settle(1.5)
     shoot("pdf-viewer.png")
+
+    models = window.open_models()
+    wait_until(
+        lambda: not models._jobs and "Architecture:" in models.details.text(),
+        60,
+        "the model library",
+    )
+    settle(0.4)
+    models.grab().save(str(out / "models.png"), "PNG", 0)
+    print(out / "models.png")
+    models.close()
     window.close()
     return 0
 

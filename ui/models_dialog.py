@@ -165,12 +165,17 @@ class ModelsDialog(QDialog):
         return job
 
     def _set_busy(self, busy: bool) -> None:
-        for button in (self.add_button, self.download_button, self.remove_button):
-            button.setEnabled(not busy)
-        self.use_button.setEnabled(not busy and self.current() is not None)
+        self._update_buttons(busy)
         if not busy:
             self.bar.hide()
             self.cancel_button.hide()
+
+    def _update_buttons(self, busy: bool) -> None:
+        entry = self.current()
+        self.add_button.setEnabled(not busy)
+        self.download_button.setEnabled(not busy)
+        self.remove_button.setEnabled(not busy and entry is not None and entry.removable)
+        self.use_button.setEnabled(not busy and entry is not None and not entry.in_use)
 
     def _failed(self, message: str, exc: object) -> None:
         if isinstance(exc, LicenceNotAccepted):
@@ -212,8 +217,7 @@ class ModelsDialog(QDialog):
 
     def _describe_current(self) -> None:
         entry = self.current()
-        self.use_button.setEnabled(entry is not None and not self._jobs)
-        self.remove_button.setEnabled(entry is not None and entry.removable and not self._jobs)
+        self._update_buttons(bool(self._jobs))
         if entry is None:
             self.details.setText("")
             return
