@@ -59,8 +59,11 @@ from _common import (
 )
 from _wikiqa import Question, article_of_files, questions
 
+from desk_assistant.backends.llm.base import LoadParams
+
 COLLECTION = "bench"
 SEED = 7
+RAW_SEED = LoadParams().seed  # the engine's sampling seed
 VARIANTS = ("engine", "raw_reset", "raw_prefix")
 YES_NO_STARTS = {"is", "was", "did", "does", "do", "are", "were", "can", "has", "have", "could"}
 
@@ -201,15 +204,13 @@ def raw_llama(engine_runtime: Any) -> Any:
     """A second ``llama_cpp.Llama`` with the engine's file, n_ctx, threads and seed."""
     from llama_cpp import Llama
 
-    from desk_assistant.backends.llm.base import LoadParams
-
     engine = engine_runtime._llama  # the engine's own Llama, to copy its parameters
     return Llama(
         model_path=engine_runtime.info.path,
         n_ctx=engine.n_ctx(),
         n_threads=engine.context_params.n_threads,
         n_threads_batch=engine.context_params.n_threads_batch,
-        seed=LoadParams().seed,
+        seed=RAW_SEED,
         verbose=False,
     )
 
@@ -230,6 +231,7 @@ def raw_once(
         prompt,
         max_tokens=settings.max_answer_tokens,
         temperature=settings.temperature,
+        seed=RAW_SEED,  # the engine re-seeds every answer the same way
         stream=True,
     )
     for chunk in chunks:
