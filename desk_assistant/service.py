@@ -20,8 +20,6 @@ from desk_assistant import offline
 from desk_assistant.backends.defaults import default_embedding_dir, default_llm_path
 from desk_assistant.chats import ChatStore
 from desk_assistant.errors import DeskAssistantError, EmbeddingModelMismatch, NotFoundError
-from desk_assistant.indexing import Indexer
-from desk_assistant.lexical import LexicalIndex
 from desk_assistant.manifest import Manifest
 from desk_assistant.records import (
     Answer,
@@ -45,6 +43,8 @@ if TYPE_CHECKING:
     from desk_assistant.backends.llm.chat_format import ChatFormat
     from desk_assistant.backends.reranker import CrossEncoderReranker
     from desk_assistant.doctor import Report
+    from desk_assistant.indexing import Indexer
+    from desk_assistant.lexical import LexicalIndex
     from desk_assistant.rag.retrieval import Mode, RetrievalResult, Retriever
     from desk_assistant.store import ChromaStore
 
@@ -138,6 +138,8 @@ class Assistant:
         """
         index = self._lexical.get(collection)
         if index is None:
+            from desk_assistant.lexical import LexicalIndex  # numpy, scipy: not for `status`
+
             index = self._lexical[collection] = LexicalIndex(self._lexical_folder(collection))
         generation = self.manifest.generation(collection)
         if index.generation != generation and not (index.load() and index.generation == generation):
@@ -201,6 +203,8 @@ class Assistant:
 
     @property
     def indexer(self) -> Indexer:
+        from desk_assistant.indexing import Indexer
+
         return Indexer(
             self,
             max_file_bytes=self.settings.max_file_bytes,
