@@ -274,16 +274,21 @@ class ModelsDialog(QDialog):
     def add_path(self, path: Path, *, copy: bool) -> Job:
         """Add ``path`` after a runtime loaded it in a child process."""
         library, progress = self.library, self._progress.changed.emit
+        return self._bring_in(
+            "models-add",
+            lambda: library.add(path, copy=copy, verify=True, progress=progress).entry.name,
+            "Added {}. Select it and click “Use this model”.",
+            f"Checking {path.name} in a separate process…",
+        )
 
-        def add() -> str:
-            result = library.add(path, copy=copy, verify=True, progress=progress)
-            return result.entry.name
+    def _bring_in(self, name: str, work: Callable[[], str], done: str, busy: str) -> Job:
+        """Run ``work`` (it returns the new model's name), then say ``done`` and select it."""
 
-        def added(name: str) -> None:
-            self.message.setText(f"Added {name}. Select it and click “Use this model”.")
-            self.refresh(select=name)
+        def arrived(model: str) -> None:
+            self.message.setText(done.format(model))
+            self.refresh(select=model)
 
-        return self._run("models-add", add, added, f"Checking {path.name} in a separate process…")
+        return self._run(name, work, arrived, busy)
 
     def remove_current(self) -> None:
         entry = self.current()
@@ -378,16 +383,16 @@ class ModelsDialog(QDialog):
     def start_download(self, *, url: str | None = None, catalogue: str | None = None) -> Job:
         library, progress = self.library, self._progress.changed.emit
         cancel = self._cancel = threading.Event()
-
-        def fetch() -> str:
-            outcome = library.download(url, catalogue=catalogue, progress=progress, cancel=cancel)
-            return outcome.entry.name
-
-        def fetched(name: str) -> None:
-            self.message.setText(f"Downloaded and checked {name}.")
-            self.refresh(select=name)
-
-        job = self._run("models-download", fetch, fetched, "Downloading… (resumes if interrupted)")
+        job = self._bring_in(
+            "models-download",
+            lambda: (
+                library.download(
+                    url, catalogue=catalogue, progress=progress, cancel=cancel
+                ).entry.name
+            ),
+            "Downloaded and checked {}.",
+            "Downloading… (resumes if interrupted)",
+        )
         self.cancel_button.show()
         self.cancel_button.setEnabled(True)
         return job
