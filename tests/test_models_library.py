@@ -609,9 +609,9 @@ def test_cli_format_catalogue_and_info_of_a_path(
     code, out, _ = cli("models", "format", "vicuna-7b-v1.5-q4_k_m", "alpaca")
     assert code == 0 and "alpaca format" in out
     code, out, _ = cli("models", "info", "vicuna-7b-v1.5-q4_k_m", "--no-hash")
-    assert "alpaca (set with 'desk-assistant models format')" in out
+    assert "alpaca (chosen by the user)" in out
     code, out, _ = cli("models", "format", "vicuna-7b-v1.5-q4_k_m")
-    assert out.startswith("vicuna-7b-v1.5-q4_k_m: alpaca (set with")
+    assert out.startswith("vicuna-7b-v1.5-q4_k_m: alpaca (chosen by the user)")
     assert "  vicuna   Vicuna v1.1: system USER: ... ASSISTANT:" in out
     code, out, _ = cli("models", "format", "vicuna-7b-v1.5-q4_k_m", "auto")
     assert "detected from the file again" in out

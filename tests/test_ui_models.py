@@ -49,6 +49,15 @@ def test_a_llama2_file_is_probed_described_and_used_after_its_licence(
     assert "llama, 213K parameters" in details and "llama-2 (from the file name" in details
     assert "Memory:" in details and "licence notice is shown before first use" in details
 
+    vicuna = dialog.prompt_format.findData("vicuna")
+    dialog.prompt_format.setCurrentIndex(vicuna)
+    dialog.prompt_format.activated.emit(vicuna)  # as when the user picks it
+    qtbot.waitUntil(lambda: "now use vicuna" in dialog.message.text())
+    qtbot.waitUntil(lambda: "vicuna (chosen by the user)" in dialog.details.text())
+    dialog.prompt_format.setCurrentIndex(0)
+    dialog.prompt_format.activated.emit(0)
+    qtbot.waitUntil(lambda: "llama-2 (from the file name" in dialog.details.text())
+
     shown: list[LicenceNotice] = []
     monkeypatch.setattr(dialog, "accept_licence", lambda notice: bool(shown.append(notice)))
     dialog.use_current()
@@ -60,6 +69,13 @@ def test_a_llama2_file_is_probed_described_and_used_after_its_licence(
     dialog.model_chosen.connect(chosen.append)
     dialog.use_current()
     qtbot.waitUntil(lambda: "Answers now come from llama-2-7b-chat-q4_k_m" in dialog.message.text())
+    reloads: list[bool] = []
+    dialog.format_changed.connect(lambda: reloads.append(True))
+    alpaca = dialog.prompt_format.findData("alpaca")
+    qtbot.waitUntil(lambda: _idle(dialog))
+    dialog.prompt_format.setCurrentIndex(alpaca)
+    dialog.prompt_format.activated.emit(alpaca)  # the model in use: the window reloads it
+    qtbot.waitUntil(lambda: reloads == [True] and _idle(dialog))
     assert _saved_model(app_home) == str(model) and len(chosen) == 1
     qtbot.waitUntil(lambda: _idle(dialog) and "in use" in dialog.entries.currentItem().text())
 

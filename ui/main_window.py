@@ -352,6 +352,7 @@ class MainWindow(QMainWindow):
         dialog = ModelsDialog(self.lanes.settings, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.model_chosen.connect(self.apply_settings)
+        dialog.format_changed.connect(lambda: self.apply_settings(self.lanes.settings))
         dialog.show()
         return dialog
 

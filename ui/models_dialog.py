@@ -19,9 +19,11 @@ from typing import Any
 import shiboken6
 from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
+    QFormLayout,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -34,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desk_assistant.backends.llm.chat_format import FAMILIES
 from desk_assistant.models.catalogue import CATALOGUE
 from desk_assistant.models.files import format_bytes
 from desk_assistant.models.fit import fit_report
@@ -64,9 +67,11 @@ class _Progress(QObject):
 
 
 class ModelsDialog(QDialog):
-    """Lists the library; ``model_chosen`` carries the new settings after "Use"."""
+    """Lists the library; ``model_chosen`` carries the new settings after "Use", and
+    ``format_changed`` says the model in use is to be prompted in another format."""
 
     model_chosen = Signal(object)
+    format_changed = Signal()
 
     def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -86,6 +91,12 @@ class ModelsDialog(QDialog):
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.prompt_format = QComboBox(self)
+        self.prompt_format.setAccessibleName("Prompt format")
+        self.prompt_format.addItem("Detected from the file", None)
+        for family, spec in FAMILIES.items():
+            self.prompt_format.addItem(spec.description, family)
+        self.prompt_format.activated.connect(lambda _index: self._set_prompt_format())
         self.message = QLabel(self)
         self.message.setWordWrap(True)
         self.message.setObjectName("muted")
@@ -115,9 +126,14 @@ class ModelsDialog(QDialog):
             buttons.addWidget(button)
         buttons.addStretch(1)
         buttons.addWidget(self.use_button)
+        about = QVBoxLayout()
+        about.addWidget(self.details, 1)
+        override = QFormLayout()
+        override.addRow("Prompt format:", self.prompt_format)
+        about.addLayout(override)
         body = QHBoxLayout()
         body.addWidget(self.entries, 1)
-        body.addWidget(self.details, 2)
+        body.addLayout(about, 2)
         progress = QHBoxLayout()
         progress.addWidget(self.bar, 1)
         progress.addWidget(self.cancel_button)
@@ -175,6 +191,7 @@ class ModelsDialog(QDialog):
         self.add_button.setEnabled(not busy)
         self.download_button.setEnabled(not busy)
         self.remove_button.setEnabled(not busy and entry is not None and entry.removable)
+        self.prompt_format.setEnabled(not busy and entry is not None and entry.exists)
         self.use_button.setEnabled(not busy and entry is not None and not entry.in_use)
 
     def _failed(self, message: str, exc: object) -> None:
@@ -224,6 +241,7 @@ class ModelsDialog(QDialog):
         if not entry.exists:
             self.details.setText(f"The file of {entry.name} is gone: {entry.path}")
             return
+        self.prompt_format.setCurrentIndex(max(self.prompt_format.findData(entry.prompt_format), 0))
         self.details.setText("Reading the file's header…")
         library = self.library
 
@@ -250,6 +268,23 @@ class ModelsDialog(QDialog):
         self._run("models-info", describe, show)
 
     # changes ---------------------------------------------------------------------------
+
+    def _set_prompt_format(self) -> None:
+        """The user's override of the detected prompt format (None: detect again)."""
+        entry = self.current()
+        family = self.prompt_format.currentData()
+        if entry is None or family == entry.prompt_format:
+            return
+        library = self.library
+
+        def changed(updated: LibraryEntry) -> None:
+            how = family or "the format detected from the file"
+            self.message.setText(f"Prompts for {updated.name} now use {how}.")
+            if updated.in_use:
+                self.format_changed.emit()
+            self.refresh(select=updated.name)
+
+        self._run("models-format", lambda: library.set_prompt_format(entry.name, family), changed)
 
     def add_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(

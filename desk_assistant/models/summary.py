@@ -15,7 +15,7 @@ PROMPT_FORMAT_SOURCES = {
     "file name": "from the file name",
     "architecture": "default for its architecture",
     "default": "default",
-    "override": "set with 'desk-assistant models format'",
+    "override": "chosen by the user",
 }
 
 
