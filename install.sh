@@ -7,7 +7,7 @@ VENV=${DESK_ASSISTANT_VENV:-$ROOT/.venv}
 "$ROOT/scripts/bootstrap.sh"
 da=("$VENV/bin/desk-assistant" --collection samples)
 "${da[@]}" ingest "$ROOT/assets/samples"
-"${da[@]}" ask "What is the monthly rent?"
+"${da[@]}" ask "How much is the monthly rent?"
 echo
 echo "Done. Ask about your own files:"
 echo "  $VENV/bin/desk-assistant ingest ~/Documents"

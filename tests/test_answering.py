@@ -10,7 +10,7 @@ from fakes import final_answer
 from desk_assistant.backends.llm.chat_format import chat_format_for
 from desk_assistant.backends.llm.fake import FakeRuntime
 from desk_assistant.rag.answer import Answerer, AnswerSettings, abstention
-from desk_assistant.rag.citations import attribute
+from desk_assistant.rag.citations import attribute, first_repeat
 from desk_assistant.rag.packing import pack
 from desk_assistant.rag.prompt import NO_ANSWER
 from desk_assistant.rag.retrieval import RetrievalResult, rrf
@@ -98,6 +98,36 @@ def test_file_names_and_decimals_do_not_split_sentences() -> None:
         "See report.pdf: the bridge costs 3.5 million euros.", ["bridge costs 3.5 million euros"]
     )
     assert result.text == "See report.pdf: the bridge costs 3.5 million euros [1]."
+
+
+def test_titles_and_initials_do_not_split_sentences() -> None:
+    passages = ["Agreement between Ms. Clara Jensen and Mr. Tomas Berg, signed by J. K. Smith"]
+    answer = "It is made between Ms. Clara Jensen and Mr. Tomas Berg, signed by J. K. Smith."
+    result = attribute(answer, passages)
+    assert result.text == (
+        "It is made between Ms. Clara Jensen and Mr. Tomas Berg, signed by J. K. Smith [1]."
+    )
+
+
+def test_a_model_that_loops_is_stopped_at_the_first_repeated_sentence() -> None:
+    sentence = "The tenant may terminate with a notice period of three months [1]. "
+    loop = "The tenant pays a deposit [1]. " + sentence * 20
+    runtime = FakeRuntime([loop])
+    answerer = Answerer(runtime, chat_format_for(runtime.info), AnswerSettings())
+    timings: dict[str, float] = {}
+    retrieved = RetrievalResult([passage("The notice period is three months; a deposit.")], 0.6)
+    items = list(answerer.answer("Notice?", retrieved, timings))
+    answer = final_answer(items)
+    assert answer.text.count("notice period") == 1 and answer.text.startswith("The tenant pays")
+    assert timings["stopped_repeating"] == 1.0
+    assert runtime.pieces_generated < len(loop.split())  # generation stopped early
+
+
+def test_first_repeat_ignores_markers_case_and_unfinished_sentences() -> None:
+    text = "Rent is due monthly [1]. Pets are allowed. rent is due  monthly [2]. More"
+    assert first_repeat(text) == text.index(" rent is due  monthly")  # the space goes too
+    assert first_repeat("Rent is due monthly. Pets are allowed. Rent is due mon") is None
+    assert first_repeat("Yes. Yes. It is three months.") is None  # too short to be a loop
 
 
 def _answer(reply: str, passages: Sequence[Passage]) -> tuple[str, Answer]:

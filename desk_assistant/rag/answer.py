@@ -13,7 +13,7 @@ from pathlib import Path
 
 from desk_assistant.backends.llm.base import LLMRuntime
 from desk_assistant.backends.llm.chat_format import ChatFormat
-from desk_assistant.rag.citations import attribute
+from desk_assistant.rag.citations import attribute, first_repeat
 from desk_assistant.rag.context import assemble
 from desk_assistant.rag.packing import PackedPassage, pack
 from desk_assistant.rag.prompt import EMPTY_ANSWER, NO_ANSWER, SYSTEM_PROMPT, user_message
@@ -109,6 +109,13 @@ class Answerer:
                     timings["first_token_s"] = first - generation_started
                 pieces.append(piece)
                 yield Token(piece)
+                if any(mark in piece for mark in ".!?"):
+                    written = "".join(pieces)
+                    cut = first_repeat(written)
+                    if cut is not None:  # the model loops: stop it, keep what came before
+                        pieces = [written[:cut]]
+                        timings["stopped_repeating"] = 1.0
+                        break
         finally:
             close = getattr(stream, "close", None)
             if close is not None:

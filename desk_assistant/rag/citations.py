@@ -9,7 +9,7 @@ content words, when it shares enough to be a plausible source.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -19,6 +19,13 @@ _SPACED_MARKER = re.compile(r"(\s*)" + MARKER.pattern)
 # A sentence ends at . ! ? followed by white space (not "report.pdf" or "3.5"), or at a
 # line break. Lazy matching up to a terminator tiles the whole text, so nothing is lost.
 _SENTENCE = re.compile(r".*?(?:[.!?]+(?=\s|$)|\n|$)", re.DOTALL)
+# A full stop after a title, an initial or a common abbreviation ends no sentence: without
+# this, "Ms. Clara Jensen" was cut after "Ms" and got a marker of its own.
+_ABBREVIATION = re.compile(
+    r"(?:^|[\s(])(?:Mr|Mrs|Ms|Dr|Prof|Sr|Jr|St|Mt|No|Nos|Fig|Figs|Vol|pp|vs|etc|approx|cf|"
+    r"e\.g|i\.e|Inc|Ltd|Co|Corp|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|[A-Z])\.$"
+)
+_SENTENCE_END = re.compile(r"[.!?]\s*$")
 _WORD = re.compile(r"[^\W_]{3,}", re.UNICODE)
 _STOPWORDS = frozenset(
     (
@@ -81,16 +88,14 @@ def attribute(answer: str, passages: Sequence[str]) -> Attribution:
     passage_words = [_evidence(p) for p in passages]
     pieces: list[str] = []
     attributed = 0
-    for match in _SENTENCE.finditer(text):
-        sentence = match.group(0)
+    for sentence in sentences(text):
         if MARKER.search(sentence) or not sentence.strip():
             pieces.append(sentence)
             continue
         sources = _sources(_evidence(sentence), passage_words)
         if sources:
-            sentence = _with_markers(sentence, sources)
             attributed += 1
-        pieces.append(sentence)
+        pieces.append(_with_markers(sentence, sources) if sources else sentence)
     rebuilt = "".join(pieces)
     cited: list[int] = []
     for match in MARKER.finditer(rebuilt):
@@ -108,6 +113,18 @@ def attribute(answer: str, passages: Sequence[str]) -> Attribution:
 
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
 NUMBER_WEIGHT = 3  # a figure shared with a passage is strong evidence of where it came from
+
+
+def sentences(text: str) -> Iterator[str]:
+    """The sentences of ``text``, whitespace kept, so that joining them gives it back."""
+    pending = ""
+    for match in _SENTENCE.finditer(text):
+        pending += match.group(0)
+        if pending and not _ABBREVIATION.search(pending):
+            yield pending
+            pending = ""
+    if pending:
+        yield pending
 
 
 def _evidence(text: str) -> dict[str, int]:
@@ -148,3 +165,25 @@ def _with_markers(sentence: str, numbers: Sequence[int]) -> str:
     stripped = body.rstrip(".!?")
     markers = "".join(f"[{n}]" for n in sorted(numbers))
     return f"{stripped} {markers}{body[len(stripped) :]}{trailing}"
+
+
+def first_repeat(text: str) -> int | None:
+    """Where the first complete sentence that repeats an earlier one starts, if any.
+
+    Small models can loop on one sentence until the token limit; an answer never needs
+    the same sentence twice (markers, case and spacing aside), so the answer stops there.
+    """
+    seen: set[str] = set()
+    offset = 0
+    parts = list(sentences(text))
+    if parts and not _SENTENCE_END.search(parts[-1]):
+        parts.pop()  # still being written
+    for sentence in parts:
+        start, offset = offset, offset + len(sentence)
+        key = " ".join(MARKER.sub(" ", sentence).lower().split())
+        if len(key.split()) < 3:
+            continue  # "Yes." twice is odd, but no loop
+        if key in seen:
+            return start
+        seen.add(key)
+    return None
