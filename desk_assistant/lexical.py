@@ -121,6 +121,10 @@ class _Segment:
         return rows[keep], tfs[keep]
 
 
+def _idf(live: int, df: int) -> float:
+    return float(np.log(1.0 + (live - df + 0.5) / (df + 0.5)))
+
+
 class LexicalIndex:
     """BM25 over one collection's chunks, updated in place as sources change."""
 
@@ -224,13 +228,24 @@ class LexicalIndex:
             df = sum(len(rows) for rows, _ in per_segment)
             if df == 0:
                 continue
-            idf = np.log(1.0 + (live - df + 0.5) / (df + 0.5))
+            idf = _idf(live, df)
             for segment, score, (rows, tfs) in zip(
                 self._segments, scores, per_segment, strict=True
             ):
                 norm = K1 * (1.0 - B + B * segment.lengths[rows] / average)
                 score[rows] += repeats * idf * tfs / (tfs + norm)
         return self._top(scores, k, allowed)
+
+    def term_weights(self, terms: Iterable[str]) -> dict[str, float]:
+        """Each analysed term's IDF in this collection; a term no chunk contains gets the
+        highest weight there is (a question about something absent)."""
+        live = len(self._where)
+        weights = {}
+        for term in set(terms):
+            known = self._vocab.get(term)
+            df = sum(len(s.postings(known)[0]) for s in self._segments) if known is not None else 0
+            weights[term] = _idf(live, df)
+        return weights
 
     def _top(self, scores: list[np.ndarray], k: int, allowed: set[str] | None) -> list[LexicalHit]:
         candidates: list[tuple[float, str]] = []

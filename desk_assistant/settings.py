@@ -52,7 +52,10 @@ class Settings(BaseSettings):
     )
     strict_grounding: bool = Field(True, description="Refuse to answer when no passage is relevant")
     min_relevance: float = Field(
-        0.30, ge=-1.0, le=1.0, description="Abstain below this passage similarity"
+        0.20,
+        ge=-1.0,
+        le=1.0,
+        description="Abstain below this relevance (similarity x share of key terms found)",
     )
 
     fusion: Literal["convex", "rrf"] = Field(

@@ -105,3 +105,10 @@ def test_scores_are_finite_with_one_document(tmp_path: Path) -> None:
     index = fill(tmp_path, {"a": "penguin"})
     [hit] = index.search("penguin", 3)
     assert np.isfinite(hit.score) and hit.score > 0
+
+
+def test_term_weights_are_idf_and_absent_terms_weigh_most(tmp_path: Path) -> None:
+    index = LexicalIndex(tmp_path / "lex")
+    index.add([("a", " ".join(analyze("rent is due monthly"))), ("b", " ".join(analyze("rent")))])
+    weights = index.term_weights(analyze("monthly rent for Lincoln"))
+    assert weights["lincoln"] > weights["month"] > weights["rent"] > 0

@@ -207,6 +207,20 @@ def test_ask_abstains_without_calling_the_model(tmp_path: Path, app_home: Path) 
         assert assistant.runtime.prompts == []  # type: ignore[attr-defined]
 
 
+def test_a_question_about_something_the_documents_never_mention_loses_relevance(
+    tmp_path: Path, app_home: Path
+) -> None:
+    docs = _docs(tmp_path / "docs")
+    with make_assistant(app_home) as assistant:
+        summary(assistant.ingest([docs]))
+        covered = assistant.retrieve("What is the notice period of the lease?", k=3)
+        absent = assistant.retrieve("What is the notice period of the Lincoln mortgage?", k=3)
+    assert covered.coverage == pytest.approx(1.0)
+    assert absent.coverage is not None and absent.coverage < 0.6  # "lincoln", "mortgag"
+    assert absent.relevance < covered.relevance
+    assert absent.relevance == pytest.approx((absent.best_similarity or 0) * absent.coverage)
+
+
 def test_empty_collection_abstains(app_home: Path) -> None:
     with make_assistant(app_home) as assistant:
         answer = final_answer(assistant.ask("anything?"))

@@ -29,12 +29,12 @@ class AnswerSettings:
     temperature: float = 0.1
     context_budget: int = 1200
     strict_grounding: bool = True
-    min_relevance: float = 0.30
+    min_relevance: float = 0.20
 
 
 def is_relevant(result: RetrievalResult, min_relevance: float) -> bool:
     """Whether the best match is close enough that the documents may hold the answer."""
-    return bool(result.passages) and (result.best_similarity or 0.0) >= min_relevance
+    return bool(result.passages) and result.relevance >= min_relevance
 
 
 def abstention(

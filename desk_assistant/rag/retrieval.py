@@ -12,6 +12,7 @@ default model: RRF 0.709 nDCG@10, convex combination 0.732 (bench/retrieval.py).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -23,6 +24,7 @@ from desk_assistant.lexical import LexicalIndex
 from desk_assistant.manifest import Manifest
 from desk_assistant.records import Passage
 from desk_assistant.store import ChromaStore, VectorHit
+from ingest.analysis import analyze
 
 Mode = Literal["hybrid", "dense", "lexical"]
 Fusion = Literal["convex", "rrf"]
@@ -47,7 +49,31 @@ class Allowed:
 @dataclass(frozen=True, slots=True)
 class RetrievalResult:
     passages: list[Passage]
-    best_similarity: float | None  # highest dense cosine similarity seen, for abstention
+    best_similarity: float | None  # highest dense cosine similarity seen
+    # IDF-weighted share of the question's terms that the passages contain: a question
+    # about something the documents never mention ("Lincoln" in a folder without him)
+    # scores low even when its wording resembles theirs. None: no terms to weigh.
+    coverage: float | None = None
+
+    @property
+    def relevance(self) -> float:
+        """What abstention compares with ``min_relevance``: similarity times coverage."""
+        similarity = self.best_similarity or 0.0
+        return similarity * (1.0 if self.coverage is None else self.coverage)
+
+
+@functools.cache
+def _question_words() -> frozenset[str]:
+    """The words that shape a question rather than name its subject (the stop-word list
+    keeps them): a document need not contain "how" or "describe" to answer it."""
+    return frozenset(
+        analyze(
+            "what who whom whose which when where why how does did do done were been being "
+            "can could would should shall may might must will has have had i me my you your "
+            "we us our they them their he him his she her it its this that these those there "
+            "tell please explain describe name list give show find many much kind type"
+        )
+    )
 
 
 def convex(
@@ -141,7 +167,17 @@ class Retriever:
             if cid in rows  # a vector whose manifest row is gone is an orphan: ignore it
         ]
         best = max(similarities.values(), default=None)
-        return RetrievalResult(passages, best)
+        return RetrievalResult(passages, best, self._coverage(query, passages))
+
+    def _coverage(self, query: str, passages: Sequence[Passage]) -> float | None:
+        weights = self.lexical.term_weights(set(analyze(query)) - _question_words())
+        total = sum(weights.values())
+        if not total:
+            return None
+        found: set[str] = set()
+        for passage in passages:
+            found.update(analyze(passage.text))
+        return sum(w for term, w in weights.items() if term in found) / total
 
     def _fuse(
         self,
