@@ -232,3 +232,30 @@ def run_ingest(assistant: Assistant, paths: Sequence[Path], collection: str) -> 
             run.failures[event.path] = event.reason or ""
     run.seconds = time.perf_counter() - started
     return run
+
+
+# abstention ---------------------------------------------------------------------------
+
+REFUSAL_THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
+
+
+def relevances(
+    assistant: Assistant, collection: str, questions: Sequence[str], k: int = 5
+) -> list[float]:
+    """What ``min_relevance`` is compared with before the model is called: the best
+    passage's cosine similarity times the share of the question's key terms found."""
+    return [assistant.retrieve(q, collection, k=k).relevance for q in questions]
+
+
+def refusal_table(answerable: Sequence[float], unanswerable: Sequence[float]) -> list[list[object]]:
+    """Per threshold: precision and recall of refusing (refusing an unanswerable question
+    is right), and the share of answerable questions refused."""
+    rows: list[list[object]] = []
+    for threshold in REFUSAL_THRESHOLDS:
+        refused_bad = sum(s < threshold for s in unanswerable)
+        refused_good = sum(s < threshold for s in answerable)
+        refused = refused_bad + refused_good
+        precision = refused_bad / refused if refused else float("nan")
+        recall = refused_bad / len(unanswerable)
+        rows.append([threshold, precision, recall, refused_good / len(answerable)])
+    return rows
