@@ -65,13 +65,14 @@ class RetrievalResult:
 @functools.cache
 def _question_words() -> frozenset[str]:
     """The words that shape a question rather than name its subject (the stop-word list
-    keeps them): a document need not contain "how" or "describe" to answer it."""
+    keeps them): a document need not contain "how", "describe" or "make" to answer it."""
     return frozenset(
         analyze(
             "what who whom whose which when where why how does did do done were been being "
             "can could would should shall may might must will has have had i me my you your "
             "we us our they them their he him his she her it its this that these those there "
-            "tell please explain describe name list give show find many much kind type"
+            "tell please explain describe name list give show find many much kind type "
+            "make get use need mean happen take want know"
         )
     )
 
