@@ -645,3 +645,12 @@ def test_the_library_and_its_command_import_no_heavy_library() -> None:
         cwd=Path(__file__).resolve().parents[1],
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_a_template_that_cannot_be_used_is_said_in_the_description(tmp_path: Path) -> None:
+    from desk_assistant.models.describe import describe
+    from desk_assistant.models.summary import description_rows
+
+    model = write_tiny_llama_gguf(tmp_path / "odd.gguf", with_chat_template="{{ unclosed")
+    rows = description_rows(describe(model, tmp_path, with_sha256=False), None)
+    assert rows[-1][0] == "" and "chat template cannot be used" in rows[-1][1]

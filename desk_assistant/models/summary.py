@@ -59,4 +59,5 @@ def description_rows(d: ModelDescription, entry: LibraryEntry | None) -> list[tu
         ("Licence:", licence_summary(d)),
         ("SHA-256:", sha),
         ("Runtimes:", runtimes),
+        *([("", d.warning)] if d.warning else []),
     ]
