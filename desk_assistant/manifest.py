@@ -105,6 +105,7 @@ class ChunkRow:
     start: int
     end: int
     text: str
+    terms: str  # analysed at indexing time (ingest.analysis), space-separated
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,7 +420,7 @@ class Manifest:
             batch = list(ids[offset : offset + 500])
             marks = ",".join("?" * len(batch))
             rows = self._db.execute(
-                "SELECT c.id, MIN(s.path), c.page, c.heading, c.start, c.end, c.text "
+                "SELECT c.id, MIN(s.path), c.page, c.heading, c.start, c.end, c.text, c.terms "
                 "FROM chunks c JOIN sources s ON s.content_id = c.content_id "
                 f"WHERE c.id IN ({marks}) GROUP BY c.id",
                 batch,

@@ -168,16 +168,15 @@ class Retriever:
             if cid in rows  # a vector whose manifest row is gone is an orphan: ignore it
         ]
         best = max(similarities.values(), default=None)
-        return RetrievalResult(passages, best, self._coverage(query, passages))
+        found = {term for p in passages for term in rows[p.chunk_id].terms.split()}
+        return RetrievalResult(passages, best, self._coverage(query, found))
 
-    def _coverage(self, query: str, passages: Sequence[Passage]) -> float | None:
+    def _coverage(self, query: str, found: set[str]) -> float | None:
+        """The IDF-weighted share of the question's key terms among ``found``."""
         weights = self.lexical.term_weights(set(analyze(query)) - _question_words())
         total = sum(weights.values())
         if not total:
             return None
-        found: set[str] = set()
-        for passage in passages:
-            found.update(analyze(passage.text))
         return sum(w for term, w in weights.items() if term in found) / total
 
     def _fuse(
