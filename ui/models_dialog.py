@@ -40,8 +40,8 @@ from desk_assistant.backends.llm.chat_format import FAMILIES
 from desk_assistant.models.catalogue import CATALOGUE
 from desk_assistant.models.files import format_bytes
 from desk_assistant.models.fit import fit_report
-from desk_assistant.models.library import LibraryEntry, LicenceNotAccepted, ModelLibrary
-from desk_assistant.models.licence import LicenceNotice
+from desk_assistant.models.library import LibraryEntry, ModelLibrary, UseResult
+from desk_assistant.models.licence import LicenceNotice, needs_acknowledgement
 from desk_assistant.models.summary import description_rows
 from desk_assistant.settings import Settings
 from ui.settings_form import FILE_FILTERS
@@ -194,9 +194,7 @@ class ModelsDialog(QDialog):
         self.prompt_format.setEnabled(not busy and entry is not None and entry.exists)
         self.use_button.setEnabled(not busy and entry is not None and not entry.in_use)
 
-    def _failed(self, message: str, exc: object) -> None:
-        if isinstance(exc, LicenceNotAccepted):
-            return  # asked before "use"; cannot happen unless the file changed meanwhile
+    def _failed(self, message: str, _exc: object) -> None:
         self.message.setText(f"<span style='color:#c62828'>{html.escape(message)}</span>")
 
     def _show_progress(self, done: int, total: int | None) -> None:
@@ -253,7 +251,8 @@ class ModelsDialog(QDialog):
                 memory = fit.message + (f" {fit.suggestion}" if fit.suggestion else "")
                 rows.append(("Memory:", memory))
                 rows.append(("Threads:", f"{fit.threads} suggested for this CPU"))
-            if library.licence_notice(entry.name) is not None:
+            notice = needs_acknowledgement(description, home=library.home, hint=entry.licence_hint)
+            if notice is not None:
                 rows.append(("", "The Llama 2 licence notice is shown before first use."))
             cells = "".join(
                 f"<tr><td><b>{html.escape(label)}</b></td><td>{html.escape(value)}</td></tr>"
@@ -380,7 +379,7 @@ class ModelsDialog(QDialog):
         box.exec()
         return box.clickedButton() is accept
 
-    def _used(self, result: Any) -> None:
+    def _used(self, result: UseResult) -> None:
         note = f"Answers now come from {result.entry.name}."
         if result.runtime_changed_from:
             note += (
