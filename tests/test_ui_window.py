@@ -58,6 +58,16 @@ def fake_window(
     )
 
 
+def indexed_window(
+    qtbot: QtBot, home: Path, docs: Path, replies: list[str] | None = None
+) -> MainWindow:
+    """The fake-model window with the three test documents dropped on it and indexed."""
+    window = fake_window(qtbot, home, replies)
+    drop_files(window, [docs])
+    wait_indexed(qtbot, window, 3)
+    return window
+
+
 @pytest.fixture
 def docs(tmp_path: Path) -> Path:
     return make_documents(tmp_path / "docs")
@@ -125,9 +135,7 @@ def test_escape_stops_the_answer_at_once_and_keeps_it(
 
 
 def test_chats_are_kept_across_a_restart(qtbot: QtBot, app_home: Path, docs: Path) -> None:
-    window = fake_window(qtbot, app_home, ["Harbor answer [1].", "Holiday answer [1]."])
-    drop_files(window, [docs])
-    wait_indexed(qtbot, window, 3)
+    window = indexed_window(qtbot, app_home, docs, ["Harbor answer [1].", "Holiday answer [1]."])
     ask(qtbot, window, "When will the Harbor Bridge renovation be finished?")
     wait_answer(qtbot, window)
     QTest.keyClick(window.chat.input, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
@@ -237,9 +245,7 @@ def test_first_run_offers_a_better_model_once(qtbot: QtBot, app_home: Path) -> N
 
 
 def test_removing_a_document_can_be_undone(qtbot: QtBot, app_home: Path, docs: Path) -> None:
-    window = fake_window(qtbot, app_home)
-    drop_files(window, [docs])
-    wait_indexed(qtbot, window, 3)
+    window = indexed_window(qtbot, app_home, docs)
     library = window.library
     row = next(n for n, r in enumerate(library.model.rows()) if r.path.endswith("recipes.md"))
     library.table.selectRow(row)
@@ -428,9 +434,7 @@ def test_without_qtpdf_a_pdf_passage_is_shown_as_text(
 def test_files_added_to_a_followed_folder_appear_by_themselves(
     qtbot: QtBot, app_home: Path, docs: Path
 ) -> None:
-    window = fake_window(qtbot, app_home)
-    drop_files(window, [docs])
-    wait_indexed(qtbot, window, 3)
+    window = indexed_window(qtbot, app_home, docs)
     (docs / "later.md").write_text("# Later\n\nA note written while the app runs.", "utf-8")
     wait_indexed(qtbot, window, 4)  # picked up by the watcher, no click needed
     (docs / "later.md").unlink()
@@ -440,9 +444,7 @@ def test_files_added_to_a_followed_folder_appear_by_themselves(
 def test_changes_made_while_closed_are_picked_up_on_start(
     qtbot: QtBot, app_home: Path, docs: Path
 ) -> None:
-    window = fake_window(qtbot, app_home)
-    drop_files(window, [docs])
-    wait_indexed(qtbot, window, 3)
+    window = indexed_window(qtbot, app_home, docs)
     window.close()
     (docs / "meanwhile.txt").write_text("Written while the app was closed.", "utf-8")
     reopened = fake_window(qtbot, app_home)
