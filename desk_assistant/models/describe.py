@@ -13,9 +13,8 @@ from typing import Any
 
 from desk_assistant.backends.llm.base import ModelInfo
 from desk_assistant.backends.llm.chat_format import chat_format_for
-from desk_assistant.backends.llm.ctransformers_runtime import ctransformers_refusal
 from desk_assistant.backends.llm.gguf_info import read_model_info
-from desk_assistant.backends.llm.loader import RUNTIMES, runtime_installed
+from desk_assistant.backends.llm.loader import FILE_RUNTIMES, runtime_installed
 from desk_assistant.models.files import Progress, cached_sha256, file_sha256
 
 _VOCABULARIES = {
@@ -95,19 +94,10 @@ def parameter_label(count: int | None) -> str | None:
 def runtime_support(info: ModelInfo) -> tuple[RuntimeSupport, ...]:
     """Each runtime's verdict from the metadata alone, in the order "auto" tries them."""
     verdicts = []
-    for runtime in RUNTIMES:
-        reason: str | None
-        if not runtime_installed(runtime):
-            reason = "the runtime is not installed"
-        elif runtime == "llama_cpp":
-            reason = (
-                "it is an old GGML file, which llama.cpp dropped in 2023"
-                if info.file_format != "gguf"
-                else None
-            )
-        else:
-            reason = ctransformers_refusal(info)
-        verdicts.append(RuntimeSupport(runtime, reason is None, reason))
+    for name, runtime in FILE_RUNTIMES.items():
+        installed = runtime_installed(name)
+        reason = runtime.refusal(info) if installed else "the runtime is not installed"
+        verdicts.append(RuntimeSupport(name, reason is None, reason))
     return tuple(verdicts)
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from pathlib import Path
+from typing import ClassVar, Self
 
 from desk_assistant.errors import DeskAssistantError
 
@@ -41,21 +43,28 @@ class LoadParams:
     seed: int = 0
 
 
-@runtime_checkable
-class LLMRuntime(Protocol):
-    """A loaded model that tokenizes and streams completions of a raw prompt."""
+class LLMRuntime(ABC):
+    """A loaded model that tokenizes and streams completions of a raw prompt.
 
-    name: str  # "llama_cpp", "ctransformers", "openai", "fake"
+    ``stream`` is the one place where every runtime (and the fake) budgets the reply
+    against the context window, cuts it at stop sequences and stops generating when the
+    caller stops iterating; a runtime supplies the tokens its model is fed
+    (:meth:`_prompt_tokens`) and the raw text pieces it generates (:meth:`_pieces`).
+    """
+
+    name: ClassVar[str]  # "llama_cpp", "ctransformers", "openai", "fake"
 
     @property
+    @abstractmethod
     def context_length(self) -> int: ...
 
     @property
+    @abstractmethod
     def info(self) -> ModelInfo: ...
 
+    @abstractmethod
     def tokenize(self, text: str) -> list[int]:
         """Token ids of ``text`` as this model counts them (no BOS added)."""
-        ...
 
     def stream(
         self,
@@ -66,12 +75,27 @@ class LLMRuntime(Protocol):
         temperature: float = 0.1,
     ) -> Generator[str, None, None]:
         """Yield text pieces as they are generated; ``close()`` (or dropping the generator)
-        stops generation between two tokens."""
-        ...
+        stops generation between two tokens. A prompt that leaves no room for a reply in
+        the context window raises :class:`PromptTooLongError` before anything runs."""
+        tokens = self._prompt_tokens(prompt)
+        budget = reply_budget(len(tokens), max_tokens, self.context_length)
+        pieces = self._pieces(prompt, tokens, budget, temperature) if budget else iter(())
+        return cut_at_stop(pieces, stop)
 
+    def _prompt_tokens(self, prompt: str) -> list[int]:
+        """The tokens the model will be fed for ``prompt`` (what the reply is budgeted by)."""
+        return self.tokenize(prompt)
+
+    @abstractmethod
+    def _pieces(
+        self, prompt: str, tokens: list[int], budget: int, temperature: float
+    ) -> Iterator[str]:
+        """Generate at most ``budget`` (> 0) tokens after the prompt, as text pieces;
+        closing the iterator must stop generation."""
+
+    @abstractmethod
     def close(self) -> None:
         """Free the model's memory."""
-        ...
 
 
 # Helpers shared by the runtime implementations, so that every runtime (and the fake)
@@ -147,3 +171,30 @@ def cut_at_stop(pieces: Iterator[str], stop: Sequence[str]) -> Generator[str, No
         close = getattr(pieces, "close", None)
         if close is not None:
             close()
+
+
+class FileRuntime(LLMRuntime):
+    """A runtime that loads a local GGUF/GGML file into this process (the registry in
+    :mod:`desk_assistant.backends.llm.loader` lists them in the order "auto" tries them)."""
+
+    library: ClassVar[str]  # the module that must be importable for this runtime to work
+
+    @staticmethod
+    @abstractmethod
+    def refusal(info: ModelInfo) -> str | None:
+        """Why this runtime cannot load the file, judged from its metadata alone, or None."""
+
+    @classmethod
+    @abstractmethod
+    def load(
+        cls,
+        path: str | Path,
+        params: LoadParams | None = None,
+        *,
+        info: ModelInfo | None = None,
+        cache_dir: Path | None = None,
+        probe: bool = True,
+    ) -> Self:
+        """Load ``path``; a ModelLoadError with the reason when it cannot. A runtime that
+        can crash the process on a bad file first loads it in a child process unless
+        ``probe`` is False (the probe's child itself); ``cache_dir`` keeps its verdicts."""

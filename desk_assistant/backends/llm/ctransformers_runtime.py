@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import codecs
 import ctypes
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from desk_assistant.backends.llm.base import (
+    FileRuntime,
     LoadParams,
     ModelInfo,
     context_size,
-    cut_at_stop,
     default_threads,
-    reply_budget,
 )
 from desk_assistant.backends.llm.gguf_info import read_model_info
 from desk_assistant.backends.llm.probe import probe_runtime
@@ -40,26 +39,6 @@ _VOCABULARY_NAMES = {"gpt2": "GPT-2 BPE", "bert": "WordPiece (BERT)", "rwkv": "R
 # byte fallback emits one token per byte; plus BOS and the leading "▁".
 _TOKENS_PER_BYTE, _EXTRA_TOKENS = 3, 8
 USE_LLAMA_CPP = " — use the llama_cpp runtime"
-
-
-def ctransformers_refusal(info: ModelInfo) -> str | None:
-    """Why ctransformers cannot load this file (read from its metadata), or None."""
-    if info.file_format != "gguf":
-        return None  # GGML files carry too little metadata to judge: the probe decides
-    if info.tokenizer_model != "llama":
-        vocabulary = _VOCABULARY_NAMES.get(info.tokenizer_model or "", repr(info.tokenizer_model))
-        return (
-            f"its vocabulary is {vocabulary} (ctransformers supports only SentencePiece "
-            "'llama' vocabularies in GGUF)"
-        )
-    if info.architecture not in SUPPORTED_ARCHITECTURES:
-        return f"its architecture {info.architecture!r} is newer than ctransformers"
-    if info.tied_embeddings:
-        return (
-            "it has no separate output.weight tensor (tied embeddings), which "
-            "ctransformers cannot load"
-        )
-    return None
 
 
 def _cpu_library() -> str | None:
@@ -90,15 +69,37 @@ def _cannot_load(path: str | Path, info: ModelInfo, reason: str) -> ModelLoadErr
     return ModelLoadError(message)
 
 
-class CTransformersRuntime:
+class CTransformersRuntime(FileRuntime):
     """A Llama-family GGUF or GGML model loaded in this process by ctransformers."""
 
     name = "ctransformers"
+    library = "ctransformers"
 
     def __init__(self, model: Any, info: ModelInfo, seed: int) -> None:
         self._model = model
         self._info = info
         self._seed = seed
+
+    @staticmethod
+    def refusal(info: ModelInfo) -> str | None:
+        if info.file_format != "gguf":
+            return None  # GGML files carry too little metadata to judge: the probe decides
+        if info.tokenizer_model != "llama":
+            vocabulary = _VOCABULARY_NAMES.get(
+                info.tokenizer_model or "", repr(info.tokenizer_model)
+            )
+            return (
+                f"its vocabulary is {vocabulary} (ctransformers supports only SentencePiece "
+                "'llama' vocabularies in GGUF)"
+            )
+        if info.architecture not in SUPPORTED_ARCHITECTURES:
+            return f"its architecture {info.architecture!r} is newer than ctransformers"
+        if info.tied_embeddings:
+            return (
+                "it has no separate output.weight tensor (tied embeddings), which "
+                "ctransformers cannot load"
+            )
+        return None
 
     @classmethod
     def load(
@@ -114,7 +115,7 @@ class CTransformersRuntime:
         probe's own child process), surviving a load in a child process."""
         params = params or LoadParams()
         info = info or read_model_info(path)
-        refusal = ctransformers_refusal(info)
+        refusal = cls.refusal(info)
         if refusal:
             raise _cannot_load(path, info, refusal)
         if probe:
@@ -158,27 +159,18 @@ class CTransformersRuntime:
     def tokenize(self, text: str) -> list[int]:
         return self._encode(text, add_bos=False)
 
-    def stream(
-        self,
-        prompt: str,
-        *,
-        stop: Sequence[str] = (),
-        max_tokens: int = 256,
-        temperature: float = 0.1,
-    ) -> Generator[str, None, None]:
+    def _prompt_tokens(self, prompt: str) -> list[int]:
         # This tokenizer does not parse special-token text, so a leading BOS text (from
         # a template the tokenizer does not prepend BOS for) becomes the BOS token here.
         bos = self._info.bos_token
         add_bos = self._info.add_bos_token
         if bos and prompt.startswith(bos):
             prompt, add_bos = prompt[len(bos) :], True
-        tokens = self._encode(prompt, add_bos)
-        budget = reply_budget(len(tokens), max_tokens, self.context_length)
-        return cut_at_stop(self._pieces(tokens, budget, temperature), stop)
+        return self._encode(prompt, add_bos)
 
-    def _pieces(self, tokens: list[int], budget: int, temperature: float) -> Iterator[str]:
-        if budget == 0:
-            return
+    def _pieces(
+        self, prompt: str, tokens: list[int], budget: int, temperature: float
+    ) -> Iterator[str]:
         # ctransformers divides logits by the temperature: 0 would give NaNs, so greedy
         # decoding is top_k=1 instead. Its default repetition penalty (1.1) is turned off
         # to match llama.cpp's: answers quote passages, which a penalty discourages.

@@ -1,21 +1,21 @@
 """A scripted LLM for fast tests of everything above the runtime layer.
 
-It implements the same protocol as the real runtimes and cuts replies with the same
-helpers, so code tested against it (prompt budgeting, stop sequences, cancellation)
-behaves the same with a real model, in microseconds and without a model file.
+It derives from the same base class as the real runtimes, whose ``stream`` budgets and
+cuts every reply, so code tested against it (prompt budgeting, stop sequences,
+cancellation) behaves the same with a real model, in microseconds and without a file.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
-from desk_assistant.backends.llm.base import ModelInfo, cut_at_stop, reply_budget
+from desk_assistant.backends.llm.base import LLMRuntime, ModelInfo
 
 _PIECES = re.compile(r"\s*\S+|\s+")  # a word with the whitespace before it
 
 
-class FakeRuntime:
+class FakeRuntime(LLMRuntime):
     """Replies from a script: a list consumed in order (the last one repeats), or a
     function of the prompt. Every prompt it was given is kept in ``prompts``."""
 
@@ -63,18 +63,11 @@ class FakeRuntime:
             return self._replies(prompt)
         return self._replies[min(len(self.prompts) - 1, len(self._replies) - 1)]
 
-    def stream(
-        self,
-        prompt: str,
-        *,
-        stop: Sequence[str] = (),
-        max_tokens: int = 256,
-        temperature: float = 0.1,
-    ) -> Generator[str, None, None]:
-        budget = reply_budget(len(self.tokenize(prompt)), max_tokens, self._context_length)
+    def _pieces(
+        self, prompt: str, tokens: list[int], budget: int, temperature: float
+    ) -> Iterator[str]:
         self.prompts.append(prompt)
-        pieces = _PIECES.findall(self._reply_for(prompt))[:budget]
-        return cut_at_stop(self._generate(pieces), stop)
+        return self._generate(_PIECES.findall(self._reply_for(prompt))[:budget])
 
     def _generate(self, pieces: list[str]) -> Iterator[str]:
         for piece in pieces:

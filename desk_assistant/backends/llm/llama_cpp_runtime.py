@@ -7,43 +7,58 @@ imported only when a model is loaded: the import alone loads a 24 MB shared libr
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from desk_assistant.backends.llm.base import (
+    FileRuntime,
     LoadParams,
     ModelInfo,
     context_size,
-    cut_at_stop,
     default_threads,
-    reply_budget,
 )
 from desk_assistant.backends.llm.gguf_info import read_model_info
 from desk_assistant.errors import ModelLoadError
 
 
-class LlamaCppRuntime:
+class LlamaCppRuntime(FileRuntime):
     """A GGUF model loaded in this process by llama.cpp."""
 
     name = "llama_cpp"
+    library = "llama_cpp"
 
     def __init__(self, llama: Any, info: ModelInfo, seed: int = 0) -> None:
         self._llama = llama
         self._info = info
         self._seed = seed
 
+    @staticmethod
+    def refusal(info: ModelInfo) -> str | None:
+        if info.file_format != "gguf":
+            return "it is an old GGML file, which llama.cpp dropped in 2023"
+        return None
+
     @classmethod
     def load(
-        cls, path: str | Path, params: LoadParams | None = None, *, info: ModelInfo | None = None
+        cls,
+        path: str | Path,
+        params: LoadParams | None = None,
+        *,
+        info: ModelInfo | None = None,
+        cache_dir: Path | None = None,
+        probe: bool = True,
     ) -> LlamaCppRuntime:
-        """Load ``path``; raises ModelLoadError with llama.cpp's reason when it cannot."""
+        """Load ``path``; raises ModelLoadError with llama.cpp's reason when it cannot.
+        llama.cpp reports a bad file with an error instead of crashing, so it needs no
+        probe in a child process."""
         params = params or LoadParams()
         info = info or read_model_info(path)
-        if info.file_format != "gguf":
+        refusal = cls.refusal(info)
+        if refusal:
             raise ModelLoadError(
-                f"llama.cpp cannot load {Path(path).name}: it is an old GGML file, which "
-                "llama.cpp dropped in 2023 - use the ctransformers runtime or a GGUF version"
+                f"llama.cpp cannot load {Path(path).name}: {refusal} - use the "
+                "ctransformers runtime or a GGUF version"
             )
         try:
             from llama_cpp import Llama
@@ -75,21 +90,14 @@ class LlamaCppRuntime:
         # special=True: control-token text in a rendered prompt is one token to the model.
         return list(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
-    def stream(
-        self,
-        prompt: str,
-        *,
-        stop: Sequence[str] = (),
-        max_tokens: int = 256,
-        temperature: float = 0.1,
-    ) -> Generator[str, None, None]:
-        n_prompt = len(self.tokenize(prompt)) + (1 if self._info.add_bos_token else 0)
-        budget = reply_budget(n_prompt, max_tokens, self.context_length)
-        return cut_at_stop(self._pieces(prompt, budget, temperature), stop)
+    def _prompt_tokens(self, prompt: str) -> list[int]:
+        # llama.cpp puts BOS before the prompt itself when the model asks for it.
+        bos = [self._llama.token_bos()] if self._info.add_bos_token else []
+        return [*bos, *self.tokenize(prompt)]
 
-    def _pieces(self, prompt: str, budget: int, temperature: float) -> Iterator[str]:
-        if budget == 0:
-            return
+    def _pieces(
+        self, prompt: str, tokens: list[int], budget: int, temperature: float
+    ) -> Iterator[str]:
         # Forget the previous prompt's KV cache: reusing a cached prefix changes the
         # arithmetic of the last prompt token, so the same question could get a different
         # answer the second time (seen with SmolLM2 at temperature 0).

@@ -5,9 +5,7 @@ which would take the whole app down with it. A probe loads the file in a throwaw
 process, generates one token and reports back; the verdict is cached per runtime version
 and file identity (path, size, mtime), so the second start-up costs nothing.
 
-Command line (what the parent runs)::
-
-    python -m desk_assistant.backends.llm.probe RUNTIME PATH
+The child is ``python -m desk_assistant.backends.llm.probe_child RUNTIME PATH``.
 """
 
 from __future__ import annotations
@@ -22,14 +20,10 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from desk_assistant.backends.llm.base import LoadParams
-
 CACHE_FILE = "llm_probe.json"
 DEFAULT_TIMEOUT = 120.0
-_MARKER = "desk-assistant-probe:"
+MARKER = "desk-assistant-probe:"  # starts the verdict line the child prints
 _DISTRIBUTIONS = {"llama_cpp": "llama-cpp-python", "ctransformers": "ctransformers"}
-# Small enough to load fast, large enough for the one-token prompt.
-_PROBE_PARAMS = LoadParams(context_length=64, threads=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +79,7 @@ def _run_child(runtime: str, path: Path, timeout: float) -> tuple[ProbeResult, b
     package_root = str(Path(__file__).resolve().parents[3])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-    command = [sys.executable, "-m", "desk_assistant.backends.llm.probe", runtime, str(path)]
+    command = [sys.executable, "-m", "desk_assistant.backends.llm.probe_child", runtime, str(path)]
     try:
         done = subprocess.run(  # our own interpreter and module, no shell
             command, capture_output=True, text=True, timeout=timeout, env=env, check=False
@@ -94,8 +88,8 @@ def _run_child(runtime: str, path: Path, timeout: float) -> tuple[ProbeResult, b
         reason = f"the runtime did not finish loading the file within {timeout:.0f} s"
         return ProbeResult(False, runtime, reason), False
     for line in reversed(done.stdout.splitlines()):
-        if line.startswith(_MARKER):
-            verdict = json.loads(line.removeprefix(_MARKER))
+        if line.startswith(MARKER):
+            verdict = json.loads(line.removeprefix(MARKER))
             return ProbeResult(bool(verdict["ok"]), runtime, verdict.get("reason")), True
     detail = _last_line(done.stderr)
     if done.returncode < 0:
@@ -133,44 +127,3 @@ def probe_runtime(
     if cache_dir is not None and cacheable:
         _write_cache(cache_dir, key, result)
     return result
-
-
-def _probe_here(runtime: str, path: Path) -> str | None:
-    """Load and generate one token in this process; the reason for a failure, else None."""
-    from desk_assistant.backends.llm.base import LLMRuntime
-
-    model: LLMRuntime
-    if runtime == "ctransformers":
-        from desk_assistant.backends.llm.ctransformers_runtime import CTransformersRuntime
-
-        model = CTransformersRuntime.load(path, _PROBE_PARAMS, probe=False)
-    elif runtime == "llama_cpp":
-        from desk_assistant.backends.llm.llama_cpp_runtime import LlamaCppRuntime
-
-        model = LlamaCppRuntime.load(path, _PROBE_PARAMS)
-    else:
-        return f"unknown runtime {runtime!r}"
-    try:
-        for _ in model.stream("Hello", max_tokens=1, temperature=0):
-            break
-    finally:
-        model.close()
-    return None
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2:
-        print("usage: python -m desk_assistant.backends.llm.probe RUNTIME PATH", file=sys.stderr)
-        return 2
-    runtime, path = args
-    try:
-        reason = _probe_here(runtime, Path(path))
-    except Exception as exc:  # the verdict is the point: every failure becomes a reason
-        reason = str(exc) or type(exc).__name__
-    print(_MARKER + json.dumps({"ok": reason is None, "reason": reason}), flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
