@@ -21,11 +21,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    from desk_assistant.parts import Parts
     from desk_assistant.service import Assistant
 
 REPO = Path(__file__).resolve().parents[1]
@@ -200,7 +202,19 @@ def open_assistant(home: Path, **overrides: Any) -> Assistant:
     from desk_assistant.service import Assistant
     from desk_assistant.settings import load_settings
 
-    return Assistant(load_settings(home, **overrides))
+    return Assistant.open(load_settings(home, **overrides))
+
+
+@contextmanager
+def open_engine(home: Path, **overrides: Any) -> Iterator[tuple[Assistant, Parts]]:
+    """An Assistant and the parts it works on, for benchmarks that time or fill a part."""
+    from desk_assistant.parts import Parts
+    from desk_assistant.service import Assistant
+    from desk_assistant.settings import load_settings
+
+    parts = Parts(load_settings(home, **overrides))
+    with Assistant(parts) as assistant:
+        yield assistant, parts
 
 
 @dataclass(slots=True)

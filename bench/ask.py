@@ -49,7 +49,7 @@ from _common import (
     base_parser,
     log,
     median,
-    open_assistant,
+    open_engine,
     print_table,
     ratio,
     run_ingest,
@@ -152,27 +152,36 @@ class Hooks:
     retrieved: Clock | None = None
 
 
-def install_hooks(assistant: Any) -> Hooks:
-    """Wrap ``assistant.retrieve`` and ``runtime.stream`` of these two instances only."""
+def install_hooks(parts: Any) -> Hooks:
+    """Wrap ``parts.retriever`` and ``runtime.stream`` of these two instances only."""
     hooks = Hooks([])
-    runtime = assistant.runtime
-    retrieve, stream = assistant.retrieve, runtime.stream
+    runtime = parts.runtime
+    retriever, stream = parts.retriever, runtime.stream
 
-    def timed_retrieve(*args: Any, **kwargs: Any) -> Any:
-        result = retrieve(*args, **kwargs)
-        hooks.retrieved = Clock.now()
-        return result
+    def timed_retriever(*args: Any, **kwargs: Any) -> Any:
+        found = retriever(*args, **kwargs)
+        search = found.search
+
+        def timed_search(*args: Any, **kwargs: Any) -> Any:
+            result = search(*args, **kwargs)
+            hooks.retrieved = Clock.now()
+            return result
+
+        setattr(found, "search", timed_search)  # noqa: B010 - one instance only
+        return found
 
     def recorded_stream(prompt: str, **kwargs: Any) -> Any:
         hooks.prompts.append(prompt)
         return stream(prompt, **kwargs)
 
-    setattr(assistant, "retrieve", timed_retrieve)  # noqa: B010 - one instance only
+    setattr(parts, "retriever", timed_retriever)  # noqa: B010 - one instance only
     setattr(runtime, "stream", recorded_stream)  # noqa: B010
     return hooks
 
 
-def engine_once(assistant: Any, hooks: Hooks, question: str, *, first_only: bool = False) -> Sample:
+def engine_once(
+    assistant: Any, runtime: Any, hooks: Hooks, question: str, *, first_only: bool = False
+) -> Sample:
     """``ask`` once; TTFT counts from the end of retrieval (which is reported apart)."""
     from desk_assistant.records import Answer
 
@@ -189,7 +198,7 @@ def engine_once(assistant: Any, hooks: Hooks, question: str, *, first_only: bool
                 items.close()
                 break
     stream.started = hooks.retrieved or called
-    sample = to_sample(stream, token_counter(assistant.runtime))
+    sample = to_sample(stream, token_counter(runtime))
     sample.retrieval_s = stream.started.wall - called.wall
     timings = answer.timings if answer else {}
     sample.engine_first_token_s = timings.get("first_token_s", float("nan"))
@@ -277,11 +286,11 @@ def corpus_files(count: int) -> tuple[list[Path], set[str]]:
 class Bench:
     """The engine and the two raw models, with the prompts captured from the engine."""
 
-    def __init__(self, assistant: Any) -> None:
+    def __init__(self, assistant: Any, parts: Any) -> None:
         self.assistant = assistant
-        self.settings = assistant.settings
-        runtime = assistant.runtime  # loads the model (untimed)
-        self.hooks = install_hooks(assistant)
+        self.settings = parts.settings
+        self.runtime = runtime = parts.runtime  # loads the model (untimed)
+        self.hooks = install_hooks(parts)
         self.prompts = self.hooks.prompts
         self.count = token_counter(runtime)
         self.raw = {"raw_reset": raw_llama(runtime), "raw_prefix": raw_llama(runtime)}
@@ -292,7 +301,9 @@ class Bench:
 
     def run(self, variant: str, question: str, prompt: str, *, first_only: bool = False) -> Sample:
         if variant == "engine":
-            return engine_once(self.assistant, self.hooks, question, first_only=first_only)
+            return engine_once(
+                self.assistant, self.runtime, self.hooks, question, first_only=first_only
+            )
         llama = self.raw[variant]
         return raw_once(
             llama,
@@ -395,11 +406,14 @@ def main() -> None:
     args = parser.parse_args()
     count = args.n or (5 if args.quick else 8)
     files, articles = corpus_files(args.articles or (2 if args.quick else 4))
-    with temp_dir("ask-home") as home, open_assistant(home, threads=args.threads) as assistant:
+    with (
+        temp_dir("ask-home") as home,
+        open_engine(home, threads=args.threads) as (assistant, parts),
+    ):
         log(f"ask.py: ingesting {len(files)} articles ...")
         ingested = run_ingest(assistant, files, COLLECTION)
         log(f"  {ingested.chunks} chunks in {ingested.seconds:.1f} s; loading the model ...")
-        bench = Bench(assistant)
+        bench = Bench(assistant, parts)
         try:
             chosen = bench.warm_up(pick_questions(questions(), articles, count), count)
             log(f"  warmed up; {len(chosen)} questions x {len(VARIANTS)} variants")

@@ -137,16 +137,19 @@ def maybe_profile(target: Path | None) -> Iterator[None]:
         pstats.Stats(str(target), stream=sys.stderr).sort_stats("cumulative").print_stats(30)
 
 
-def make_assistant(home: Path) -> tuple[Any, TimedEmbedder]:
+def make_engine(home: Path) -> tuple[Any, Any, TimedEmbedder]:
+    """An Assistant, its parts and the timed embedder they use."""
     from desk_assistant.backends.defaults import default_embedding_dir
     from desk_assistant.backends.embeddings import SentenceTransformerEmbedder
+    from desk_assistant.parts import Parts
     from desk_assistant.service import Assistant
     from desk_assistant.settings import load_settings
 
     settings = load_settings(home)
     folder = settings.embedding_model or default_embedding_dir()
     probe = TimedEmbedder(SentenceTransformerEmbedder(folder, batch_size=settings.embed_batch_size))
-    return Assistant(settings, embedder=probe), probe
+    parts = Parts(settings, embedder=probe)
+    return Assistant(parts), parts, probe
 
 
 def cpu_seconds(*, children: bool) -> float:
@@ -161,7 +164,7 @@ def wall_and_cpu(function: Callable[[], object]) -> tuple[float, float]:
     return wall, cpu_seconds(children=False) - cpu
 
 
-def encode_only(assistant: Any, probe: TimedEmbedder, *, batches: bool) -> dict[str, float]:
+def encode_only(parts: Any, probe: TimedEmbedder, *, batches: bool) -> dict[str, float]:
     """Raw ``SentenceTransformer.encode`` on the stored chunk texts.
 
     ``encode_s``: all texts in one call (the baseline of the target). With ``batches``,
@@ -169,7 +172,7 @@ def encode_only(assistant: Any, probe: TimedEmbedder, *, batches: bool) -> dict[
     batch size each), which separates the cost of smaller calls (less length sorting,
     more padding) from the cost of sharing the CPU with the parser worker.
     """
-    texts = [text for _, text in assistant.manifest.iter_chunks(COLLECTION)]
+    texts = [text for _, text in parts.manifest.iter_chunks(COLLECTION)]
     model = probe.inner._load()  # the very model object the ingest used: warm
 
     def encode(batch: list[str]) -> object:
@@ -194,14 +197,14 @@ def one_run(corpus: Path, profile: Path | None, *, batches: bool) -> dict[str, A
     with temp_dir("ingest-home") as home:
         started = time.perf_counter()
         cpu_before = cpu_seconds(children=False)
-        assistant, probe = make_assistant(home)
+        assistant, parts, probe = make_engine(home)
         with assistant:
             with maybe_profile(profile):
                 run: IngestRun = run_ingest(assistant, [corpus], COLLECTION)
             wall = time.perf_counter() - started
             cpu_main = cpu_seconds(children=False) - cpu_before
             rerun = run_ingest(assistant, [corpus], COLLECTION)
-            baseline = encode_only(assistant, probe, batches=batches)
+            baseline = encode_only(parts, probe, batches=batches)
         with open_assistant(home) as fresh:
             rerun_new = run_ingest(fresh, [corpus], COLLECTION)
         first_embed = (probe.first_call - started) if probe.first_call else float("nan")

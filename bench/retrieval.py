@@ -39,6 +39,7 @@ import _common
 import numpy as np
 
 if TYPE_CHECKING:
+    from desk_assistant.parts import Parts
     from desk_assistant.service import Assistant
 
 COLLECTION = "scifact"
@@ -109,7 +110,7 @@ def write_corpus(corpus: Sequence[dict[str, str]], folder: Path) -> None:
 
 def ensure_collection(assistant: Assistant, corpus: Sequence[dict[str, str]], tmp: Path) -> None:
     if assistant.sources(COLLECTION):
-        _common.log(f"reusing the ingested collection in {assistant.paths.home}")
+        _common.log(f"reusing the ingested collection in {assistant.status().home}")
         return
     write_corpus(corpus, tmp / "scifact-docs")
     _common.log(f"ingesting {len(corpus)} abstracts through the normal pipeline...")
@@ -150,7 +151,7 @@ def evaluate_pipeline(
 
 
 def raw_baselines(
-    assistant: Assistant,
+    parts: Parts,
     corpus: Sequence[dict[str, str]],
     queries: dict[str, str],
     qrels: dict[str, dict[str, int]],
@@ -160,7 +161,7 @@ def raw_baselines(
 
     ids = [d["_id"] for d in corpus]
     texts = [f"{d['title']}\n{d['text']}" for d in corpus]
-    model = assistant.embedder._load()  # type: ignore[attr-defined]
+    model = parts.embedder._load()  # type: ignore[attr-defined]
     _common.log("raw baselines: encoding whole abstracts with sentence-transformers...")
     matrix = model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
     stemmer = Stemmer.Stemmer("english")
@@ -205,7 +206,9 @@ def raw_baselines(
 # scale ---------------------------------------------------------------------------------
 
 
-def scale_latency(assistant: Assistant, corpus: Sequence[dict[str, str]], size: int) -> Scores:
+def scale_latency(
+    assistant: Assistant, parts: Parts, corpus: Sequence[dict[str, str]], size: int
+) -> Scores:
     """Latency over ``size`` synthetic chunks (random unit vectors, shuffled real words)."""
     from desk_assistant.store import chunk_metadata
     from ingest.analysis import analyze
@@ -214,10 +217,8 @@ def scale_latency(assistant: Assistant, corpus: Sequence[dict[str, str]], size: 
     collection = f"scale-{size}"
     rng = np.random.default_rng(0)
     words = " ".join(d["text"] for d in corpus).split()
-    assistant.manifest.ensure_collection(
-        collection, assistant.embedder.model_id, assistant.embedder.dimension
-    )
-    if assistant.manifest.counts(collection)["chunks"] < size:
+    parts.manifest.ensure_collection(collection, parts.embedder.model_id, parts.embedder.dimension)
+    if parts.manifest.counts(collection)["chunks"] < size:
         _common.log(f"writing {size} synthetic chunks...")
         per_file = 500
         for start in range(0, size, per_file):
@@ -232,18 +233,18 @@ def scale_latency(assistant: Assistant, corpus: Sequence[dict[str, str]], size: 
                         Chunk(index, text, None, None, 0, len(text), " ".join(analyze(text))),
                     )
                 )
-            vectors = rng.standard_normal((len(chunks), assistant.embedder.dimension))
+            vectors = rng.standard_normal((len(chunks), parts.embedder.dimension))
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
             ids = [cid for cid, _ in chunks]
-            journal = assistant.manifest.begin_write(collection, ids)
-            assistant.store.upsert(
+            journal = parts.manifest.begin_write(collection, ids)
+            parts.store.upsert(
                 collection,
                 ids,
                 vectors.astype(np.float32),
                 [chunk_metadata(digest, None)] * len(ids),
             )
             entry = FileEntry(f"/synthetic/{start}.txt", 1, 1, "/synthetic")
-            assistant.manifest.commit_content(
+            parts.manifest.commit_content(
                 journal, collection, [entry], digest, fmt="text", pages=None, chunks=chunks
             )
     queries = [" ".join(rng.choice(words, 8)) for _ in range(100)]
@@ -295,7 +296,7 @@ def main() -> None:
     corpus, queries, qrels = load_scifact(args.quick)
     with _common.temp_dir("retrieval") as tmp:
         home = args.home or tmp / "home"
-        with _common.open_assistant(home) as assistant:
+        with _common.open_engine(home) as (assistant, parts):
             ensure_collection(assistant, corpus, tmp)
             results = {
                 "dense": evaluate_pipeline(assistant, queries, qrels, "dense"),
@@ -309,7 +310,7 @@ def main() -> None:
                 with _common.open_assistant(home, reranker_model=str(args.reranker)) as reranked:
                     results["hybrid+rerank"] = evaluate_pipeline(reranked, queries, qrels, "hybrid")
                 rerank_note = f"re-ranker {args.reranker}"
-            baselines = raw_baselines(assistant, corpus, queries, qrels)
+            baselines = raw_baselines(parts, corpus, queries, qrels)
             headers = ["variant", "nDCG@10", "recall@100", "MRR@10", "p50 ms", "p95 ms"]
             rows = [scores.row(f"pipeline {mode}") for mode, scores in results.items()]
             rows += [scores.row(name) for name, scores in baselines.items()]
@@ -320,7 +321,7 @@ def main() -> None:
             )
             data: dict[str, Any] = {"rows": [dict(zip(headers, r, strict=True)) for r in rows]}
             if args.scale:
-                scale = scale_latency(assistant, corpus, args.scale)
+                scale = scale_latency(assistant, parts, corpus, args.scale)
                 scale_row = [
                     "hybrid",
                     _common.median(scale.seconds) * 1000,

@@ -62,7 +62,7 @@ def rescan(files: int) -> list[list[object]]:
     with _common.temp_dir("rescan") as tmp:
         make_tree(tmp / "tree", files)
         settings = load_settings(tmp / "home")
-        with Assistant(settings, embedder=HashingEmbedder()) as assistant:
+        with Assistant.open(settings, embedder=HashingEmbedder()) as assistant:
             _common.log(f"first ingestion of {files} files (hashing embedder)...")
             first = _common.run_ingest(assistant, [tmp / "tree"], "default")
             runs = []
@@ -87,7 +87,7 @@ import json, resource, sys, time
 sys.path.insert(0, {repo!r})
 from desk_assistant.service import Assistant
 from desk_assistant.settings import load_settings
-with Assistant(load_settings({home!r})) as a:
+with Assistant.open(load_settings({home!r})) as a:
     started = time.perf_counter()
     events = list(a.ingest([{pdf!r}]))
     seconds = time.perf_counter() - started

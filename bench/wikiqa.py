@@ -41,7 +41,7 @@ from _common import (
     base_parser,
     log,
     median,
-    open_assistant,
+    open_engine,
     percentile,
     print_table,
     run_ingest,
@@ -232,12 +232,12 @@ def main() -> None:
     present = {mapping[f.stem] for f in files if f.stem in mapping}
     qs = [q for q in questions() if q.articles & present]
     n_ask = args.ask if args.ask is not None else (10 if args.quick else 40)
-    with home_dir(args.home) as home, open_assistant(home) as assistant:
+    with home_dir(args.home) as home, open_engine(home) as (assistant, parts):
         log(f"wikiqa.py: ingesting {len(files)} articles ...")
         ingested = run_ingest(assistant, files, COLLECTION)
         log(f"  {ingested.counts} in {ingested.seconds:.1f} s; searching {len(qs)} questions ...")
         searched = evaluate_search(assistant, qs, mapping)
-        _, load_s = timed(lambda: assistant.runtime)
+        _, load_s = timed(lambda: parts.runtime)
         sample = random.Random(args.seed).sample(qs, min(n_ask, len(qs)))
         asked = evaluate_ask(assistant, sample, mapping)
     rows: list[list[object]] = [

@@ -12,22 +12,21 @@ import hashlib
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from desk_assistant.manifest import Manifest
+from desk_assistant.parts import Parts
 from desk_assistant.records import FileOutcome, IngestEvent
 from desk_assistant.store import chunk_metadata
 from ingest.loaders import is_supported
-from ingest.sandbox import ParseFailure, ParseTask, SandboxedParser
+from ingest.sandbox import ParseFailure, ParseTask
 from ingest.scan import NO_EXCLUDES, Excludes, ScanPlan, discover, plan
 from ingest.types import FileEntry, ParsedDocument
 
 if TYPE_CHECKING:
-    from desk_assistant.backends.embeddings import Embedder
     from desk_assistant.lexical import LexicalIndex
-    from desk_assistant.store import ChromaStore
 
 OUTCOMES = ("added", "updated", "unchanged", "removed", "failed", "skipped")
 
@@ -37,23 +36,6 @@ def chunk_id(collection: str, content_hash: str, index: int) -> str:
     upsert and identical files share their chunks."""
     scope = hashlib.sha1(collection.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     return f"{scope}-{content_hash[:20]}-{index}"
-
-
-class IndexParts(Protocol):
-    """What the pipeline needs from its owner; heavy parts are built on first use."""
-
-    @property
-    def manifest(self) -> Manifest: ...
-
-    @property
-    def store(self) -> ChromaStore: ...
-
-    @property
-    def embedder(self) -> Embedder: ...
-
-    def lexical(self, collection: str) -> LexicalIndex: ...
-
-    def parser(self) -> SandboxedParser: ...
 
 
 @dataclass(slots=True)
@@ -96,10 +78,12 @@ class _Run:
 
 
 class Indexer:
-    def __init__(self, parts: IndexParts, *, max_file_bytes: int, embed_batch: int) -> None:
+    """Runs ingestion over the parts of one data folder (built there on first use)."""
+
+    def __init__(self, parts: Parts) -> None:
         self.parts = parts
-        self.max_file_bytes = max_file_bytes
-        self.embed_batch = embed_batch
+        self.max_file_bytes = parts.settings.max_file_bytes
+        self.embed_batch = parts.settings.embed_batch_size
 
     @property
     def manifest(self) -> Manifest:

@@ -12,6 +12,12 @@ from pathlib import Path
 HOME_ENV = "DESK_ASSISTANT_HOME"
 
 
+def absolute(path: str | Path) -> str:
+    """The form in which paths of documents are stored and compared: absolute and
+    normalised, with symlinks left as they are (a link is a document of its own)."""
+    return os.path.normpath(Path(path).expanduser().absolute())
+
+
 def default_home() -> Path:
     """``$DESK_ASSISTANT_HOME`` if set, else the folder the user chose in the app, else the
     platform's per-user data folder."""

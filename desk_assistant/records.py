@@ -187,3 +187,59 @@ class Message:
     stopped: bool = False
     model: str | None = None
     created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """What a data folder holds for one collection, and which models it uses."""
+
+    home: str
+    collection: str
+    collections: tuple[str, ...]
+    followed: tuple[str, ...]
+    excludes: tuple[str, ...]
+    sources: int
+    indexed: int
+    failed: int
+    chunks: int
+    embedding_model: str | None
+    model: str
+    runtime: str
+    vector_store: str
+    pending_changes: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One inconsistency ``doctor`` found between the manifest and a derived index."""
+
+    check: str
+    problem: str
+    repaired: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReport:
+    """What ``doctor`` checked in a collection (how many of each), and what it found."""
+
+    collection: str
+    checked: dict[str, int]
+    findings: tuple[Finding, ...]
+
+    @property
+    def healthy(self) -> bool:
+        return all(f.repaired for f in self.findings)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "collection": self.collection,
+            "healthy": self.healthy,
+            "checked": self.checked,
+            "findings": [f.to_json() for f in self.findings],
+        }

@@ -2,29 +2,53 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from desk_assistant.backends.embeddings import HashingEmbedder
 from desk_assistant.backends.llm.fake import FakeRuntime
+from desk_assistant.parts import Parts
+from desk_assistant.rag.retrieval import Reranker
 from desk_assistant.records import Answer, IngestEvent, Token
 from desk_assistant.service import Assistant
 from desk_assistant.settings import load_settings
 
+Replies = Sequence[str] | Callable[[str], str]
 
-def make_assistant(
+
+def make_parts(
     home: Path,
-    replies: Sequence[str] | Callable[[str], str] = ("The answer.",),
+    replies: Replies = ("The answer.",),
     embedder: Any = None,
+    reranker: Reranker | None = None,
     **settings: Any,
-) -> Assistant:
+) -> Parts:
+    """The engine's parts on fakes (hashing embedder, scripted LLM) and the real rest."""
     settings.setdefault("min_relevance", 0.2)
-    return Assistant(
+    return Parts(
         load_settings(home, **settings),
         embedder=embedder or HashingEmbedder(),
         runtime=FakeRuntime(replies),
+        reranker=reranker,
     )
+
+
+def make_assistant(
+    home: Path, replies: Replies = ("The answer.",), embedder: Any = None, **settings: Any
+) -> Assistant:
+    return Assistant(make_parts(home, replies, embedder, **settings))
+
+
+@contextmanager
+def assistant_and_parts(
+    home: Path, replies: Replies = ("The answer.",), **options: Any
+) -> Iterator[tuple[Assistant, Parts]]:
+    """An Assistant and the parts it works on, for tests that look inside the store."""
+    parts = make_parts(home, replies, **options)
+    with Assistant(parts) as assistant:
+        yield assistant, parts
 
 
 def summary(events: Iterable[IngestEvent]) -> dict[str, int]:

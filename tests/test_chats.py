@@ -25,9 +25,9 @@ def test_questions_and_answers_survive_a_restart(tmp_path: Path, app_home: Path)
         chat = assistant.new_chat()
         final_answer(assistant.ask("What is the notice period of the lease?", chat_id=chat.id))
     with make_assistant(app_home) as assistant:
-        [stored] = assistant.chats.recent()
+        [stored] = assistant.chats()
         assert stored.title == "What is the notice period of the lease?"
-        question, answer = assistant.chats.messages(stored.id)
+        question, answer = assistant.messages(stored.id)
         assert (question.role, answer.role) == ("user", "assistant")
         assert answer.text.endswith("[1].")
         assert answer.citations[0].path.endswith("lease.txt")
@@ -46,19 +46,19 @@ def test_a_stopped_answer_is_kept_as_stopped(tmp_path: Path, app_home: Path) -> 
             if count == 4:
                 break
         stream.close()
-        answer = assistant.chats.messages(chat.id)[-1]
+        answer = assistant.messages(chat.id)[-1]
         assert answer.stopped and answer.text.startswith("notice0 notice1")
 
 
 def test_delete_restore_rename(app_home: Path) -> None:
     with make_assistant(app_home) as assistant:
         first, second = assistant.new_chat(), assistant.new_chat()
-        assistant.chats.rename(first.id, "  Lease   questions ")
-        assistant.chats.delete(second.id)
-        assert [c.title for c in assistant.chats.recent()] == ["Lease questions"]
+        assistant.rename_chat(first.id, "  Lease   questions ")
+        assistant.delete_chat(second.id)
+        assert [c.title for c in assistant.chats()] == ["Lease questions"]
         with pytest.raises(NotFoundError):
-            assistant.chats.get(second.id)
-        assistant.chats.restore(second.id)
-        assert len(assistant.chats.recent()) == 2
-        assistant.chats.delete(second.id)
-        assert assistant.chats.purge(older_than=-1) == 1
+            assistant.chat(second.id)
+        assistant.restore_chat(second.id)
+        assert len(assistant.chats()) == 2
+        assistant.delete_chat(second.id)
+        assert assistant.purge_chats(older_than=-1) == 1

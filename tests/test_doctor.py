@@ -6,7 +6,7 @@ import io
 import json
 from pathlib import Path
 
-from fakes import make_assistant, summary
+from fakes import assistant_and_parts, make_assistant, summary
 
 from desk_assistant.cli.main import main
 
@@ -26,20 +26,20 @@ def test_healthy_index_reports_nothing(tmp_path: Path, app_home: Path) -> None:
     with make_assistant(app_home) as assistant:
         summary(assistant.ingest([_docs(tmp_path / "d")]))
         report = assistant.doctor()
-    assert report.healthy and report.findings == []
+    assert report.healthy and report.findings == ()
     assert report.checked == {"chunks": 3, "vectors": 3, "lexical": 3}
 
 
 def test_every_problem_is_found_then_repaired(tmp_path: Path, app_home: Path) -> None:
-    with make_assistant(app_home) as assistant:
+    with assistant_and_parts(app_home) as (assistant, parts):
         summary(assistant.ingest([_docs(tmp_path / "d")]))
-        ids = sorted(assistant.manifest.all_chunk_ids("default"))
-        assistant.store.delete("default", ids[:1])  # a lost vector
-        stray = assistant.embedder.embed_documents(["stray"])
-        assistant.store.upsert("default", ["stray-1"], stray, [{"content": "x"}])  # an orphan
-        assistant.manifest.remove_source("default", str(tmp_path / "d" / "b.txt"))  # no GC
-        assistant.manifest.begin_write("default", ["half-written-0"])  # a killed write
-        index = assistant.lexical("default")
+        ids = sorted(parts.manifest.all_chunk_ids("default"))
+        parts.store.delete("default", ids[:1])  # a lost vector
+        stray = parts.embedder.embed_documents(["stray"])
+        parts.store.upsert("default", ["stray-1"], stray, [{"content": "x"}])  # an orphan
+        parts.manifest.remove_source("default", str(tmp_path / "d" / "b.txt"))  # no GC
+        parts.manifest.begin_write("default", ["half-written-0"])  # a killed write
+        index = parts.lexical("default")
         index.remove(ids[2:])  # an index that lost chunks (and claims to be current)
 
         report = assistant.doctor()
@@ -50,15 +50,15 @@ def test_every_problem_is_found_then_repaired(tmp_path: Path, app_home: Path) ->
         repaired = assistant.doctor(repair=True)
         assert repaired.healthy
         after = assistant.doctor()
-        assert after.findings == [], after.findings
-        assert assistant.store.ids("default") == assistant.manifest.all_chunk_ids("default")
+        assert after.findings == (), after.findings
+        assert parts.store.ids("default") == parts.manifest.all_chunk_ids("default")
         assert assistant.search("penguins antarctic")[0].path.endswith("a.txt")
 
 
 def test_cli_exit_code_follows_health(tmp_path: Path, app_home: Path) -> None:
-    with make_assistant(app_home) as assistant:
+    with assistant_and_parts(app_home) as (assistant, parts):
         summary(assistant.ingest([_docs(tmp_path / "d")]))
-        assistant.manifest.begin_write("default", ["x-0"])
+        parts.manifest.begin_write("default", ["x-0"])
 
     def doctor(*flags: str) -> tuple[int, dict[str, object]]:
         out = io.StringIO()

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from fakes import make_assistant, summary
+from fakes import assistant_and_parts, make_assistant, summary
 
 from desk_assistant.backends.defaults import default_embedding_dir
 
@@ -27,12 +27,12 @@ def _docs(folder: Path) -> Path:
 
 
 def test_reranker_reorders_and_is_off_by_default(tmp_path: Path, app_home: Path) -> None:
-    with make_assistant(app_home) as assistant:
+    with assistant_and_parts(app_home) as (assistant, parts):
         summary(assistant.ingest([_docs(tmp_path / "d")]))
-        assert assistant.reranker is None
+        assert parts.reranker is None
         plain = assistant.search("lease notice period", k=2)
         assert Path(plain[0].path).name == "lease.txt"
-        assistant._reranker = PrefersBirds()  # type: ignore[assignment]
+    with assistant_and_parts(app_home, reranker=PrefersBirds()) as (assistant, _parts):
         reranked = assistant.search("lease notice period", k=2)
         assert [Path(p.path).name for p in reranked] == ["birds.txt", "lease.txt"]
         assert reranked[0].score == 1.0  # the re-ranker's score replaces the fused one

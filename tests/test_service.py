@@ -7,12 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fakes import final_answer, make_assistant, summary
+from fakes import assistant_and_parts, final_answer, make_assistant, summary
 
 from desk_assistant.backends.embeddings import HashingEmbedder
 from desk_assistant.errors import DeskAssistantError, EmbeddingModelMismatch, NotFoundError
+from desk_assistant.indexing import Indexer
+from desk_assistant.parts import Parts
 from desk_assistant.records import Token
-from desk_assistant.service import Assistant
 
 
 def _docs(folder: Path) -> Path:
@@ -28,14 +29,14 @@ def _docs(folder: Path) -> Path:
     return folder
 
 
-def _consistent(assistant: Assistant, collection: str = "default") -> None:
+def _consistent(parts: Parts, collection: str = "default") -> None:
     """Manifest and vector store hold exactly the same chunks: no duplicates, no orphans."""
-    assert assistant.store.ids(collection) == assistant.manifest.all_chunk_ids(collection)
+    assert parts.store.ids(collection) == parts.manifest.all_chunk_ids(collection)
 
 
 def test_ingest_search_and_rerun(tmp_path: Path, app_home: Path) -> None:
     docs = _docs(tmp_path / "docs")
-    with make_assistant(app_home) as assistant:
+    with assistant_and_parts(app_home) as (assistant, parts):
         events = list(assistant.ingest([docs]))
         assert {Path(p).name for p in events[0].queued} == {"lease.md", "birds.txt"}
         counts = summary(events)
@@ -44,7 +45,7 @@ def test_ingest_search_and_rerun(tmp_path: Path, app_home: Path) -> None:
         assert Path(hits[0].path).name == "lease.md"
         assert "three months" in hits[0].text
         assert hits[0].heading == "Lease > Notice"
-        _consistent(assistant)
+        _consistent(parts)
         again = summary(assistant.ingest([docs]))
         assert (again["added"], again["unchanged"]) == (0, 2)
 
@@ -53,21 +54,21 @@ def test_changed_file_is_replaced_not_duplicated(tmp_path: Path, app_home: Path)
     docs = _docs(tmp_path / "docs")
     long_text = " ".join(f"Paragraph {i} discusses item {i} at length." for i in range(400))
     (docs / "long.txt").write_text(long_text, encoding="utf-8")
-    with make_assistant(app_home, chunk_size=64, chunk_overlap=8) as assistant:
+    with assistant_and_parts(app_home, chunk_size=64, chunk_overlap=8) as (assistant, parts):
         summary(assistant.ingest([docs]))
-        before = assistant.store.count("default")
+        before = parts.store.count("default")
         assert before > 20  # many chunks per document
         (docs / "long.txt").write_text(long_text.replace("item", "thing"), encoding="utf-8")
         counts = summary(assistant.ingest([docs]))
         assert (counts["updated"], counts["unchanged"]) == (1, 2)
-        assert assistant.store.count("default") == before
-        _consistent(assistant)
+        assert parts.store.count("default") == before
+        _consistent(parts)
         assert not [p for p in assistant.search("thing 7", k=3) if "item" in p.text]
 
 
 def test_deleted_file_is_removed_and_remove_command(tmp_path: Path, app_home: Path) -> None:
     docs = _docs(tmp_path / "docs")
-    with make_assistant(app_home) as assistant:
+    with assistant_and_parts(app_home) as (assistant, parts):
         summary(assistant.ingest([docs]))
         (docs / "birds.txt").unlink()
         counts = summary(assistant.ingest([docs]))
@@ -75,7 +76,7 @@ def test_deleted_file_is_removed_and_remove_command(tmp_path: Path, app_home: Pa
         assert [Path(s.path).name for s in assistant.sources()] == ["lease.md"]
         assert assistant.remove(docs) == [str(docs / "lease.md")]
         assert assistant.sources() == []
-        assert assistant.store.count("default") == 0
+        assert parts.store.count("default") == 0
         with pytest.raises(NotFoundError):
             assistant.remove(docs / "lease.md")
 
@@ -84,14 +85,14 @@ def test_failed_file_is_listed_with_reason(tmp_path: Path, app_home: Path) -> No
     docs = _docs(tmp_path / "docs")
     (docs / "broken.pdf").write_bytes(b"%PDF-1.4\n garbage without xref")
     (docs / "empty.txt").write_text("")
-    with make_assistant(app_home) as assistant:
+    with assistant_and_parts(app_home) as (assistant, parts):
         events = list(assistant.ingest([docs]))
         failed = {Path(e.path or "").name: e.reason for e in events if e.outcome == "failed"}
         assert set(failed) == {"broken.pdf", "empty.txt"}
         assert failed["empty.txt"] == "empty file"
         statuses = {Path(s.path).name: (s.status, s.error) for s in assistant.sources()}
         assert statuses["broken.pdf"][0] == "failed" and statuses["broken.pdf"][1]
-        _consistent(assistant)
+        _consistent(parts)
 
 
 def test_collections_are_isolated(tmp_path: Path, app_home: Path) -> None:
@@ -121,17 +122,17 @@ def test_a_different_embedding_model_is_refused(tmp_path: Path, app_home: Path) 
 
 def test_interrupted_write_is_undone_on_next_run(tmp_path: Path, app_home: Path) -> None:
     docs = _docs(tmp_path / "docs")
-    with make_assistant(app_home) as assistant:
+    with assistant_and_parts(app_home) as (assistant, parts):
         summary(assistant.ingest([docs]))
         # Simulate a kill between the vector-store write and the manifest commit.
-        assistant.manifest.begin_write("default", ["orphan-1"])
-        vector = assistant.embedder.embed_documents(["orphan"])
-        assistant.store.upsert("default", ["orphan-1"], vector, [{"content": "x"}])
-    with make_assistant(app_home) as assistant:
-        assert assistant.recover() == 1
-        assert "orphan-1" not in assistant.store.ids("default")
-        assert assistant.manifest.pending() == []
-        _consistent(assistant)
+        parts.manifest.begin_write("default", ["orphan-1"])
+        vector = parts.embedder.embed_documents(["orphan"])
+        parts.store.upsert("default", ["orphan-1"], vector, [{"content": "x"}])
+    with assistant_and_parts(app_home) as (assistant, parts):
+        assert Indexer(parts).recover() == 1
+        assert "orphan-1" not in parts.store.ids("default")
+        assert parts.manifest.pending() == []
+        _consistent(parts)
         assert summary(assistant.ingest([docs]))["unchanged"] == 2
 
 
@@ -148,25 +149,25 @@ class CountingEmbedder(HashingEmbedder):
 def test_renamed_and_duplicate_files_are_not_embedded_again(tmp_path: Path, app_home: Path) -> None:
     docs = _docs(tmp_path / "docs")
     embedder = CountingEmbedder()
-    with make_assistant(app_home, embedder=embedder) as assistant:
+    with assistant_and_parts(app_home, embedder=embedder) as (assistant, parts):
         summary(assistant.ingest([docs]))
         first = embedder.embedded
-        chunks = assistant.store.count("default")
+        chunks = parts.store.count("default")
         (docs / "birds.txt").rename(docs / "sub-birds.txt")
         (docs / "lease-copy.md").write_bytes((docs / "lease.md").read_bytes())
         counts = summary(assistant.ingest([docs]))
         assert (counts["added"], counts["removed"], counts["unchanged"]) == (2, 1, 1)
         assert embedder.embedded == first  # nothing re-embedded
-        assert assistant.store.count("default") == chunks  # the copy is stored once
+        assert parts.store.count("default") == chunks  # the copy is stored once
         paths = {Path(s.path).name for s in assistant.sources()}
         assert paths == {"lease.md", "lease-copy.md", "sub-birds.txt"}
         assert assistant.search("penguins flightless")[0].path.endswith("sub-birds.txt")
-        _consistent(assistant)
+        _consistent(parts)
 
 
 def test_a_changed_file_never_shows_both_versions(tmp_path: Path, app_home: Path) -> None:
     docs = _docs(tmp_path / "docs")
-    with make_assistant(app_home) as assistant:
+    with assistant_and_parts(app_home) as (assistant, parts):
         summary(assistant.ingest([docs]))
         (docs / "birds.txt").write_text("Albatrosses glide over the ocean.", encoding="utf-8")
         events = assistant.ingest([docs])
@@ -176,13 +177,13 @@ def test_a_changed_file_never_shows_both_versions(tmp_path: Path, app_home: Path
                 texts = [p.text for p in assistant.search("penguins albatrosses", k=10)]
                 assert any("Albatrosses" in t for t in texts)
                 assert not any("Penguins" in t for t in texts)
-        _consistent(assistant)
+        _consistent(parts)
 
 
 def test_ask_streams_and_cites_the_right_passage(tmp_path: Path, app_home: Path) -> None:
     docs = _docs(tmp_path / "docs")
     reply = "The notice period of the lease is three months."
-    with make_assistant(app_home, replies=[reply]) as assistant:
+    with assistant_and_parts(app_home, replies=[reply]) as (assistant, parts):
         summary(assistant.ingest([docs]))
         items = list(assistant.ask("What is the notice period of the lease?"))
         tokens = "".join(i.text for i in items if isinstance(i, Token))
@@ -192,19 +193,19 @@ def test_ask_streams_and_cites_the_right_passage(tmp_path: Path, app_home: Path)
         assert answer.text.endswith("[1].")
         assert answer.citations[0].path.endswith("lease.md")
         assert "three months" in answer.citations[0].text
-        prompt = assistant.runtime.prompts[0]  # type: ignore[attr-defined]
+        prompt = parts.runtime.prompts[0]  # type: ignore[attr-defined]
         assert "[1] (lease.md, Lease > Notice)" in prompt
 
 
 def test_ask_abstains_without_calling_the_model(tmp_path: Path, app_home: Path) -> None:
     docs = _docs(tmp_path / "docs")
-    with make_assistant(app_home, min_relevance=0.5) as assistant:
+    with assistant_and_parts(app_home, min_relevance=0.5) as (assistant, parts):
         summary(assistant.ingest([docs]))
         answer = final_answer(assistant.ask("Who won the 2010 World Cup?"))
         assert not answer.grounded
         assert answer.citations == ()
         assert "do not contain" in answer.text
-        assert assistant.runtime.prompts == []  # type: ignore[attr-defined]
+        assert parts.runtime.prompts == []  # type: ignore[attr-defined]
 
 
 def test_a_question_about_something_the_documents_never_mention_loses_relevance(
@@ -232,22 +233,39 @@ def test_status_is_cheap_and_truthful(tmp_path: Path, app_home: Path) -> None:
     with make_assistant(app_home) as assistant:
         summary(assistant.ingest([docs]))
         status = assistant.status()
-    assert status["sources"] == 2 and status["indexed"] == 2
-    assert status["embedding_model"] == "hashing-test@1"
-    assert status["home"] == str(app_home)
-    assert Path(status["vector_store"]).is_dir()
+    assert status.sources == 2 and status.indexed == 2
+    assert status.embedding_model == "hashing-test@1"
+    assert status.home == str(app_home)
+    assert Path(status.vector_store).is_dir()
+    assert list(status.to_json()) == [  # the order `status --json` prints them in
+        "home",
+        "collection",
+        "collections",
+        "followed",
+        "excludes",
+        "sources",
+        "indexed",
+        "failed",
+        "chunks",
+        "embedding_model",
+        "model",
+        "runtime",
+        "vector_store",
+        "pending_changes",
+    ]
+    assert status.to_json()["followed"] == [str(docs)]
 
 
 def test_collections_can_be_created_renamed_and_deleted(tmp_path: Path, app_home: Path) -> None:
     docs = _docs(tmp_path / "docs")
-    with make_assistant(app_home) as assistant:
+    with assistant_and_parts(app_home) as (assistant, parts):
         assert assistant.create_collection("Empty one").sources == 0
         summary(assistant.ingest([docs], collection="work"))
         assistant.rename_collection("work", "office")
         assert [c.name for c in assistant.collections()] == ["Empty one", "office"]
         assert assistant.search("notice period", "office")[0].path.endswith("lease.md")
         assert assistant.followed("office") == [str(docs)]
-        _consistent(assistant, "office")
+        _consistent(parts, "office")
         with pytest.raises(DeskAssistantError):
             assistant.rename_collection("office", "Empty one")
         assistant.delete_collection("office")

@@ -105,7 +105,7 @@ class ChatList(QWidget):
         collection = self.collection
         job = self.lanes.library.call(
             "list chats",
-            lambda a: [c for c in a.chats.recent() if c.collection == collection],
+            lambda a: a.chats(collection=collection),
         )
         job.signals.finished.connect(self._listed)
         job.signals.errored.connect(self.error)
@@ -147,12 +147,12 @@ class ChatList(QWidget):
         title, ok = QInputDialog.getText(self, "Rename chat", "Title:", text=chat.title)
         if not ok:
             return
-        job = self.lanes.library.call("rename chat", lambda a: a.chats.rename(chat.id, title))
+        job = self.lanes.library.call("rename chat", lambda a: a.rename_chat(chat.id, title))
         job.signals.finished.connect(lambda _r: self.refresh())
         job.signals.errored.connect(self.error)
 
     def delete(self, chat: ChatInfo) -> None:
-        job = self.lanes.library.call("delete chat", lambda a: a.chats.delete(chat.id))
+        job = self.lanes.library.call("delete chat", lambda a: a.delete_chat(chat.id))
         job.signals.finished.connect(lambda _r: self._deleted(chat))
         job.signals.errored.connect(self.error)
 
@@ -167,7 +167,7 @@ class ChatList(QWidget):
         )
 
     def _restore(self, chat: ChatInfo) -> None:
-        job = self.lanes.library.call("restore chat", lambda a: a.chats.restore(chat.id))
+        job = self.lanes.library.call("restore chat", lambda a: a.restore_chat(chat.id))
         job.signals.finished.connect(lambda _r: self.select(chat.id))
         job.signals.errored.connect(self.error)
 
@@ -258,7 +258,7 @@ class ChatPanel(QWidget):
             return
         self._reading += 1
         reading = self._reading
-        job = self.lanes.library.call("read chat", lambda a: a.chats.messages(chat.id))
+        job = self.lanes.library.call("read chat", lambda a: a.messages(chat.id))
         job.signals.finished.connect(lambda messages: self._show(reading, messages))
         job.signals.errored.connect(self.error)
 

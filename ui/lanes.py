@@ -24,6 +24,7 @@ import numpy as np
 import shiboken6
 from PySide6.QtCore import QObject, QThreadPool, QTimer
 
+from desk_assistant.backends.registry import make_embedder
 from desk_assistant.service import Assistant
 from desk_assistant.settings import Settings
 from ui.workers import Job
@@ -68,8 +69,8 @@ class SerializedEmbedder:
             return self._inner.embed_query(text)
 
 
-class Engine:
-    """The Assistants of one set of settings, built on first use in the lanes' threads.
+class AssistantSet:
+    """The lanes' Assistants for one set of settings, built on first use in their threads.
 
     ``embedder`` and ``runtime`` replace the configured models (tests use fakes; a reload
     passes the loaded embedding model on when its settings did not change).
@@ -98,13 +99,11 @@ class Engine:
     def _build(self, role: Role) -> Assistant:
         if role == "library":
             # Never embeds: collection changes that need the model go to the indexing lane.
-            return Assistant(self.settings, embedder=self._embedder)
+            return Assistant.open(self.settings, embedder=self._embedder)
         if self._embedder is None:
-            library = self._assistants.get("library") or Assistant(self.settings)
-            self._assistants["library"] = library
-            self._embedder = SerializedEmbedder(library.embedder)
+            self._embedder = SerializedEmbedder(make_embedder(self.settings))
         runtime = self._runtime if role == "asking" else None
-        return Assistant(self.settings, embedder=self._embedder, runtime=runtime)
+        return Assistant.open(self.settings, embedder=self._embedder, runtime=runtime)
 
     def close(self, role: Role) -> None:
         with self._lock:
@@ -112,10 +111,10 @@ class Engine:
         if assistant is not None:
             assistant.close()
 
-    def successor(self, settings: Settings) -> Engine:
-        """An engine for new settings that keeps the embedding model when it still fits."""
+    def successor(self, settings: Settings) -> AssistantSet:
+        """Assistants for new settings that keep the embedding model when it still fits."""
         same = all(getattr(settings, f) == getattr(self.settings, f) for f in _EMBEDDING_FIELDS)
-        following = Engine(settings, runtime=self._runtime)
+        following = AssistantSet(settings, runtime=self._runtime)
         if same and self._embedder is not None:
             following._embedder = self._embedder
         return following
@@ -124,10 +123,10 @@ class Engine:
 class Lane(QObject):
     """One thread, one Assistant, jobs in the order they were given."""
 
-    def __init__(self, role: Role, engine: Engine, parent: QObject | None = None) -> None:
+    def __init__(self, role: Role, assistants: AssistantSet, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.role = role
-        self._engine = engine
+        self._assistants = assistants
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
         self._pool.setExpiryTimeout(-1)  # keep the thread: its Assistant's caches stay warm
@@ -141,17 +140,17 @@ class Lane(QObject):
         """Run ``work(assistant)`` and send each item it yields with ``yielded``."""
         return self._submit(Job(name, lambda: work(self._current()), stream=True))
 
-    def switch(self, engine: Engine) -> Job:
-        """Use ``engine`` from the next job on, after closing this lane's old Assistant."""
+    def switch(self, assistants: AssistantSet) -> Job:
+        """Use ``assistants`` from the next job on, after closing this lane's old Assistant."""
 
         def swap() -> None:
-            old, self._engine = self._engine, engine
+            old, self._assistants = self._assistants, assistants
             old.close(self.role)
 
         return self._submit(Job("switch settings", swap))
 
     def _current(self) -> Assistant:
-        return self._engine.assistant(self.role)
+        return self._assistants.assistant(self.role)
 
     def _submit(self, job: Job) -> Job:
         """Queue ``job``. It starts on the next turn of the event loop, so the caller can
@@ -179,7 +178,7 @@ class Lane(QObject):
         for job in self._jobs:
             job.cancel()
         self._pool.waitForDone()
-        self._engine.close(self.role)
+        self._assistants.close(self.role)
         for job in self._jobs:
             shiboken6.delete(job.signals)
         self._jobs.clear()
@@ -197,20 +196,20 @@ class Lanes(QObject):
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        self.engine = Engine(settings, embedder=embedder, runtime=runtime)
-        self.library = Lane("library", self.engine, self)
-        self.indexing = Lane("indexing", self.engine, self)
-        self.asking = Lane("asking", self.engine, self)
+        self.assistants = AssistantSet(settings, embedder=embedder, runtime=runtime)
+        self.library = Lane("library", self.assistants, self)
+        self.indexing = Lane("indexing", self.assistants, self)
+        self.asking = Lane("asking", self.assistants, self)
 
     @property
     def settings(self) -> Settings:
-        return self.engine.settings
+        return self.assistants.settings
 
     def apply(self, settings: Settings) -> None:
         """New settings for every lane; running work finishes with the old ones."""
-        self.engine = self.engine.successor(settings)
+        self.assistants = self.assistants.successor(settings)
         for lane in (self.library, self.indexing, self.asking):
-            lane.switch(self.engine)
+            lane.switch(self.assistants)
 
     def shutdown(self) -> None:
         for lane in (self.asking, self.indexing, self.library):

@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
 
 from desk_assistant.errors import EmbeddingModelMismatch, ModelLoadError, StoreError
 from desk_assistant.records import Citation
-from desk_assistant.service import Assistant
 from desk_assistant.settings import Settings
 from ui.banner import BannerArea
 from ui.chat_panel import ChatList, ChatPanel
@@ -63,13 +62,6 @@ def local_paths(mime: QMimeData) -> list[str]:
     if not urls or not all(url.isLocalFile() for url in urls):
         return []
     return [os.path.normpath(url.toLocalFile()) for url in urls]
-
-
-def preload(assistant: Assistant) -> str:
-    """Load what the first question needs (embedding model, vector store, LLM) now, while
-    the user is still looking around; returns the LLM's file name."""
-    _ = assistant.embedder.dimension, assistant.store, assistant.runtime, assistant.chat_format
-    return assistant.model_path().name
 
 
 class MainWindow(QMainWindow):
@@ -268,7 +260,7 @@ class MainWindow(QMainWindow):
     def _load_models(self) -> None:
         self.status.setText("Loading model…")
         self._model_name = ""
-        job = self.lanes.asking.call("load models", preload)
+        job = self.lanes.asking.call("load models", lambda a: a.warm_up())
         job.signals.finished.connect(self._models_loaded)
         job.signals.errored.connect(self._models_failed)
 

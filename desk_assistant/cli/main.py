@@ -199,7 +199,7 @@ def _open(args: argparse.Namespace, **overrides: Any) -> Assistant:
     from desk_assistant.settings import load_settings
 
     settings = load_settings(args.home, collection=args.collection, **overrides)
-    return Assistant(settings)
+    return Assistant.open(settings)
 
 
 def _ingest_events(args: argparse.Namespace, out: TextIO, events: Iterator[Any]) -> int:
@@ -381,7 +381,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     from desk_assistant.cli.render import print_json
 
     with _open(args) as assistant:
-        status = assistant.status()
+        status = assistant.status().to_json()
     if args.json:
         print_json(status, out)
     else:

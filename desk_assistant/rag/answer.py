@@ -13,12 +13,14 @@ from pathlib import Path
 
 from desk_assistant.backends.llm.base import LLMRuntime
 from desk_assistant.backends.llm.chat_format import ChatFormat
+from desk_assistant.parts import Parts
 from desk_assistant.rag.citations import attribute, first_repeat
 from desk_assistant.rag.context import assemble
 from desk_assistant.rag.packing import PackedPassage, pack
 from desk_assistant.rag.prompt import EMPTY_ANSWER, NO_ANSWER, SYSTEM_PROMPT, user_message
 from desk_assistant.rag.retrieval import RetrievalResult
-from desk_assistant.records import Answer, Citation, Passage, Token
+from desk_assistant.rag.search import retrieve
+from desk_assistant.records import Answer, Citation, Passage, SearchFilter, Token
 
 PROMPT_MARGIN = 16  # template tokens the renderer may add beyond what we count
 
@@ -51,6 +53,37 @@ def abstention(
     if not settings.strict_grounding or is_relevant(retrieved, settings.min_relevance):
         return None
     return Answer(question, NO_ANSWER, (), grounded=False, model=model, timings=timings)
+
+
+def answer_question(
+    parts: Parts, question: str, collection: str, k: int, where: SearchFilter | None
+) -> Iterator[Token | Answer]:
+    """The answer path: retrieve, then abstain or load the model and stream its answer.
+    The ``Answer`` carries each step's timing, and ``total_s`` last."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    retrieved = retrieve(parts, question, collection, k, where=where)
+    timings["retrieval_s"] = time.perf_counter() - started
+    config = parts.settings
+    settings = AnswerSettings(
+        max_answer_tokens=config.max_answer_tokens,
+        temperature=config.temperature,
+        context_budget=config.context_budget,
+        strict_grounding=config.strict_grounding,
+        min_relevance=config.min_relevance,
+    )
+    refusal = abstention(question, retrieved, settings, parts.model_name(), timings)
+    if refusal is not None:
+        timings["total_s"] = time.perf_counter() - started
+        yield refusal
+        return
+    loading = time.perf_counter()
+    answerer = Answerer(parts.runtime, parts.chat_format, settings)
+    timings["model_load_s"] = time.perf_counter() - loading
+    for item in answerer.answer(question, retrieved, timings):
+        if isinstance(item, Answer):
+            timings["total_s"] = time.perf_counter() - started
+        yield item
 
 
 class Answerer:

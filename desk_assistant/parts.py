@@ -1,0 +1,220 @@
+"""The engine's parts for one data folder, each built on first use and then kept.
+
+The facade (:class:`desk_assistant.service.Assistant`) offers intents; the indexing
+pipeline, ``doctor`` and the answer path do the work, and they receive this container
+rather than the facade. Every heavy part (the embedding model, Chroma, the LLM, the
+parser processes) is built here and only when first asked for, so listing sources or
+printing status stays instant. Which implementation builds a swappable part (an embedder,
+an LLM runtime) is decided by the registries in :mod:`desk_assistant.backends.registry`.
+
+One container belongs to one thread: its SQLite connections, caches and models are not
+shared, except an embedder or runtime passed in (the desktop app shares one embedding
+model between its threads, serialised).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from desk_assistant.chats import ChatStore
+from desk_assistant.errors import EmbeddingModelMismatch
+from desk_assistant.manifest import Manifest
+from desk_assistant.settings import Settings
+from ingest.chunking import ChunkingConfig
+from ingest.sandbox import SandboxedParser
+
+if TYPE_CHECKING:
+    from desk_assistant.backends.embeddings import Embedder
+    from desk_assistant.backends.llm.base import LLMRuntime
+    from desk_assistant.backends.llm.chat_format import ChatFormat
+    from desk_assistant.lexical import LexicalIndex
+    from desk_assistant.rag.retrieval import Reranker, Retriever
+    from desk_assistant.store import ChromaStore
+
+
+class Parts:
+    """Manifest, vector store, lexical indexes, embedder, reranker, runtime, chat format,
+    parser workers and chat history of one data folder."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        runtime: LLMRuntime | None = None,
+        reranker: Reranker | None = None,
+    ) -> None:
+        self.settings = settings
+        self.paths = settings.paths.ensure()
+        self.manifest = Manifest(self.paths.manifest)
+        self._embedder = embedder
+        self._runtime = runtime
+        self._chat_format: ChatFormat | None = None
+        self._store: ChromaStore | None = None
+        self._lexical: dict[str, LexicalIndex] = {}
+        self._parser: SandboxedParser | None = None
+        self._parser_key: tuple[ChunkingConfig, int, int, float] | None = None
+        self._chats: ChatStore | None = None
+        self._reranker = reranker
+
+    def close(self) -> None:
+        if self._parser is not None:
+            self._parser.close()
+            self._parser = None
+        if self._runtime is not None:
+            self._runtime.close()
+            self._runtime = None
+        if self._chats is not None:
+            self._chats.close()
+            self._chats = None
+        self.manifest.close()
+
+    # indexing ---------------------------------------------------------------------------
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            from desk_assistant.backends.registry import make_embedder
+
+            self._embedder = make_embedder(self.settings)
+        return self._embedder
+
+    @property
+    def store(self) -> ChromaStore:
+        if self._store is None:
+            from desk_assistant.store import ChromaStore
+
+            self._store = ChromaStore(self.paths.chroma, self.settings.chroma_url)
+        return self._store
+
+    def lexical(self, collection: str) -> LexicalIndex:
+        """The collection's BM25 index, current with the manifest.
+
+        Loaded from disk when the saved copy matches the manifest's generation, otherwise
+        rebuilt from the stored terms (a crash, or another process changed the manifest).
+        """
+        index = self._lexical.get(collection)
+        if index is None:
+            from desk_assistant.lexical import LexicalIndex  # numpy, scipy: not for `status`
+
+            index = self._lexical[collection] = LexicalIndex(self._lexical_folder(collection))
+        generation = self.manifest.generation(collection)
+        if index.generation != generation and not (index.load() and index.generation == generation):
+            index.rebuild(self.manifest.iter_terms(collection), generation)
+            index.save()
+        return index
+
+    def forget_lexical(self, collection: str) -> None:
+        """Drop a collection's BM25 index (it is rebuilt from the manifest when needed)."""
+        self._lexical.pop(collection, None)
+        shutil.rmtree(self._lexical_folder(collection), ignore_errors=True)
+
+    def _lexical_folder(self, collection: str) -> Path:
+        return self.paths.lexical / hashlib.sha1(collection.encode()).hexdigest()[:16]
+
+    def parser(self) -> SandboxedParser:
+        """The parser workers, kept between runs and rebuilt when their settings change."""
+        settings = self.settings
+        tokenizer = self.embedder.tokenizer_file
+        config = ChunkingConfig(
+            settings.chunk_size, settings.chunk_overlap, str(tokenizer) if tokenizer else None
+        )
+        key = (config, settings.parse_workers, settings.parse_memory_mb, settings.parse_timeout)
+        if self._parser is None or self._parser_key != key:
+            if self._parser is not None:
+                self._parser.close()
+            self._parser = SandboxedParser(
+                config,
+                workers=settings.parse_workers,
+                timeout=settings.parse_timeout,
+                memory_mb=settings.parse_memory_mb,
+                # Parse ahead by at least one embedding batch of small documents, or the
+                # parser idles while the embedder works and the other way round.
+                prefetch=max(64, 4 * settings.embed_batch_size),
+            )
+            self._parser_key = key
+        return self._parser
+
+    def check_embedding_model(self, collection: str, *, create: bool) -> None:
+        """Refuse to mix vector spaces: a collection keeps the model it was indexed with.
+        With ``create``, a collection that does not exist yet is bound to the current one."""
+        stored = self.manifest.embedding_model(collection)
+        if stored is None:
+            if create:
+                self.manifest.ensure_collection(
+                    collection, self.embedder.model_id, self.embedder.dimension
+                )
+            return
+        if stored[0] != self.embedder.model_id:
+            raise EmbeddingModelMismatch(
+                f"Collection '{collection}' was indexed with the embedding model {stored[0]}, "
+                f"but the configured model is {self.embedder.model_id}. Switch back to that "
+                f"model, or re-index the collection with it: desk-assistant --collection "
+                f"'{collection}' reindex"
+            )
+
+    # questions --------------------------------------------------------------------------
+
+    @property
+    def reranker(self) -> Reranker | None:
+        """The cross-encoder that re-orders the best passages, when one is configured."""
+        if self._reranker is None and self.settings.reranker_model is not None:
+            from desk_assistant.backends.reranker import CrossEncoderReranker
+
+            self._reranker = CrossEncoderReranker(Path(self.settings.reranker_model))
+        return self._reranker
+
+    def retriever(self, collection: str) -> Retriever:
+        from desk_assistant.rag.retrieval import Retriever
+
+        self.check_embedding_model(collection, create=False)
+        return Retriever(
+            self.manifest,
+            self.store,
+            self.lexical(collection),
+            self.embedder,
+            collection,
+            self.reranker,
+            self.settings.rerank_depth,
+            self.settings.fusion,
+            self.settings.dense_weight,
+        )
+
+    def model_path(self) -> Path:
+        """The GGUF file that answers: the configured one, else the built-in model."""
+        from desk_assistant.backends.registry import model_path
+
+        return model_path(self.settings)
+
+    def model_name(self) -> str:
+        """The answering model's file name, without loading it."""
+        return Path(self._runtime.info.path if self._runtime else self.model_path()).name
+
+    @property
+    def runtime(self) -> LLMRuntime:
+        if self._runtime is None:
+            from desk_assistant.backends.registry import make_runtime
+
+            self._runtime = make_runtime(self.settings)
+        return self._runtime
+
+    @property
+    def chat_format(self) -> ChatFormat:
+        if self._chat_format is None:
+            from desk_assistant.backends.llm.chat_format import chat_format_for
+            from desk_assistant.models.library import ModelLibrary
+
+            override = ModelLibrary(self.settings).prompt_format_for(self.model_path())
+            self._chat_format = chat_format_for(self.runtime.info, override)
+        return self._chat_format
+
+    # chats ------------------------------------------------------------------------------
+
+    @property
+    def chats(self) -> ChatStore:
+        if self._chats is None:
+            self._chats = ChatStore(self.paths.home / "chats.sqlite3")
+        return self._chats
