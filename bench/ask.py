@@ -213,7 +213,7 @@ def raw_llama(engine_runtime: Any) -> Any:
     """A second ``llama_cpp.Llama`` with the engine's file, n_ctx, threads and seed."""
     from llama_cpp import Llama
 
-    engine = engine_runtime._llama  # the engine's own Llama, to copy its parameters
+    engine = engine_runtime._model  # the engine's own Llama, to copy its parameters
     return Llama(
         model_path=engine_runtime.info.path,
         n_ctx=engine.n_ctx(),

@@ -8,16 +8,13 @@ only marks it, so the app can offer undo.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
-from desk_assistant.errors import NotFoundError, StoreError
+from desk_assistant.errors import NotFoundError
 from desk_assistant.records import Answer, ChatInfo, Citation, Message
-from desk_assistant.sqlite_schema import open_database
+from desk_assistant.sqlite_schema import SQLiteStore
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -46,20 +43,9 @@ MIGRATIONS: tuple[str, ...] = (
 TITLE_LENGTH = 60
 
 
-class ChatStore:
+class ChatStore(SQLiteStore):
     def __init__(self, path: Path) -> None:
-        self._db = open_database(path, MIGRATIONS, "chat history")
-
-    def close(self) -> None:
-        self._db.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        try:
-            with self._db:
-                yield self._db
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"Cannot write the chat history: {exc}") from exc
+        super().__init__(path, MIGRATIONS, "chat history")
 
     def create(self, collection: str, title: str = "New chat") -> ChatInfo:
         now = time.time()

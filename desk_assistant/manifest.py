@@ -15,13 +15,11 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from desk_assistant.errors import StoreError
 from desk_assistant.records import CollectionInfo, SourceInfo
-from desk_assistant.sqlite_schema import open_database
+from desk_assistant.sqlite_schema import SQLiteStore
 from ingest.scan import KnownFile
 from ingest.types import Chunk, FileEntry
 
@@ -133,23 +131,11 @@ class Orphan:
     chunk_ids: tuple[str, ...]
 
 
-class Manifest:
+class Manifest(SQLiteStore):
     """Thin typed access to the manifest database; one connection per thread of use."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._db = open_database(path, MIGRATIONS, "index database")
-
-    def close(self) -> None:
-        self._db.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        try:
-            with self._db:
-                yield self._db
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"Cannot write the index database: {exc}") from exc
+        super().__init__(path, MIGRATIONS, "index database")
 
     # collections -----------------------------------------------------------------
 

@@ -1,7 +1,10 @@
-"""Keep every library offline. Imported first by anything that may load a model.
+"""Keep every library offline.
 
 The flags must be in the environment before transformers / huggingface_hub / chromadb
-are imported, because they read them once at import time.
+are imported, because they read them once at import time. The entry points (the CLI,
+the desktop app) call :func:`enforce_offline` first thing, and the modules that wrap
+those libraries call it again just before importing them, so the engine used as a
+library is offline too; importing this module changes nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +28,3 @@ def enforce_offline() -> None:
     """Set the offline flags for this process and every child it starts."""
     for key, value in OFFLINE_ENV.items():
         os.environ[key] = value
-
-
-enforce_offline()

@@ -185,9 +185,9 @@ class Parts:
 
     def model_path(self) -> Path:
         """The GGUF file that answers: the configured one, else the built-in model."""
-        from desk_assistant.backends.registry import model_path
+        from desk_assistant.backends.defaults import llm_path
 
-        return model_path(self.settings)
+        return llm_path(self.settings)
 
     def model_name(self) -> str:
         """The answering model's file name, without loading it."""

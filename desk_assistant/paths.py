@@ -55,10 +55,9 @@ def choose_home(folder: Path | None) -> None:
     if folder is None:
         path.unlink(missing_ok=True)
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".tmp")
-    partial.write_text(str(folder.expanduser().resolve()), encoding="utf-8")
-    partial.replace(path)  # a crash leaves the old choice or the new one, never half
+    from desk_assistant.atomic import write_text
+
+    write_text(path, str(folder.expanduser().resolve()))  # the old choice or the new one
 
 
 @dataclass(frozen=True, slots=True)

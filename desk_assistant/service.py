@@ -13,7 +13,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from desk_assistant import offline
 from desk_assistant.errors import DeskAssistantError, NotFoundError
 from desk_assistant.parts import Parts
 from desk_assistant.paths import absolute
@@ -40,8 +39,6 @@ if TYPE_CHECKING:
     from desk_assistant.backends.llm.base import LLMRuntime
     from desk_assistant.indexing import Indexer
     from desk_assistant.rag.retrieval import Mode, RetrievalResult
-
-offline.enforce_offline()
 
 
 def _inside(path: str, folder: str) -> bool:

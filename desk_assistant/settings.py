@@ -1,32 +1,49 @@
 """Typed settings: defaults < ``settings.json`` in the app home < ``DESK_ASSISTANT_*`` env < CLI.
 
 One model serves the CLI, the desktop app's settings dialog and the tests (which point
-``DESK_ASSISTANT_HOME`` at a temporary folder).
+``DESK_ASSISTANT_HOME`` at a temporary folder). ``settings.json`` holds only what the
+user set (:func:`update_settings` writes it; the environment and command-line options
+never end up in it) and the ``schema_version`` it was written with; keys this version
+does not know are kept in the file and reported (:attr:`Settings.file_warnings`).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+from collections.abc import Mapping
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
-    JsonConfigSettingsSource,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
+from desk_assistant.atomic import write_json
 from desk_assistant.errors import DeskAssistantError
 from desk_assistant.paths import AppPaths, default_home
 
+# The names ``runtime`` may take: "auto" and each key of backends.registry.RUNTIMES.
 RuntimeName = Literal["auto", "llama_cpp", "ctransformers"]
 
-_settings_file: ContextVar[Path | None] = ContextVar("_settings_file", default=None)
+SCHEMA_VERSION = 1  # of settings.json; 0 is a file from before the version was written
+SCHEMA_KEY = "schema_version"
+
+
+@dataclass(frozen=True, slots=True)
+class _Sources:
+    """What a Settings being built reads besides its arguments (see load_settings)."""
+
+    saved: dict[str, Any] = field(default_factory=dict)
+    environment: bool = True
+
+
+_sources: ContextVar[_Sources | None] = ContextVar("_sources", default=None)
 
 
 class Settings(BaseSettings):
@@ -35,6 +52,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DESK_ASSISTANT_", extra="ignore", validate_assignment=True
     )
+    _file_warnings: tuple[str, ...] = PrivateAttr(default=())
 
     home: Path = Field(default_factory=default_home, description="Data folder")
     collection: str = Field("default", min_length=1, max_length=64, description="Collection")
@@ -106,56 +124,104 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        json_file = _settings_file.get()
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if json_file is not None and json_file.is_file():
-            sources.append(JsonConfigSettingsSource(settings_cls, json_file=json_file))
-        return tuple(sources)
+        given = _sources.get() or _Sources()
+        environment = [env_settings] if given.environment else []
+        saved = InitSettingsSource(settings_cls, init_kwargs=given.saved)
+        return (init_settings, *environment, saved)
 
     @property
     def paths(self) -> AppPaths:
         return AppPaths(self.home)
 
     @property
+    def file_warnings(self) -> tuple[str, ...]:
+        """What in ``settings.json`` was not understood and is therefore ignored."""
+        return self._file_warnings
+
+    @property
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1024 * 1024)
+
+
+@dataclass(frozen=True, slots=True)
+class _SavedFile:
+    values: dict[str, Any]  # the settings this version knows
+    unknown: dict[str, Any]  # everything else, kept as it is when the file is rewritten
+    version: int
+    warnings: tuple[str, ...]
+
+
+def _read_saved(paths: AppPaths) -> _SavedFile:
+    path = paths.settings_file
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return _SavedFile({}, {}, SCHEMA_VERSION, ())
+    except OSError as exc:
+        raise DeskAssistantError(f"cannot read {path} ({exc}): fix or delete it") from None
+    except json.JSONDecodeError as exc:
+        raise DeskAssistantError(
+            f"{path} is not valid JSON (line {exc.lineno}): fix or delete it"
+        ) from None
+    if not isinstance(data, dict):
+        raise DeskAssistantError(f"{path} is not a JSON object: fix or delete it")
+    version = data.pop(SCHEMA_KEY, 0)
+    known = {name for name in Settings.model_fields if name != "home"}
+    values = {k: v for k, v in data.items() if k in known}
+    unknown = {k: v for k, v in data.items() if k not in known}
+    warnings = [f"{path}: unknown setting '{key}' is ignored" for key in unknown]
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        warnings.insert(
+            0,
+            f"{path} was written by a newer Desk Assistant (schema {version}); "
+            "what this version does not know is ignored",
+        )
+    return _SavedFile(values, unknown, version if isinstance(version, int) else 0, tuple(warnings))
+
+
+def _build(home: Path, saved: dict[str, Any], *, environment: bool, **given: Any) -> Settings:
+    token = _sources.set(_Sources(saved, environment))
+    try:
+        return Settings(home=home, **given)
+    except ValidationError as exc:
+        raise DeskAssistantError(_describe(exc)) from None
+    finally:
+        _sources.reset(token)
 
 
 def load_settings(home: Path | str | None = None, **overrides: Any) -> Settings:
     """Settings for ``home`` (default: env or platform folder), with CLI ``overrides`` on top."""
     resolved = Path(home).expanduser() if home is not None else default_home()
-    token = _settings_file.set(AppPaths(resolved).settings_file)
-    try:
-        given = {key: value for key, value in overrides.items() if value is not None}
-        return Settings(home=resolved, **given)
-    except ValidationError as exc:
-        raise DeskAssistantError(_describe(exc)) from None
-    except json.JSONDecodeError as exc:
-        raise DeskAssistantError(
-            f"{AppPaths(resolved).settings_file} is not valid JSON (line {exc.lineno}): "
-            "fix or delete it"
-        ) from None
-    finally:
-        _settings_file.reset(token)
+    saved = _read_saved(AppPaths(resolved))
+    given = {key: value for key, value in overrides.items() if value is not None}
+    settings = _build(resolved, saved.values, environment=True, **given)
+    settings._file_warnings = saved.warnings  # the entry points show them, once
+    return settings
 
 
-def save_settings(settings: Settings) -> Path:
-    """Write the values that differ from the defaults, atomically (a crash never truncates)."""
-    target = settings.paths.settings_file
-    target.parent.mkdir(parents=True, exist_ok=True)
-    values = settings.model_dump(mode="json", exclude={"home"}, exclude_defaults=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".settings-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(values, handle, indent=2, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    Path(tmp).replace(target)
-    return target
+def update_settings(home: Path, changes: Mapping[str, Any]) -> Settings:
+    """Record in ``settings.json`` what the user set: each of ``changes`` is written, or
+    removed from the file when it is the default again. The rest of the file is kept as
+    it is, so values from the environment or the command line never end up in it.
+    Returns the settings as they now load."""
+    paths = AppPaths(home)
+    saved = _read_saved(paths)
+    values = dict(saved.values)
+    for name, value in changes.items():
+        if name not in Settings.model_fields or name == "home":
+            raise DeskAssistantError(f"'{name}' is not a setting that can be saved")
+        values[name] = value
+    # Checked on their own (defaults < file), then written in their JSON form.
+    checked = _build(home, {}, environment=False, **values)
+    written = checked.model_dump(mode="json", include=set(values), exclude_defaults=True)
+    version = max(saved.version, SCHEMA_VERSION)
+    write_json(paths.settings_file, {**saved.unknown, **written, SCHEMA_KEY: version})
+    return load_settings(home)
 
 
 def _describe(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors():
-        field = ".".join(str(part) for part in error["loc"]) or "settings"
-        problems.append(f"{field}: {error['msg']}")
+        field_name = ".".join(str(part) for part in error["loc"]) or "settings"
+        problems.append(f"{field_name}: {error['msg']}")
     return "Invalid settings (settings.json, DESK_ASSISTANT_* or options): " + "; ".join(problems)

@@ -1,4 +1,4 @@
-"""Open an app database and bring its schema up to date (the manifest, the chat history).
+"""The app's SQLite databases (the manifest, the chat history): open, migrate, write.
 
 Each database carries its schema version in ``PRAGMA user_version``; ``migrations[i]``
 brings it from version i to i + 1. Never edit a released migration; append a new one.
@@ -7,6 +7,8 @@ brings it from version i to i + 1. Never edit a released migration; append a new
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from desk_assistant.errors import StoreError
@@ -56,3 +58,25 @@ def _migrate(db: sqlite3.Connection, migrations: tuple[str, ...], path: Path) ->
     except BaseException:
         db.rollback()
         raise
+
+
+class SQLiteStore:
+    """A database opened (and migrated) on construction; subclasses write through
+    :meth:`_tx`, which commits or rolls back as a whole and turns a locked or full disk
+    into a :class:`StoreError` that names ``what`` the database is."""
+
+    def __init__(self, path: Path, migrations: tuple[str, ...], what: str) -> None:
+        self.path = path
+        self._what = what
+        self._db = open_database(path, migrations, what)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        try:
+            with self._db:
+                yield self._db
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"Cannot write the {self._what}: {exc}") from exc

@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from desk_assistant.errors import StoreError
+from desk_assistant.offline import enforce_offline
 
 _BATCH = 2000  # below Chroma's max batch size on every backend
 
@@ -45,6 +46,7 @@ class ChromaStore:
     """Dense vectors per collection, cosine space."""
 
     def __init__(self, path: Path, url: str | None = None) -> None:
+        enforce_offline()  # before the import: chromadb reads the telemetry flag once
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 

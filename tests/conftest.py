@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 
+from desk_assistant.offline import enforce_offline
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # The offline flags must be set before any test imports transformers or chromadb.
-import desk_assistant.offline  # noqa: F401
+enforce_offline()
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex

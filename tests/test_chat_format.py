@@ -7,9 +7,8 @@ import logging
 import pytest
 
 from desk_assistant.backends.defaults import default_llm_path
-from desk_assistant.backends.llm.base import ModelInfo
 from desk_assistant.backends.llm.chat_format import chat_format_for
-from desk_assistant.backends.llm.gguf_info import read_model_info
+from desk_assistant.backends.llm.gguf_info import ModelInfo, read_model_info
 
 CHATML = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "

@@ -11,7 +11,7 @@ import pytest
 from tiny_gguf import write_tiny_llama_gguf
 
 from desk_assistant.backends.defaults import default_llm_path
-from desk_assistant.backends.llm.base import LoadParams, ModelInfo
+from desk_assistant.backends.llm.base import LoadParams
 from desk_assistant.backends.llm.chat_format import (
     ALPACA_SYSTEM,
     PROMPT_FAMILIES,
@@ -22,7 +22,7 @@ from desk_assistant.backends.llm.chat_format import (
     template_family,
 )
 from desk_assistant.backends.llm.fake import FakeRuntime
-from desk_assistant.backends.llm.gguf_info import read_model_info
+from desk_assistant.backends.llm.gguf_info import ModelInfo, read_model_info
 from desk_assistant.backends.llm.llama_cpp_runtime import LlamaCppRuntime
 from desk_assistant.errors import DeskAssistantError
 

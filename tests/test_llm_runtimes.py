@@ -219,7 +219,7 @@ def test_tiny_model_streams_in_both_runtimes(
     ("runtime_fixture", "library_object", "generator_method"),
     [
         ("tiny_ctransformers", "_model", "generate"),
-        ("tiny_llama_cpp", "_llama", "create_completion"),
+        ("tiny_llama_cpp", "_model", "create_completion"),
     ],
 )
 def test_stopping_the_iteration_stops_generation(

@@ -200,7 +200,7 @@ def test_library_download_records_the_hash_and_the_licence(
     assert (entry.recorded_sha256, entry.sha256_source) == (sha(model_bytes), "first download")
     # The hash was computed while downloading: describing the file does not read it again.
     monkeypatch.setattr(
-        "desk_assistant.models.files.sha256_of", lambda *a: pytest.fail("hashed twice")
+        "desk_assistant.models.files.file_sha256", lambda *a: pytest.fail("hashed twice")
     )
     assert library.info(entry.name).sha256 == sha(model_bytes)
 

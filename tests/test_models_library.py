@@ -31,7 +31,7 @@ from desk_assistant.models.licence import (
     licence_summary,
     needs_acknowledgement,
 )
-from desk_assistant.settings import load_settings, save_settings
+from desk_assistant.settings import SCHEMA_VERSION, load_settings, update_settings
 
 BUILTIN = "smollm2-135m-instruct-q4_1"
 
@@ -118,10 +118,8 @@ def test_files_in_the_models_folder_are_listed_without_being_added(
 def test_a_configured_model_outside_the_library_is_listed_as_in_use(
     files: dict[str, Path],
 ) -> None:
-    settings = load_settings()
-    settings.model_path = files["mistral"]
-    save_settings(settings)
-    entries = ModelLibrary(load_settings()).list()
+    settings = update_settings(load_settings().home, {"model_path": files["mistral"]})
+    entries = ModelLibrary(settings).list()
 
     assert [(e.name, e.in_use) for e in entries] == [
         (BUILTIN, False),
@@ -189,7 +187,7 @@ def test_add_copy_reports_progress_and_hashes_on_the_way(
     assert calls[-1] == (size, size)
     assert not list(library.folder.glob(".*copying"))
     # The copy was hashed while copying: info does not read the file again.
-    monkeypatch.setattr("desk_assistant.models.files.sha256_of", lambda *a: pytest.fail("again"))
+    monkeypatch.setattr("desk_assistant.models.files.file_sha256", lambda *a: pytest.fail("again"))
     expected = hashlib.sha256(files["vicuna"].read_bytes()).hexdigest()
     assert library.info(entry.name).sha256 == expected
 
@@ -296,9 +294,7 @@ def test_use_saves_the_model_in_the_settings(library: ModelLibrary, files: dict[
 
 
 def test_use_switches_a_runtime_that_cannot_load_the_model(library: ModelLibrary) -> None:
-    settings = load_settings()
-    settings.runtime = "ctransformers"
-    save_settings(settings)
+    update_settings(load_settings().home, {"runtime": "ctransformers"})
 
     result = library.use(BUILTIN)  # SmolLM2: a GPT-2 BPE vocabulary ctransformers cannot read
 
@@ -306,12 +302,16 @@ def test_use_switches_a_runtime_that_cannot_load_the_model(library: ModelLibrary
     assert load_settings().runtime == "auto"
 
 
-def test_use_does_not_save_command_line_overrides(files: dict[str, Path]) -> None:
+def test_use_saves_neither_command_line_options_nor_the_environment(
+    files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DESK_ASSISTANT_TOP_K", "7")
     library = ModelLibrary(load_settings(collection="from-the-command-line"))
     library.use(library.add(files["mistral"]).entry.name)
 
     saved = json.loads(load_settings().paths.settings_file.read_text())
-    assert saved == {"model_path": str(files["mistral"])}
+    assert saved == {"model_path": str(files["mistral"]), "schema_version": SCHEMA_VERSION}
+    assert load_settings().top_k == 7  # the environment still applies, from outside the file
 
 
 def test_use_of_a_llama_2_model_needs_the_licence_accepted_once(
@@ -404,14 +404,14 @@ def test_sha256_is_computed_once_per_file_version(
 
     path = copy_of(files["mistral"], tmp_path / "m")
     cache = tmp_path / "cache"
-    real = files_module.sha256_of
+    real = files_module.file_sha256
     reads: list[Path] = []
 
     def counting(target: Path, progress: Callable[[int, int | None], None] | None = None) -> str:
         reads.append(target)
         return real(target, progress)
 
-    monkeypatch.setattr(files_module, "sha256_of", counting)
+    monkeypatch.setattr(files_module, "file_sha256", counting)
     first = describe(path, cache).sha256
     assert describe(path, cache).sha256 == first
     assert describe(path, cache, with_sha256=False).sha256 == first

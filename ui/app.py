@@ -14,8 +14,7 @@ from PySide6.QtCore import QLockFile, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from desk_assistant.errors import DeskAssistantError
-from desk_assistant.settings import load_settings
+from desk_assistant.api import DeskAssistantError, enforce_offline, load_settings
 from ui.main_window import MainWindow
 from ui.theme import apply_theme
 
@@ -37,6 +36,7 @@ def _lock(home: Path) -> QLockFile | None:
 
 
 def main(home: str | None = None, collection: str | None = None) -> int:
+    enforce_offline()
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
     app.setApplicationName("Desk Assistant")

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desk_assistant.records import Answer, ChatInfo, Message, Token
+from desk_assistant.api import Answer, ChatInfo, Message, Token
 from ui.chat_view import ChatView, Reply
 from ui.icons import Icons
 from ui.lanes import Lanes

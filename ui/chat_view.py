@@ -33,7 +33,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
-from desk_assistant.records import Answer, Citation, Message
+from desk_assistant.api import Answer, Citation, Message
 from ui.passages import snippet
 from ui.theme import colors
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from desk_assistant.watch import changes, followed_reader
+from desk_assistant.api import changes, followed_reader
 
 DEBOUNCE_SECONDS = 2.0
 log = logging.getLogger(__name__)

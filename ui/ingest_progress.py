@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desk_assistant.records import IngestEvent
+from desk_assistant.api import IngestEvent
 from ui.icons import Icons
 
 

@@ -24,14 +24,11 @@ import numpy as np
 import shiboken6
 from PySide6.QtCore import QObject, QThreadPool, QTimer
 
-from desk_assistant.backends.registry import make_embedder
-from desk_assistant.service import Assistant
-from desk_assistant.settings import Settings
+from desk_assistant.api import Assistant, Settings, make_embedder
 from ui.workers import Job
 
 if TYPE_CHECKING:
-    from desk_assistant.backends.embeddings import Embedder
-    from desk_assistant.backends.llm.base import LLMRuntime
+    from desk_assistant.api import Embedder, LLMRuntime
 
 Role = Literal["library", "indexing", "asking"]
 T = TypeVar("T")

@@ -30,8 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desk_assistant.records import CollectionInfo, IngestEvent, SourceInfo
-from desk_assistant.service import Assistant
+from desk_assistant.api import Assistant, CollectionInfo, IngestEvent, SourceInfo
 from ui.folder_watcher import FolderWatcher
 from ui.icons import Icons
 from ui.ingest_progress import IngestProgress

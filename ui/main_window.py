@@ -30,9 +30,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desk_assistant.errors import EmbeddingModelMismatch, ModelLoadError, StoreError
-from desk_assistant.records import Citation
-from desk_assistant.settings import Settings
+from desk_assistant.api import (
+    Citation,
+    EmbeddingModelMismatch,
+    ModelLoadError,
+    Settings,
+    StoreError,
+)
 from ui.banner import BannerArea
 from ui.chat_panel import ChatList, ChatPanel
 from ui.icons import Icons, render
@@ -46,8 +50,7 @@ from ui.window_state import WindowState
 if TYPE_CHECKING:
     from PySide6.QtCore import QMimeData
 
-    from desk_assistant.backends.embeddings import Embedder
-    from desk_assistant.backends.llm.base import LLMRuntime
+    from desk_assistant.api import Embedder, LLMRuntime
 
 log = logging.getLogger(__name__)
 
@@ -256,6 +259,7 @@ class MainWindow(QMainWindow):
         self._load_models()
         self.library.follow_folders()
         self._offer_better_model()
+        self._report_settings_file()
 
     def _load_models(self) -> None:
         self.status.setText("Loading model…")
@@ -280,6 +284,19 @@ class MainWindow(QMainWindow):
             "runtime in Settings; your documents and chats are safe.",
             [("Settings…", self.open_settings)],
         )
+
+    def _report_settings_file(self) -> None:
+        """What in settings.json this version ignores (a typo, or a newer version's)."""
+        warnings = self.lanes.settings.file_warnings
+        if warnings:
+            log.warning("; ".join(warnings))
+            self.banners.show_banner(
+                "settings-file",
+                "warning",
+                "\n".join(warnings) + "\nFix or remove these entries in the file (Settings "
+                "shows the data folder it is in).",
+                [("Settings…", self.open_settings)],
+            )
 
     def _offer_better_model(self) -> None:
         if self.lanes.settings.model_path is not None or self.state.flag("banner/builtin-seen"):

@@ -36,14 +36,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desk_assistant.backends.llm.chat_format import FAMILIES
-from desk_assistant.models.catalogue import CATALOGUE
-from desk_assistant.models.files import format_bytes
-from desk_assistant.models.fit import fit_report
-from desk_assistant.models.library import LibraryEntry, ModelLibrary, UseResult
-from desk_assistant.models.licence import LicenceNotice, needs_acknowledgement
-from desk_assistant.models.summary import description_rows
-from desk_assistant.settings import Settings
+from desk_assistant.api import (
+    CATALOGUE,
+    PROMPT_FORMATS,
+    LibraryEntry,
+    LicenceNotice,
+    ModelLibrary,
+    RemoveResult,
+    Settings,
+    UseResult,
+    description_rows,
+    format_bytes,
+)
 from ui.settings_form import FILE_FILTERS
 from ui.workers import Job
 
@@ -94,8 +98,8 @@ class ModelsDialog(QDialog):
         self.prompt_format = QComboBox(self)
         self.prompt_format.setAccessibleName("Prompt format")
         self.prompt_format.addItem("Detected from the file", None)
-        for family, spec in FAMILIES.items():
-            self.prompt_format.addItem(spec.description, family)
+        for family, description in PROMPT_FORMATS.items():
+            self.prompt_format.addItem(description, family)
         self.prompt_format.activated.connect(lambda _index: self._set_prompt_format())
         self.message = QLabel(self)
         self.message.setWordWrap(True)
@@ -244,15 +248,14 @@ class ModelsDialog(QDialog):
         library = self.library
 
         def describe() -> str:
-            description = library.info(entry.name, with_sha256=False)
-            rows = description_rows(description, entry)
-            fit = fit_report(description, library.settings.context_length)
+            report = library.report(entry.name, with_sha256=False)
+            rows = description_rows(report.description, entry)
+            fit = report.fit
             if fit is not None:
                 memory = fit.message + (f" {fit.suggestion}" if fit.suggestion else "")
                 rows.append(("Memory:", memory))
                 rows.append(("Threads:", f"{fit.threads} suggested for this CPU"))
-            notice = needs_acknowledgement(description, home=library.home, hint=entry.licence_hint)
-            if notice is not None:
+            if report.notice is not None:
                 rows.append(("", "The Llama 2 licence notice is shown before first use."))
             cells = "".join(
                 f"<tr><td><b>{html.escape(label)}</b></td><td>{html.escape(value)}</td></tr>"
@@ -337,13 +340,13 @@ class ModelsDialog(QDialog):
         self._run(
             "models-remove",
             lambda: library.remove(entry.name, delete_file=stored and entry.exists),
-            lambda _result: self._removed(entry.name),
+            self._removed,
         )
 
-    def _removed(self, name: str) -> None:
-        self.message.setText(f"Removed {name}.")
-        if self.library.settings.model_path is None:
-            self.model_chosen.emit(self.library.settings)  # it was in use: back to built-in
+    def _removed(self, result: RemoveResult) -> None:
+        self.message.setText(f"Removed {result.entry.name}.")
+        if result.settings.model_path is None:
+            self.model_chosen.emit(result.settings)  # it was in use: back to built-in
         self.refresh()
 
     def use_current(self) -> None:

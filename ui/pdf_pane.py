@@ -13,7 +13,7 @@ from PySide6.QtPdf import QPdfDocument, QPdfSearchModel
 from PySide6.QtPdfWidgets import QPdfView
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from desk_assistant.errors import DeskAssistantError
+from desk_assistant.api import DeskAssistantError
 from ui.passages import pdf_search_phrases
 
 _CONTEXT_ABOVE = 36.0  # points of the page shown above the passage when jumping to it

@@ -18,7 +18,7 @@ from PySide6.QtCore import (
     Qt,
 )
 
-from desk_assistant.records import ChatInfo, IngestEvent, SourceInfo
+from desk_assistant.api import ChatInfo, IngestEvent, SourceInfo
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 

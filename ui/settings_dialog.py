@@ -31,9 +31,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desk_assistant.paths import HOME_ENV, choose_home, chosen_home
-from desk_assistant.settings import Settings, save_settings
-from ui.model_check import ModelCheck, check_model
+from desk_assistant.api import (
+    HOME_ENV,
+    DeskAssistantError,
+    ModelCheck,
+    Settings,
+    check_model,
+    choose_home,
+    chosen_home,
+    update_settings,
+)
 from ui.settings_form import Editor, PathWidget, editor_for, label_for
 from ui.workers import Job
 
@@ -255,10 +262,17 @@ class SettingsDialog(QDialog):
             raise ValueError(_explain(exc)) from None
 
     def save(self) -> None:
+        """Write what the user changed here, nothing else (not what the environment or a
+        command-line option decided)."""
         try:
             settings = self.validated()
-            save_settings(settings)
-        except ValueError as exc:
+            changed = {
+                name: getattr(settings, name)
+                for name in self.editors
+                if getattr(settings, name) != getattr(self.settings, name)
+            }
+            update_settings(settings.home, changed)
+        except (ValueError, DeskAssistantError) as exc:
             self._show_problem(str(exc))
             return
         except OSError as exc:

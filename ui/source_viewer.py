@@ -28,8 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desk_assistant.errors import DeskAssistantError
-from desk_assistant.records import Citation
+from desk_assistant.api import Citation, DeskAssistantError
 from ui.chat_view import source_label
 from ui.icons import Icons
 from ui.passages import collapse, find_passage, snippet
@@ -53,7 +52,7 @@ class DocumentText:
 def load_document_text(path: str) -> DocumentText:
     """Parse ``path`` with the index's loaders, in an isolated process as during indexing:
     the same text the citation came from, and a hostile file cannot hang the viewer."""
-    from desk_assistant.service import read_sections
+    from desk_assistant.api import read_sections
 
     loaded = read_sections(path)
     parts: list[str] = []

@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Signal
 
-from desk_assistant.errors import DeskAssistantError
+from desk_assistant.api import DeskAssistantError
 
 log = logging.getLogger(__name__)
 

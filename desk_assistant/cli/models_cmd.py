@@ -11,32 +11,33 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
+
+from desk_assistant.cli.options import EXIT_OK, UsageError, common, settings_for
 
 if TYPE_CHECKING:
     from argparse import _SubParsersAction
 
-    from desk_assistant.models.describe import ModelDescription
-    from desk_assistant.models.fit import FitReport
-    from desk_assistant.models.library import LibraryEntry, ModelLibrary
-    from desk_assistant.models.licence import LicenceNotice
-
-EXIT_OK = 0
+    from desk_assistant.api import (
+        FitReport,
+        LibraryEntry,
+        LicenceNotice,
+        ModelDescription,
+        ModelLibrary,
+    )
 
 
 def register(commands: _SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``models`` and its actions to the main parser's sub-commands."""
-    from desk_assistant.cli.main import _common  # here: main imports this module
-
     models = commands.add_parser(
         "models", help="list, add, remove, choose and download models (default: list)"
     )
-    _common(models, top=False)
+    common(models, top=False)
     actions = models.add_subparsers(dest="models_command", metavar="ACTION")
 
     def action(name: str, help_text: str, *, json: bool = True) -> argparse.ArgumentParser:
         parser = actions.add_parser(name, help=help_text)
-        _common(parser, top=False)
+        common(parser, top=False)
         if json:
             parser.add_argument("--json", action="store_true", help="print JSON")
         return parser
@@ -95,10 +96,9 @@ def register(commands: _SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
-    from desk_assistant.models.library import ModelLibrary
-    from desk_assistant.settings import load_settings
+    from desk_assistant.api import ModelLibrary
 
-    library = ModelLibrary(load_settings(args.home, collection=args.collection))
+    library = ModelLibrary(settings_for(args))
     action = args.models_command or "list"
     handler = _ACTIONS[action]
     return handler(library, args, out)
@@ -108,8 +108,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _list(library: ModelLibrary, args: argparse.Namespace, out: TextIO) -> int:
+    from desk_assistant.api import format_bytes
     from desk_assistant.cli.render import print_json
-    from desk_assistant.models.files import format_bytes
 
     entries = library.list()
     if getattr(args, "json", False):
@@ -238,34 +238,19 @@ def _print_fit(fit: FitReport, out: TextIO) -> None:
 
 def _info(library: ModelLibrary, args: argparse.Namespace, out: TextIO) -> int:
     from desk_assistant.cli.render import print_json
-    from desk_assistant.models.fit import fit_report
-    from desk_assistant.models.licence import is_llama2, licence_summary, needs_acknowledgement
 
-    entry = library.find(args.name)
     progress = ByteProgress("computing SHA-256")
-    description = library.info(args.name, with_sha256=not args.no_hash, progress=progress)
+    report = library.report(args.name, with_sha256=not args.no_hash, progress=progress)
     progress.finish()
-    fit = fit_report(description, library.settings.context_length)
-    hint = entry.licence_hint if entry else None
-    notice = needs_acknowledgement(description, home=library.home, hint=hint)
-    changed = _hash_changed(entry, description)
     if args.json:
-        data: dict[str, Any] = description.to_json()
-        data.update(
-            library=entry.to_json() if entry else None,
-            licence_summary=licence_summary(description),
-            llama2_licence=is_llama2(description, hint),
-            licence_notice_due=notice is not None,
-            sha256_changed=changed,
-            fit=fit.to_json() if fit else None,
-        )
-        print_json(data, out)
+        print_json(report.to_json(), out)
         return EXIT_OK
-    _print_description(description, entry, out)
-    if is_llama2(description, hint):
-        state = "shown on first use" if notice else "accepted"
+    entry, fit = report.entry, report.fit
+    _print_description(report.description, entry, out)
+    if report.llama2_licence:
+        state = "shown on first use" if report.notice else "accepted"
         out.write(f"{'':<16} Llama 2 Community License notice: {state}\n")
-    if changed:
+    if report.sha256_changed:
         out.write(
             f"WARNING: the file changed since it was downloaded (recorded SHA-256 "
             f"{entry.recorded_sha256 if entry else ''}).\n"
@@ -278,13 +263,8 @@ def _info(library: ModelLibrary, args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _hash_changed(entry: LibraryEntry | None, description: ModelDescription) -> bool:
-    recorded = entry.recorded_sha256 if entry else None
-    return bool(recorded and description.sha256 and recorded != description.sha256)
-
-
 def _print_description(d: ModelDescription, entry: LibraryEntry | None, out: TextIO) -> None:
-    from desk_assistant.models.summary import description_rows
+    from desk_assistant.api import description_rows
 
     for label, value in description_rows(d, entry):
         out.write(f"{label:<16} {value}\n")
@@ -307,7 +287,7 @@ def _format(library: ModelLibrary, args: argparse.Namespace, out: TextIO) -> int
 
 
 def _show_formats(library: ModelLibrary, args: argparse.Namespace, out: TextIO) -> int:
-    from desk_assistant.backends.llm.chat_format import FAMILIES
+    from desk_assistant.api import PROMPT_FORMATS
     from desk_assistant.cli.render import print_json
 
     described = library.info(args.name, with_sha256=False)
@@ -316,26 +296,26 @@ def _show_formats(library: ModelLibrary, args: argparse.Namespace, out: TextIO) 
             {
                 "format": described.prompt_family,
                 "source": described.prompt_family_source,
-                "choices": {name: family.description for name, family in FAMILIES.items()},
+                "choices": PROMPT_FORMATS,
             },
             out,
         )
         return EXIT_OK
-    from desk_assistant.models.summary import PROMPT_FORMAT_SOURCES
+    from desk_assistant.api import PROMPT_FORMAT_SOURCES
 
     source = PROMPT_FORMAT_SOURCES.get(
         described.prompt_family_source, described.prompt_family_source
     )
     out.write(f"{args.name}: {described.prompt_family} ({source})\nFormats:\n")
-    for name, family in FAMILIES.items():
-        out.write(f"  {name:<8} {family.description}\n")
+    for name, description in PROMPT_FORMATS.items():
+        out.write(f"  {name:<8} {description}\n")
     out.write("  auto     detect it from the file again\n")
     return EXIT_OK
 
 
 def _verify(library: ModelLibrary, args: argparse.Namespace, out: TextIO) -> int:
+    from desk_assistant.api import ModelLoadError
     from desk_assistant.cli.render import print_json
-    from desk_assistant.errors import ModelLoadError
 
     probes = library.verify(args.name)
     if args.json:
@@ -350,9 +330,8 @@ def _verify(library: ModelLibrary, args: argparse.Namespace, out: TextIO) -> int
 
 
 def _download(library: ModelLibrary, args: argparse.Namespace, out: TextIO) -> int:
-    from desk_assistant.cli.main import UsageError
+    from desk_assistant.api import format_bytes
     from desk_assistant.cli.render import print_json
-    from desk_assistant.models.files import format_bytes
 
     if (args.url is None) == (args.catalogue is None):
         raise UsageError("give either a URL or --catalogue NAME")
@@ -391,9 +370,8 @@ def _download(library: ModelLibrary, args: argparse.Namespace, out: TextIO) -> i
 
 
 def _catalogue(library: ModelLibrary, args: argparse.Namespace, out: TextIO) -> int:
+    from desk_assistant.api import CATALOGUE, format_bytes
     from desk_assistant.cli.render import print_json
-    from desk_assistant.models.catalogue import CATALOGUE
-    from desk_assistant.models.files import format_bytes
 
     if args.json:
         print_json([item.to_json() for item in CATALOGUE], out)
@@ -439,7 +417,7 @@ class ByteProgress:
         now = time.monotonic()
         if now - self.last < 0.2 and (total is None or done < total):
             return
-        from desk_assistant.models.files import format_bytes
+        from desk_assistant.api import format_bytes
 
         self.last = now
         share = f"{100 * done / total:5.1f} % of {format_bytes(total)}" if total else ""

@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from desk_assistant.records import Answer, IngestEvent, Passage, SourceInfo
+from desk_assistant.api import Answer, IngestEvent, Passage, SourceInfo
 
 
 def print_json(data: Any, out: TextIO) -> None:

@@ -2,7 +2,7 @@
 
 Everything comes from the header (``read_model_info``) and the file system, so describing
 a 4 GB model takes milliseconds; only the SHA-256 reads the whole file, once per file
-version (``files.file_sha256``), and only when asked for.
+version (``files.model_sha256``), and only when asked for.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from desk_assistant.backends.llm.base import ModelInfo
 from desk_assistant.backends.llm.chat_format import chat_format_for
-from desk_assistant.backends.llm.gguf_info import read_model_info
+from desk_assistant.backends.llm.gguf_info import ModelInfo, read_model_info
 from desk_assistant.backends.llm.loader import FILE_RUNTIMES, runtime_installed
-from desk_assistant.models.files import Progress, cached_sha256, file_sha256
+from desk_assistant.models.files import cached_sha256, model_sha256
+from ingest.hashing import Progress
 
 _VOCABULARIES = {
     "llama": "SentencePiece (llama)",
@@ -129,7 +129,7 @@ def describe(
     path = Path(path)
     info = read_model_info(path)
     if with_sha256:
-        sha256: str | None = file_sha256(path, cache_dir, progress)
+        sha256: str | None = model_sha256(path, cache_dir, progress)
     else:
         sha256 = cached_sha256(path, cache_dir)
     chat = chat_format_for(info, prompt_override)

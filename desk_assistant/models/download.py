@@ -24,7 +24,8 @@ from urllib.parse import unquote, urlsplit
 from desk_assistant import __version__
 from desk_assistant.backends.llm.gguf_info import read_model_info
 from desk_assistant.errors import DeskAssistantError, ModelLoadError
-from desk_assistant.models.files import Progress, check_free_space, format_bytes
+from desk_assistant.models.files import check_free_space, format_bytes
+from ingest.hashing import Progress, hash_file
 
 CHUNK = 256 * 1024
 USER_AGENT = f"desk-assistant/{__version__}"
@@ -58,14 +59,6 @@ def _check_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise DeskAssistantError(f"not a web address: {url!r} (expected https://...)")
-
-
-def _hash_existing(path: Path) -> hashlib._Hash:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(CHUNK):
-            digest.update(block)
-    return digest
 
 
 def _http_error(exc: urllib.error.HTTPError, url: str) -> DeskAssistantError:
@@ -174,7 +167,7 @@ def _fetch(
     except _Restart:
         part.unlink(missing_ok=True)
         response, kept, total = _open(url, 0, timeout)
-    digest = _hash_existing(part) if kept else hashlib.sha256()
+    digest = hash_file(part) if kept else hashlib.sha256()
     if progress is not None:
         progress(kept, total)
     done = kept

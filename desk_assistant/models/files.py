@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from desk_assistant.atomic import replacing, write_json
 from desk_assistant.errors import DeskAssistantError
+from ingest.hashing import BLOCK, Progress, file_sha256
 
-CHUNK = 1 << 20
 SHA_CACHE_FILE = "model_sha256.json"
-
-Progress = Callable[[int, int | None], None]  # (bytes done, bytes in total if known)
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -35,22 +31,6 @@ def read_json(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise DeskAssistantError(f"{path} is not a JSON object; fix or delete the file")
     return data
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write-then-rename: a crash or a concurrent writer never leaves half a JSON file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _identity(path: Path) -> str:
@@ -86,26 +66,12 @@ def _still_there(identity: str) -> bool:
         return False
 
 
-def sha256_of(path: Path, progress: Progress | None = None) -> str:
-    """Stream the file through SHA-256 (a 4 GB model takes ~10 s; memory stays flat)."""
-    digest = hashlib.sha256()
-    total = path.stat().st_size
-    done = 0
-    with path.open("rb") as handle:
-        while block := handle.read(CHUNK):
-            digest.update(block)
-            done += len(block)
-            if progress is not None:
-                progress(done, total)
-    return digest.hexdigest()
-
-
-def file_sha256(path: Path, cache_dir: Path, progress: Progress | None = None) -> str:
-    """The file's SHA-256, computed once per file version and then remembered."""
+def model_sha256(path: Path, cache_dir: Path, progress: Progress | None = None) -> str:
+    """The model file's SHA-256, computed once per file version and then remembered."""
     known = cached_sha256(path, cache_dir)
     if known is not None:
         return known
-    digest = sha256_of(path, progress)
+    digest = file_sha256(path, progress)
     remember_sha256(path, cache_dir, digest)
     return digest
 
@@ -128,23 +94,15 @@ def copy_with_progress(
     hashed on the way so that ``info`` need not read the copy again."""
     total = source.stat().st_size
     check_free_space(target.parent, total, f"a copy of {source.name}")
-    partial = target.with_name(f".{target.name}.copying")
     digest = hashlib.sha256()
     done = 0
-    try:
-        with source.open("rb") as reader, partial.open("wb") as writer:
-            while block := reader.read(CHUNK):
-                writer.write(block)
-                digest.update(block)
-                done += len(block)
-                if progress is not None:
-                    progress(done, total)
-            writer.flush()
-            os.fsync(writer.fileno())
-        partial.replace(target)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    with source.open("rb") as reader, replacing(target, suffix=".copying") as writer:
+        while block := reader.read(BLOCK):
+            writer.write(block)
+            digest.update(block)
+            done += len(block)
+            if progress is not None:
+                progress(done, total)
     remember_sha256(target, cache_dir, digest.hexdigest())
     return digest.hexdigest()
 

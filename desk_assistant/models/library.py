@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from desk_assistant.atomic import write_json
 from desk_assistant.backends.defaults import default_llm_path
 from desk_assistant.backends.llm.chat_format import PROMPT_FAMILIES
 from desk_assistant.backends.llm.gguf_info import read_model_info
@@ -30,15 +31,20 @@ from desk_assistant.models import download as downloads
 from desk_assistant.models.catalogue import catalogue_entry
 from desk_assistant.models.describe import ModelDescription, describe, runtime_support
 from desk_assistant.models.files import (
-    Progress,
     copy_with_progress,
     read_json,
     remember_sha256,
-    write_json,
 )
 from desk_assistant.models.fit import FitReport, fit_report
-from desk_assistant.models.licence import LicenceNotice, acknowledge, needs_acknowledgement
-from desk_assistant.settings import Settings, load_settings, save_settings
+from desk_assistant.models.licence import (
+    LicenceNotice,
+    acknowledge,
+    is_llama2,
+    licence_summary,
+    needs_acknowledgement,
+)
+from desk_assistant.settings import Settings, load_settings, update_settings
+from ingest.hashing import Progress
 
 LIBRARY_FILE = "library.json"
 MODEL_SUFFIXES = (".gguf", ".ggml", ".bin")
@@ -103,6 +109,7 @@ class RemoveResult:
     entry: LibraryEntry
     file_deleted: bool
     back_to_builtin: bool  # the removed model was in use
+    settings: Settings  # as they load now
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +119,39 @@ class UseResult:
     runtime_changed_from: str | None  # the runtime setting could not load the file
     acknowledged: LicenceNotice | None
     fit: FitReport | None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelReport:
+    """Everything known about one model file without loading it: what ``models info``
+    prints and the model library in the app shows."""
+
+    description: ModelDescription
+    entry: LibraryEntry | None  # None: a file that is not in the library
+    fit: FitReport | None  # None: the RAM could not be read
+    notice: LicenceNotice | None  # a licence notice still to be accepted before use
+
+    @property
+    def llama2_licence(self) -> bool:
+        return is_llama2(self.description, self.entry.licence_hint if self.entry else None)
+
+    @property
+    def sha256_changed(self) -> bool:
+        """The file no longer has the hash recorded when it was downloaded."""
+        recorded = self.entry.recorded_sha256 if self.entry else None
+        current = self.description.sha256
+        return bool(recorded and current and recorded != current)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.description.to_json(),
+            "library": self.entry.to_json() if self.entry else None,
+            "licence_summary": licence_summary(self.description),
+            "llama2_licence": self.llama2_licence,
+            "licence_notice_due": self.notice is not None,
+            "sha256_changed": self.sha256_changed,
+            "fit": self.fit.to_json() if self.fit else None,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,10 +196,10 @@ class ModelLibrary:
     and the desktop app can both use the library without stepping on each other."""
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.home = settings.home
+        self._settings = settings
+        self._home = settings.home
         self.folder = settings.home / "models"
-        self.cache_dir = settings.paths.cache
+        self._cache_dir = settings.paths.cache
 
     # records ---------------------------------------------------------------------------
 
@@ -196,7 +236,7 @@ class ModelLibrary:
         """The built-in model first, then the recorded files, then unrecorded files of the
         models folder, then the configured model if it is none of these."""
         records = self._records()
-        current = self.settings.model_path
+        current = self._settings.model_path
         entries: list[LibraryEntry] = []
         builtin = self._builtin_path()
         builtin_name = None
@@ -312,7 +352,7 @@ class ModelLibrary:
                     f"the models folder already has a file named {source.name}; rename "
                     "one of them, or add this one without --copy"
                 )
-            copy_with_progress(source, target, self.cache_dir, progress)
+            copy_with_progress(source, target, self._cache_dir, progress)
         records = self._records()
         records[chosen] = {"path": str(target), "added": _now()}
         self._save(records)
@@ -331,7 +371,7 @@ class ModelLibrary:
         """A child-process load by each runtime the metadata allows; the others' verdicts
         are the metadata's reasons, without starting a process."""
         return tuple(
-            probe_runtime(support.runtime, path, cache_dir=self.cache_dir)
+            probe_runtime(support.runtime, path, cache_dir=self._cache_dir)
             if support.can_load
             else ProbeResult(False, support.runtime, support.reason)
             for support in runtime_support(read_model_info(path))
@@ -360,17 +400,17 @@ class ModelLibrary:
             )
         back_to_builtin = entry.in_use
         if back_to_builtin:
-            settings = load_settings(self.home)
-            settings.model_path = None
-            save_settings(settings)
-            self.settings = load_settings(self.home)
+            self._settings = update_settings(self._home, {"model_path": None})
         records = self._records()
         records.pop(entry.name, None)
         self._save(records)
         if delete_file and entry.exists:
             entry.path.unlink()
         return RemoveResult(
-            entry, file_deleted=delete_file and entry.exists, back_to_builtin=back_to_builtin
+            entry,
+            file_deleted=delete_file and entry.exists,
+            back_to_builtin=back_to_builtin,
+            settings=self._settings,
         )
 
     def set_prompt_format(self, name: str, family: str | None) -> LibraryEntry:
@@ -417,12 +457,12 @@ class ModelLibrary:
             path = Path(name_or_path).expanduser()
             if not path.is_file():
                 self.get(str(name_or_path))  # raises with the list of names
-            return describe(path, self.cache_dir, with_sha256=with_sha256, progress=progress)
+            return describe(path, self._cache_dir, with_sha256=with_sha256, progress=progress)
         if not entry.exists:
             self._existing(entry.name)
         return describe(
             entry.path,
-            self.cache_dir,
+            self._cache_dir,
             with_sha256=with_sha256,
             progress=progress,
             prompt_override=entry.prompt_format,
@@ -431,38 +471,56 @@ class ModelLibrary:
     def licence_notice(self, name: str) -> LicenceNotice | None:
         """The licence notice to show before ``name`` is used, if it is still due."""
         entry = self._existing(name)
-        description = describe(entry.path, self.cache_dir, with_sha256=False)
-        return needs_acknowledgement(description, home=self.home, hint=entry.licence_hint)
+        description = describe(entry.path, self._cache_dir, with_sha256=False)
+        return needs_acknowledgement(description, home=self._home, hint=entry.licence_hint)
 
     def fit(self, name: str) -> FitReport | None:
         description = self.info(name, with_sha256=False)
-        return fit_report(description, self.settings.context_length)
+        return fit_report(description, self._settings.context_length)
+
+    def report(
+        self,
+        name_or_path: str | Path,
+        *,
+        with_sha256: bool = True,
+        progress: Progress | None = None,
+    ) -> ModelReport:
+        """What the model is, whether it fits this machine at the configured context
+        length, and whether a licence notice is still due; ``with_sha256`` reads the whole
+        file once per file version to hash it."""
+        entry = self.find(name_or_path)
+        description = self.info(name_or_path, with_sha256=with_sha256, progress=progress)
+        hint = entry.licence_hint if entry else None
+        return ModelReport(
+            description,
+            entry,
+            fit_report(description, self._settings.context_length),
+            needs_acknowledgement(description, home=self._home, hint=hint),
+        )
 
     def use(self, name: str, *, accept_licence: bool = False) -> UseResult:
         """Make ``name`` the model that answers; a Llama 2 licence notice that has not been
         acknowledged raises LicenceNotAccepted unless ``accept_licence`` records it now."""
         entry = self._existing(name)
-        description = describe(entry.path, self.cache_dir, with_sha256=False)
-        notice = needs_acknowledgement(description, home=self.home, hint=entry.licence_hint)
+        description = describe(entry.path, self._cache_dir, with_sha256=False)
+        notice = needs_acknowledgement(description, home=self._home, hint=entry.licence_hint)
         if notice is not None:
             if not accept_licence:
                 raise LicenceNotAccepted(notice, entry.name)
-            acknowledge(notice, home=self.home, model=entry.name)
-        # The settings file alone: CLI options and the environment are not to be saved.
-        settings = load_settings(self.home)
-        settings.model_path = None if entry.kind == "built-in" else entry.path
+            acknowledge(notice, home=self._home, model=entry.name)
+        changes: dict[str, Any] = {"model_path": None if entry.kind == "built-in" else entry.path}
+        runtime = load_settings(self._home).runtime  # as it is now, not when this was opened
         changed_from = None
-        if settings.runtime != "auto" and settings.runtime not in description.loadable_by:
-            changed_from = settings.runtime
-            settings.runtime = "auto"
-        save_settings(settings)
-        self.settings = load_settings(self.home)
+        if runtime != "auto" and runtime not in description.loadable_by:
+            changed_from = runtime
+            changes["runtime"] = "auto"
+        self._settings = update_settings(self._home, changes)
         return UseResult(
             self.get(entry.name),
-            self.settings,
+            self._settings,
             changed_from,
             notice,
-            fit_report(description, self.settings.context_length),
+            fit_report(description, self._settings.context_length),
         )
 
     # downloading -----------------------------------------------------------------------
@@ -497,7 +555,7 @@ class ModelLibrary:
             progress=progress,
             cancel=cancel,
         )
-        remember_sha256(result.path, self.cache_dir, result.sha256)
+        remember_sha256(result.path, self._cache_dir, result.sha256)
         taken = {entry.name for entry in self.list() if not _same_file(entry.path, result.path)}
         chosen = _unique(name or model_name(result.path.name), taken)
         records = self._records()

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from desk_assistant.atomic import write_json
 from desk_assistant.models.describe import ModelDescription
-from desk_assistant.models.files import read_json, write_json
+from desk_assistant.models.files import read_json
 from desk_assistant.paths import default_home
 
 ACKNOWLEDGEMENTS_FILE = "acknowledgements.json"

@@ -1,37 +1,18 @@
-"""The LLM runtime protocol, the facts read from a model file, and helpers for runtimes."""
+"""The LLM runtime base classes and the helpers every runtime shares."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Generator, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
-from desk_assistant.errors import DeskAssistantError
-
-
-@dataclass(frozen=True, slots=True)
-class ModelInfo:
-    """Metadata read from a model file's header without loading its weights."""
-
-    path: str
-    file_format: str  # "gguf" or "ggml"
-    architecture: str | None = None
-    name: str | None = None
-    context_length: int | None = None
-    tokenizer_model: str | None = None  # "llama" (SentencePiece) or "gpt2" (BPE)
-    chat_template: str | None = None
-    bos_token: str | None = None
-    eos_token: str | None = None
-    eot_token: str | None = None  # end of turn, when it differs from EOS (e.g. Llama 3)
-    add_bos_token: bool = False  # the tokenizer puts BOS before a prompt by itself
-    tied_embeddings: bool = False  # no separate output.weight tensor
-    quantization: str | None = None
-    gguf_version: int | None = None
-    license: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+from desk_assistant.backends.llm.gguf_info import ModelInfo, read_model_info
+from desk_assistant.backends.llm.probe import probe_runtime
+from desk_assistant.errors import DeskAssistantError, ModelLoadError
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,9 +156,25 @@ def cut_at_stop(pieces: Iterator[str], stop: Sequence[str]) -> Generator[str, No
 
 class FileRuntime(LLMRuntime):
     """A runtime that loads a local GGUF/GGML file into this process (the registry in
-    :mod:`desk_assistant.backends.llm.loader` lists them in the order "auto" tries them)."""
+    :mod:`desk_assistant.backends.llm.loader` lists them in the order "auto" tries them).
+
+    :meth:`load` is the same for all of them: refuse from the metadata what the runtime
+    cannot read, probe the file in a child process first if the runtime can crash the
+    process on a bad file, then let the runtime open it (:meth:`_open`).
+    """
 
     library: ClassVar[str]  # the module that must be importable for this runtime to work
+    distribution: ClassVar[str]  # the package on PyPI that installs it
+    crashes_on_bad_files: ClassVar[bool] = False  # then a child process loads it first
+
+    def __init__(self, model: Any, info: ModelInfo, seed: int = 0) -> None:
+        self._model = model  # the library's own model object
+        self._info = info
+        self._seed = seed  # re-seeded before every answer: same question, same answer
+
+    @property
+    def info(self) -> ModelInfo:
+        return self._info
 
     @staticmethod
     @abstractmethod
@@ -186,6 +183,16 @@ class FileRuntime(LLMRuntime):
 
     @classmethod
     @abstractmethod
+    def cannot_load(cls, path: str | Path, info: ModelInfo, reason: str) -> ModelLoadError:
+        """The error for a file this runtime cannot load, saying what to do instead."""
+
+    @classmethod
+    @abstractmethod
+    def _open(cls, path: str | Path, params: LoadParams, info: ModelInfo) -> Self:
+        """Load the file into this process (the library is installed, and the file passed
+        the refusal check and any probe)."""
+
+    @classmethod
     def load(
         cls,
         path: str | Path,
@@ -195,6 +202,19 @@ class FileRuntime(LLMRuntime):
         cache_dir: Path | None = None,
         probe: bool = True,
     ) -> Self:
-        """Load ``path``; a ModelLoadError with the reason when it cannot. A runtime that
-        can crash the process on a bad file first loads it in a child process unless
-        ``probe`` is False (the probe's child itself); ``cache_dir`` keeps its verdicts."""
+        """Load ``path``; a ModelLoadError with the reason when it cannot. ``probe=False``
+        skips the child process (the probe's child itself); ``cache_dir`` keeps the
+        probes' verdicts."""
+        if importlib.util.find_spec(cls.library) is None:
+            raise ModelLoadError(
+                f"the {cls.name} runtime is not installed (pip install {cls.distribution})"
+            )
+        info = info or read_model_info(path)
+        refusal = cls.refusal(info)
+        if refusal:
+            raise cls.cannot_load(path, info, refusal)
+        if probe and cls.crashes_on_bad_files:
+            verdict = probe_runtime(cls.name, path, cache_dir=cache_dir)
+            if not verdict.ok:
+                raise cls.cannot_load(path, info, verdict.reason or "the probe failed")
+        return cls._open(path, params or LoadParams(), info)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from desk_assistant.backends.llm.base import ModelInfo
+from desk_assistant.backends.llm.gguf_info import ModelInfo
 from desk_assistant.errors import DeskAssistantError
 
 if TYPE_CHECKING:
@@ -194,6 +194,8 @@ FAMILIES: dict[str, _Family] = {
     "plain": _Family(_plain, ("\nUser:",), False, "plain: User: ... Assistant:"),
 }
 PROMPT_FAMILIES = tuple(FAMILIES)
+# What the model library offers to choose from: each family's name and how it looks.
+PROMPT_FORMATS = {name: family.description for name, family in FAMILIES.items()}
 
 
 def _strip_bos(text: str, info: ModelInfo) -> str:

@@ -5,8 +5,8 @@ does three things the library does not:
 
 * refuses, from the file's metadata and before loading, what that llama.cpp cannot read
   (GPT-2 BPE vocabularies, tied embeddings, newer architectures), naming llama_cpp;
-* loads a file in-process only after a child-process probe survived it (probe.py),
-  because a bad file makes it ``abort()`` rather than raise;
+* declares that a bad file makes it ``abort()`` rather than raise, so ``load`` (in
+  ``FileRuntime``) loads a file in-process only after a child-process probe survived it;
 * tokenizes into a buffer sized for the worst case: ``LLM.tokenize`` (also used by
   ``LLM.__call__``) allocates ``len(text) + 1`` ints and the C side writes every token
   without a bound, overflowing the heap for text with more tokens than characters (any
@@ -19,17 +19,9 @@ import codecs
 import ctypes
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-from desk_assistant.backends.llm.base import (
-    FileRuntime,
-    LoadParams,
-    ModelInfo,
-    context_size,
-    default_threads,
-)
-from desk_assistant.backends.llm.gguf_info import read_model_info
-from desk_assistant.backends.llm.probe import probe_runtime
+from desk_assistant.backends.llm.base import FileRuntime, LoadParams, context_size, default_threads
+from desk_assistant.backends.llm.gguf_info import ModelInfo
 from desk_assistant.errors import ModelLoadError
 
 # The architectures whose GGUF files ctransformers' llama.cpp can both parse and run.
@@ -61,24 +53,12 @@ def _cpu_library() -> str | None:
     return None
 
 
-def _cannot_load(path: str | Path, info: ModelInfo, reason: str) -> ModelLoadError:
-    prefix = f"ctransformers cannot load {Path(path).name}"
-    message = reason if reason.startswith(prefix) else f"{prefix}: {reason}"
-    if info.file_format == "gguf":
-        message += USE_LLAMA_CPP
-    return ModelLoadError(message)
-
-
 class CTransformersRuntime(FileRuntime):
     """A Llama-family GGUF or GGML model loaded in this process by ctransformers."""
 
     name = "ctransformers"
-    library = "ctransformers"
-
-    def __init__(self, model: Any, info: ModelInfo, seed: int) -> None:
-        self._model = model
-        self._info = info
-        self._seed = seed
+    library = distribution = "ctransformers"
+    crashes_on_bad_files = True  # it abort()s on metadata it does not expect
 
     @staticmethod
     def refusal(info: ModelInfo) -> str | None:
@@ -102,32 +82,17 @@ class CTransformersRuntime(FileRuntime):
         return None
 
     @classmethod
-    def load(
-        cls,
-        path: str | Path,
-        params: LoadParams | None = None,
-        *,
-        info: ModelInfo | None = None,
-        cache_dir: Path | None = None,
-        probe: bool = True,
-    ) -> CTransformersRuntime:
-        """Load ``path`` after checking its metadata and, unless ``probe`` is False (the
-        probe's own child process), surviving a load in a child process."""
-        params = params or LoadParams()
-        info = info or read_model_info(path)
-        refusal = cls.refusal(info)
-        if refusal:
-            raise _cannot_load(path, info, refusal)
-        if probe:
-            verdict = probe_runtime(cls.name, path, cache_dir=cache_dir)
-            if not verdict.ok:
-                raise _cannot_load(path, info, verdict.reason or "the probe failed")
-        try:
-            from ctransformers import AutoModelForCausalLM
-        except ImportError as exc:
-            raise ModelLoadError(
-                "the ctransformers runtime is not installed (pip install ctransformers)"
-            ) from exc
+    def cannot_load(cls, path: str | Path, info: ModelInfo, reason: str) -> ModelLoadError:
+        prefix = f"ctransformers cannot load {Path(path).name}"
+        message = reason if reason.startswith(prefix) else f"{prefix}: {reason}"
+        if info.file_format == "gguf":
+            message += USE_LLAMA_CPP
+        return ModelLoadError(message)
+
+    @classmethod
+    def _open(cls, path: str | Path, params: LoadParams, info: ModelInfo) -> CTransformersRuntime:
+        from ctransformers import AutoModelForCausalLM
+
         try:
             model = AutoModelForCausalLM.from_pretrained(
                 str(path),
@@ -139,16 +104,12 @@ class CTransformersRuntime(FileRuntime):
                 lib=_cpu_library(),
             )
         except (RuntimeError, ValueError, OSError) as exc:
-            raise _cannot_load(path, info, str(exc)) from exc
+            raise cls.cannot_load(path, info, str(exc)) from exc
         return cls(model, info, params.seed)
 
     @property
     def context_length(self) -> int:
         return int(self._model.context_length)
-
-    @property
-    def info(self) -> ModelInfo:
-        return self._info
 
     def _encode(self, text: str, add_bos: bool) -> list[int]:
         data = text.encode("utf-8")

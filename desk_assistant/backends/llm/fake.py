@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 
-from desk_assistant.backends.llm.base import LLMRuntime, ModelInfo
+from desk_assistant.backends.llm.base import LLMRuntime
+from desk_assistant.backends.llm.gguf_info import ModelInfo
 
 _PIECES = re.compile(r"\s*\S+|\s+")  # a word with the whitespace before it
 

@@ -17,11 +17,34 @@ import math
 import mmap
 import struct
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from desk_assistant.backends.llm.base import ModelInfo
 from desk_assistant.errors import ModelLoadError
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """Metadata read from a model file's header without loading its weights."""
+
+    path: str
+    file_format: str  # "gguf" or "ggml"
+    architecture: str | None = None
+    name: str | None = None
+    context_length: int | None = None
+    tokenizer_model: str | None = None  # "llama" (SentencePiece) or "gpt2" (BPE)
+    chat_template: str | None = None
+    bos_token: str | None = None
+    eos_token: str | None = None
+    eot_token: str | None = None  # end of turn, when it differs from EOS (e.g. Llama 3)
+    add_bos_token: bool = False  # the tokenizer puts BOS before a prompt by itself
+    tied_embeddings: bool = False  # no separate output.weight tensor
+    quantization: str | None = None
+    gguf_version: int | None = None
+    license: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
 
 NOT_A_MODEL = "not a GGUF or GGML model file"
 

@@ -9,16 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-from desk_assistant.backends.llm.base import (
-    FileRuntime,
-    LoadParams,
-    ModelInfo,
-    context_size,
-    default_threads,
-)
-from desk_assistant.backends.llm.gguf_info import read_model_info
+from desk_assistant.backends.llm.base import FileRuntime, LoadParams, context_size, default_threads
+from desk_assistant.backends.llm.gguf_info import ModelInfo
 from desk_assistant.errors import ModelLoadError
 
 
@@ -27,11 +20,7 @@ class LlamaCppRuntime(FileRuntime):
 
     name = "llama_cpp"
     library = "llama_cpp"
-
-    def __init__(self, llama: Any, info: ModelInfo, seed: int = 0) -> None:
-        self._llama = llama
-        self._info = info
-        self._seed = seed
+    distribution = "llama-cpp-python"
 
     @staticmethod
     def refusal(info: ModelInfo) -> str | None:
@@ -40,32 +29,17 @@ class LlamaCppRuntime(FileRuntime):
         return None
 
     @classmethod
-    def load(
-        cls,
-        path: str | Path,
-        params: LoadParams | None = None,
-        *,
-        info: ModelInfo | None = None,
-        cache_dir: Path | None = None,
-        probe: bool = True,
-    ) -> LlamaCppRuntime:
-        """Load ``path``; raises ModelLoadError with llama.cpp's reason when it cannot.
-        llama.cpp reports a bad file with an error instead of crashing, so it needs no
-        probe in a child process."""
-        params = params or LoadParams()
-        info = info or read_model_info(path)
-        refusal = cls.refusal(info)
-        if refusal:
-            raise ModelLoadError(
-                f"llama.cpp cannot load {Path(path).name}: {refusal} - use the "
-                "ctransformers runtime or a GGUF version"
-            )
-        try:
-            from llama_cpp import Llama
-        except ImportError as exc:
-            raise ModelLoadError(
-                "the llama_cpp runtime is not installed (pip install llama-cpp-python)"
-            ) from exc
+    def cannot_load(cls, path: str | Path, info: ModelInfo, reason: str) -> ModelLoadError:
+        return ModelLoadError(
+            f"llama.cpp cannot load {Path(path).name}: {reason} - use the ctransformers "
+            "runtime or a GGUF version"
+        )
+
+    @classmethod
+    def _open(cls, path: str | Path, params: LoadParams, info: ModelInfo) -> LlamaCppRuntime:
+        # llama.cpp reports a bad file with an error instead of crashing: no probe needed.
+        from llama_cpp import Llama
+
         try:
             llama = Llama(
                 model_path=str(path),
@@ -80,19 +54,15 @@ class LlamaCppRuntime(FileRuntime):
 
     @property
     def context_length(self) -> int:
-        return int(self._llama.n_ctx())
-
-    @property
-    def info(self) -> ModelInfo:
-        return self._info
+        return int(self._model.n_ctx())
 
     def tokenize(self, text: str) -> list[int]:
         # special=True: control-token text in a rendered prompt is one token to the model.
-        return list(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+        return list(self._model.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
     def _prompt_tokens(self, prompt: str) -> list[int]:
         # llama.cpp puts BOS before the prompt itself when the model asks for it.
-        bos = [self._llama.token_bos()] if self._info.add_bos_token else []
+        bos = [self._model.token_bos()] if self._info.add_bos_token else []
         return [*bos, *self.tokenize(prompt)]
 
     def _pieces(
@@ -101,8 +71,8 @@ class LlamaCppRuntime(FileRuntime):
         # Forget the previous prompt's KV cache: reusing a cached prefix changes the
         # arithmetic of the last prompt token, so the same question could get a different
         # answer the second time (seen with SmolLM2 at temperature 0).
-        self._llama.reset()
-        chunks = self._llama.create_completion(
+        self._model.reset()
+        chunks = self._model.create_completion(
             prompt,
             max_tokens=budget,
             temperature=max(temperature, 0.0),  # 0 is greedy in llama.cpp
@@ -119,4 +89,4 @@ class LlamaCppRuntime(FileRuntime):
             chunks.close()  # stops llama.cpp between two tokens
 
     def close(self) -> None:
-        self._llama.close()
+        self._model.close()

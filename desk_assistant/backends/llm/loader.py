@@ -11,9 +11,9 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from desk_assistant.backends.llm.base import FileRuntime, LLMRuntime, LoadParams, ModelInfo
+from desk_assistant.backends.llm.base import FileRuntime, LLMRuntime, LoadParams
 from desk_assistant.backends.llm.ctransformers_runtime import USE_LLAMA_CPP, CTransformersRuntime
-from desk_assistant.backends.llm.gguf_info import read_model_info
+from desk_assistant.backends.llm.gguf_info import ModelInfo, read_model_info
 from desk_assistant.backends.llm.llama_cpp_runtime import LlamaCppRuntime
 from desk_assistant.errors import ModelLoadError
 

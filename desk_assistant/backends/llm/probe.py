@@ -15,10 +15,11 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+
+from desk_assistant.atomic import write_json
 
 CACHE_FILE = "llm_probe.json"
 DEFAULT_TIMEOUT = 120.0
@@ -56,17 +57,7 @@ def _read_cache(cache_dir: Path) -> dict[str, dict[str, object]]:
 def _write_cache(cache_dir: Path, key: str, result: ProbeResult) -> None:
     entries = _read_cache(cache_dir)
     entries[key] = {"ok": result.ok, "reason": result.reason}
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    # Write-then-rename: a crash or a concurrent probe never leaves half a JSON file.
-    fd, name = tempfile.mkstemp(dir=cache_dir, prefix=".llm_probe.", suffix=".tmp")
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(entries, handle, indent=1)
-        tmp.replace(cache_dir / CACHE_FILE)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_json(cache_dir / CACHE_FILE, entries)  # a concurrent probe never leaves half
 
 
 def _last_line(text: str) -> str:

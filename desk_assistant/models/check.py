@@ -1,4 +1,4 @@
-"""What a model file is and whether it will load, found out off the GUI thread.
+"""What a model file is and whether it will load: the settings dialog's model check.
 
 Reading the header says what the file is (architecture, quantization, context length)
 and which runtimes may load it; a probe then loads it for real in a child process, so a
@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from desk_assistant.backends.defaults import default_llm_path
+from desk_assistant.backends.llm.probe import probe_runtime
 from desk_assistant.errors import DeskAssistantError
+from desk_assistant.models.describe import describe
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +33,6 @@ class ModelCheck:
 
 def check_model(path: Path | None, runtime: str, cache_dir: Path, *, probe: bool) -> ModelCheck:
     """Describe ``path`` (None: the built-in model) and, with ``probe``, load it in a child."""
-    from desk_assistant.backends.defaults import default_llm_path
-    from desk_assistant.backends.llm.probe import probe_runtime
-    from desk_assistant.models.describe import describe
-
     target = path or default_llm_path()
     shown = str(path or "")
     if not target.is_file():

@@ -1,0 +1,160 @@
+"""What the engine offers: the one module the desktop app and the CLI import from.
+
+``ui`` and ``desk_assistant.cli`` may import this module and nothing else of the engine
+(an import-linter contract in pyproject.toml says so), so everything behind it - the
+parts container, the store, the manifest, the lexical index, the pipeline, the answer
+path, the backends - can change without the window or the command line noticing.
+
+- :class:`Assistant`: one data folder's intents: ingest, sync, remove, reindex, search,
+  ask, chats, collections, status, doctor, ``warm_up()``; frozen records come back.
+- Settings: :func:`load_settings`, :func:`update_settings` (writes only what the user
+  set), the data-folder choice (:func:`choose_home`), the file watcher
+  (:func:`changes`, :func:`watch`).
+- :class:`ModelLibrary`: describe, add, remove, use and download model files;
+  :func:`check_model` for the settings dialog.
+- The records and errors that cross this boundary, and the two plug-in protocols
+  (:class:`Embedder`, :class:`LLMRuntime`) through which fakes and a shared embedding
+  model (:func:`make_embedder`) come in.
+
+Importing it stays cheap: nothing heavy loads before an intent needs it, and the model
+library's names load when first used (``desk-assistant status`` never needs them).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from desk_assistant import __version__
+from desk_assistant.errors import (
+    DeskAssistantError,
+    EmbeddingModelMismatch,
+    ModelLoadError,
+    NotFoundError,
+    StoreError,
+)
+from desk_assistant.offline import enforce_offline
+from desk_assistant.paths import HOME_ENV, choose_home, chosen_home
+from desk_assistant.records import (
+    Answer,
+    ChatInfo,
+    Citation,
+    CollectionInfo,
+    Finding,
+    HealthReport,
+    IngestEvent,
+    Message,
+    Passage,
+    SearchFilter,
+    SourceInfo,
+    Status,
+    Token,
+)
+from desk_assistant.service import Assistant, read_sections
+from desk_assistant.settings import RuntimeName, Settings, load_settings, update_settings
+from desk_assistant.watch import changes, followed_reader, watch
+
+if TYPE_CHECKING:
+    # Only a type: its module loads numpy, which `status` and `--help` never need.
+    from desk_assistant.backends.embeddings import Embedder as Embedder  # noqa: PLC0414
+    from desk_assistant.backends.llm.base import LLMRuntime
+    from desk_assistant.backends.llm.chat_format import PROMPT_FORMATS
+    from desk_assistant.backends.registry import make_embedder
+    from desk_assistant.models.catalogue import CATALOGUE
+    from desk_assistant.models.check import ModelCheck, check_model
+    from desk_assistant.models.describe import ModelDescription
+    from desk_assistant.models.files import format_bytes
+    from desk_assistant.models.fit import FitReport
+    from desk_assistant.models.library import (
+        LibraryEntry,
+        ModelLibrary,
+        ModelReport,
+        RemoveResult,
+        UseResult,
+    )
+    from desk_assistant.models.licence import LicenceNotice
+    from desk_assistant.models.summary import PROMPT_FORMAT_SOURCES, description_rows
+
+# Loaded on first use (PEP 562): the model library and the backends' plug-in points.
+_ON_FIRST_USE = {
+    "desk_assistant.backends.llm.base": ("LLMRuntime",),
+    "desk_assistant.backends.llm.chat_format": ("PROMPT_FORMATS",),
+    "desk_assistant.backends.registry": ("make_embedder",),
+    "desk_assistant.models.catalogue": ("CATALOGUE",),
+    "desk_assistant.models.check": ("ModelCheck", "check_model"),
+    "desk_assistant.models.describe": ("ModelDescription",),
+    "desk_assistant.models.files": ("format_bytes",),
+    "desk_assistant.models.fit": ("FitReport",),
+    "desk_assistant.models.library": (
+        "LibraryEntry",
+        "ModelLibrary",
+        "ModelReport",
+        "RemoveResult",
+        "UseResult",
+    ),
+    "desk_assistant.models.licence": ("LicenceNotice",),
+    "desk_assistant.models.summary": ("PROMPT_FORMAT_SOURCES", "description_rows"),
+}
+_MODULE_OF = {name: module for module, names in _ON_FIRST_USE.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next lookup is an ordinary one
+    return value
+
+
+__all__ = [
+    "CATALOGUE",
+    "HOME_ENV",
+    "PROMPT_FORMATS",
+    "PROMPT_FORMAT_SOURCES",
+    "Answer",
+    "Assistant",
+    "ChatInfo",
+    "Citation",
+    "CollectionInfo",
+    "DeskAssistantError",
+    "EmbeddingModelMismatch",
+    "Finding",
+    "FitReport",
+    "HealthReport",
+    "IngestEvent",
+    "LLMRuntime",
+    "LibraryEntry",
+    "LicenceNotice",
+    "Message",
+    "ModelCheck",
+    "ModelDescription",
+    "ModelLibrary",
+    "ModelLoadError",
+    "ModelReport",
+    "NotFoundError",
+    "Passage",
+    "RemoveResult",
+    "RuntimeName",
+    "SearchFilter",
+    "Settings",
+    "SourceInfo",
+    "Status",
+    "StoreError",
+    "Token",
+    "UseResult",
+    "__version__",
+    "changes",
+    "check_model",
+    "choose_home",
+    "chosen_home",
+    "description_rows",
+    "enforce_offline",
+    "followed_reader",
+    "format_bytes",
+    "load_settings",
+    "make_embedder",
+    "read_sections",
+    "update_settings",
+    "watch",
+]

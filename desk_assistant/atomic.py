@@ -1,0 +1,43 @@
+"""Write a file so that a crash or a concurrent writer never leaves half of it.
+
+The content goes to a temporary file beside the target, is flushed to the disk, and is
+then renamed over the target in one step: a reader sees the old file or the new one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO
+
+
+@contextmanager
+def replacing(path: Path, *, suffix: str = ".tmp") -> Iterator[BinaryIO]:
+    """A file to write the new content of ``path`` into: it replaces ``path`` when the
+    block ends, and is deleted instead when the block fails."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    partial = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    with replacing(path) as handle:
+        handle.write(text.encode("utf-8"))
+
+
+def write_json(path: Path, data: Any) -> None:
+    """``data`` as indented JSON with sorted keys (stable diffs for files people read)."""
+    write_text(path, json.dumps(data, indent=2, sort_keys=True))

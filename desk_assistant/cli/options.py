@@ -1,0 +1,52 @@
+"""What every command shares: the common options, the exit codes, a usage error."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from desk_assistant.api import Settings
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad arguments discovered after parsing (e.g. an unreadable batch file)."""
+
+
+def common(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """Add --home, --collection and --debug, which are accepted before and after the
+    command (SUPPRESS keeps a sub-command's default from overwriting a value given
+    before the command)."""
+    default: Any = None if top else argparse.SUPPRESS
+    parser.add_argument(
+        "--home",
+        metavar="DIR",
+        default=default,
+        help="data folder (default: $DESK_ASSISTANT_HOME or the user data dir)",
+    )
+    parser.add_argument(
+        "--collection",
+        metavar="NAME",
+        default=default,
+        help="collection to use (default: 'default')",
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="show tracebacks for errors",
+    )
+
+
+def settings_for(args: argparse.Namespace, **overrides: Any) -> Settings:
+    """The settings of the data folder the options name, with ``overrides`` on top; what
+    in its settings.json is ignored is said on stderr."""
+    from desk_assistant.api import load_settings
+
+    settings = load_settings(args.home, collection=args.collection, **overrides)
+    for warning in settings.file_warnings:
+        sys.stderr.write(f"desk-assistant: warning: {warning}\n")
+    return settings
