@@ -153,7 +153,12 @@ def test_smollm2_tokenize(smollm2: LlamaCppRuntime) -> None:
 @pytest.mark.model
 def test_smollm2_answers_and_stops_at_end_of_turn(smollm2: LlamaCppRuntime) -> None:
     fmt = chat_format_for(smollm2.info)
-    prompt = fmt.render("You are a helpful assistant.", "What is the capital of France?")
+    # A question whose first answer token wins by a wide margin: for "What is the capital
+    # of France?" the 135M model puts "La" and "The" within 0.13 logits of each other, and
+    # llama.cpp's AVX2 and AVX-512 kernels pick different ones.
+    prompt = fmt.render(
+        "You are a helpful assistant.", "Name the capital city of France in English."
+    )
 
     pieces = list(smollm2.stream(prompt, stop=fmt.stop, max_tokens=200, temperature=0))
     answer = "".join(pieces)
