@@ -7,6 +7,7 @@ brings it from version i to i + 1. Never edit a released migration; append a new
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +24,7 @@ def open_database(path: Path, migrations: tuple[str, ...], what: str) -> sqlite3
     except (OSError, sqlite3.DatabaseError) as exc:
         raise StoreError(f"Cannot open the {what} {path}: {exc}") from exc
     try:
-        db.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(db)
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
         _migrate(db, migrations, path)
@@ -33,6 +34,21 @@ def open_database(path: Path, migrations: tuple[str, ...], what: str) -> sqlite3
             raise StoreError(f"Cannot open the {what} {path}: {exc}") from exc
         raise
     return db
+
+
+def _switch_to_wal(db: sqlite3.Connection, wait: float = 30.0) -> None:
+    # Switching a new database to WAL needs an exclusive lock, and SQLite answers "database
+    # is locked" at once instead of waiting when other connections are opening it at the
+    # same moment (it would deadlock otherwise): try again until the others are through.
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _migrate(db: sqlite3.Connection, migrations: tuple[str, ...], path: Path) -> None:
