@@ -89,7 +89,7 @@ class Settings(BaseSettings):
 
     # Indexing
     embedding_model: Path | None = Field(
-        None, description="Sentence-transformers model folder (empty: built-in)"
+        None, description="Embedding model folder, sentence-transformers or ONNX (empty: built-in)"
     )
     embed_batch_size: int = Field(64, ge=1, le=4096, description="Embedding batch size")
     chunk_size: int = Field(256, ge=32, le=4096, description="Chunk size (tokens)")

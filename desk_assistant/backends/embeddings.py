@@ -1,4 +1,5 @@
-"""Embedding models: sentence-transformers from a local folder, plus a deterministic fake.
+"""Embedding models: sentence-transformers or an ONNX export from a local folder, plus a
+deterministic fake.
 
 Vectors are L2-normalised so cosine similarity is a dot product and scores mean the same
 thing across the store, abstention and citation matching.
@@ -81,8 +82,15 @@ class SentenceTransformerEmbedder:
     def _load(self) -> Any:
         if self._model is None:
             enforce_offline()  # before the import: HF reads the flags once
-            from sentence_transformers import SentenceTransformer
-
+            try:
+                from sentence_transformers import SentenceTransformer
+            except ImportError:  # the installers ship ONNX Runtime instead of torch
+                raise DeskAssistantError(
+                    f"{self.folder} is a sentence-transformers model, which this installation "
+                    "cannot run (it has no PyTorch). Use an ONNX export of it instead: in a pip "
+                    "install, python -m desk_assistant.backends.onnx_export FOLDER OUT_FOLDER, "
+                    "then choose OUT_FOLDER as the embedding model."
+                ) from None
             try:
                 self._model = SentenceTransformer(
                     str(self.folder), device="cpu", local_files_only=True

@@ -1,8 +1,9 @@
 """Which implementation builds each swappable part, keyed by name: the plug-in points.
 
-A new embedding engine (e.g. ONNX Runtime) is a module with an :class:`Embedder` plus one
-line in ``EMBEDDERS``; a new LLM runtime is a module plus one line in ``RUNTIMES``, keyed
-by the value of the ``runtime`` setting (a runtime that loads a local file goes into
+A new embedding engine is a module with an :class:`Embedder` plus one line in
+``EMBEDDERS`` ("auto" picks sentence-transformers or ONNX Runtime by the model folder);
+a new LLM runtime is a module plus one line in ``RUNTIMES``, keyed by the value of the
+``runtime`` setting (a runtime that loads a local file goes into
 ``loader.FILE_RUNTIMES`` instead, which "auto" and the model library also use). Nothing
 else in the engine names an implementation; :class:`desk_assistant.parts.Parts` asks here.
 """
@@ -26,17 +27,39 @@ EmbedderFactory = Callable[["Settings"], "Embedder"]
 RuntimeFactory = Callable[["Settings"], "LLMRuntime"]
 
 
+def _embedding_folder(settings: Settings) -> Path:
+    return Path(settings.embedding_model or default_embedding_dir())
+
+
 def _sentence_transformers(settings: Settings) -> Embedder:
     from desk_assistant.backends.embeddings import SentenceTransformerEmbedder
 
-    folder = settings.embedding_model or default_embedding_dir()
-    return SentenceTransformerEmbedder(Path(folder), batch_size=settings.embed_batch_size)
+    return SentenceTransformerEmbedder(
+        _embedding_folder(settings), batch_size=settings.embed_batch_size
+    )
+
+
+def _onnx(settings: Settings) -> Embedder:
+    from desk_assistant.backends.onnx_embedder import OnnxEmbedder
+
+    return OnnxEmbedder(_embedding_folder(settings), batch_size=settings.embed_batch_size)
+
+
+def _by_folder(settings: Settings) -> Embedder:
+    """The engine the folder is made for: an ONNX export (what the installers ship) runs
+    on ONNX Runtime, any other folder on sentence-transformers."""
+    from desk_assistant.backends.onnx_embedder import is_onnx_export
+
+    kind = "onnx" if is_onnx_export(_embedding_folder(settings)) else "sentence_transformers"
+    return EMBEDDERS[kind](settings)
 
 
 EMBEDDERS: dict[str, EmbedderFactory] = {
+    "auto": _by_folder,
     "sentence_transformers": _sentence_transformers,
+    "onnx": _onnx,
 }
-DEFAULT_EMBEDDER = "sentence_transformers"
+DEFAULT_EMBEDDER = "auto"
 
 
 def make_embedder(settings: Settings, kind: str = DEFAULT_EMBEDDER) -> Embedder:

@@ -1,0 +1,200 @@
+"""The ONNX embedder the installers ship: same vectors as sentence-transformers, same id.
+
+The export runs once per test session (torch + onnx, ~20 s); the rest compares the two
+engines on real text and checks that a collection indexed by one is searched by the other.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fakes import make_assistant, summary
+
+from desk_assistant.backends.defaults import default_embedding_dir
+from desk_assistant.backends.embeddings import (
+    Embedder,
+    SentenceTransformerEmbedder,
+    model_id_for,
+)
+from desk_assistant.backends.onnx_embedder import MANIFEST, OnnxEmbedder
+from desk_assistant.backends.registry import make_embedder
+from desk_assistant.errors import DeskAssistantError, EmbeddingModelMismatch
+from desk_assistant.settings import load_settings
+from ingest.loaders import load
+
+SAMPLES = Path(__file__).resolve().parents[1] / "assets" / "samples"
+
+
+def open_embedder(folder: Path) -> Embedder:
+    """The embedder the app builds for ``embedding_model = folder``."""
+    return make_embedder(load_settings(embedding_model=folder))
+
+
+@pytest.fixture(scope="session")
+def onnx_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from desk_assistant.backends.onnx_export import export
+
+    out = tmp_path_factory.mktemp("onnx") / "minilm"
+    export(default_embedding_dir(), out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def st_embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(default_embedding_dir())
+
+
+def _real_texts(eval_docs: Path | None) -> list[str]:
+    texts = [s.text for f in sorted(SAMPLES.iterdir()) for s in load(f).sections]
+    if eval_docs is not None:
+        pdfs = sorted(eval_docs.glob("pdf_samples/**/*.pdf"))[:40]
+        for pdf in pdfs:
+            try:
+                sections = load(pdf).sections
+            except Exception:  # the corpus holds hostile files on purpose
+                continue
+            texts.extend(s.text[:2000] for s in sections[:2] if s.text.strip())
+    # Beyond the 256-token window (both engines must cut at the same place), non-Latin
+    # scripts, a single character.
+    return [*texts, "lease " * 700, "Mietvertrag über 漢字 und émoji 🎉", "x"]
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_onnx_vectors_match_sentence_transformers_on_real_text(
+    onnx_folder: Path, st_embedder: SentenceTransformerEmbedder
+) -> None:
+    eval_docs = Path(__file__).resolve().parents[2] / "shared" / "eval" / "docs"
+    texts = _real_texts(eval_docs if eval_docs.is_dir() else None)
+    assert len(texts) > 20
+    onnx = OnnxEmbedder(onnx_folder, batch_size=16)
+    expected = st_embedder.embed_documents(texts)
+    got = onnx.embed_documents(texts)
+    assert got.shape == expected.shape == (len(texts), 384)
+    assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    cosine = np.sum(got * expected, axis=1)
+    assert float(cosine.min()) >= 0.999, texts[int(cosine.argmin())][:80]
+    query = "How much is the monthly rent?"
+    assert float(onnx.embed_query(query) @ st_embedder.embed_query(query)) >= 0.999
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_collection_indexed_with_sentence_transformers_is_searched_with_onnx(
+    app_home: Path, onnx_folder: Path, st_embedder: SentenceTransformerEmbedder
+) -> None:
+    onnx = open_embedder(onnx_folder)
+    assert isinstance(onnx, OnnxEmbedder)
+    assert onnx.model_id == st_embedder.model_id == model_id_for(default_embedding_dir())
+    with make_assistant(app_home, embedder=st_embedder) as pip_install:
+        assert summary(pip_install.ingest([SAMPLES]))["added"] == 4
+        before = pip_install.search("How much notice must the tenant give?", k=3)
+    with make_assistant(app_home, embedder=onnx) as frozen_app:
+        after = frozen_app.search("How much notice must the tenant give?", k=3)
+        assert frozen_app.status().embedding_model == onnx.model_id
+    assert [p.chunk_id for p in after] == [p.chunk_id for p in before]
+    assert Path(after[0].path).name == "tenancy-agreement.pdf"
+    assert [p.similarity for p in after] == pytest.approx([p.similarity for p in before], abs=2e-3)
+
+
+def _export_copy(source: Path, target: Path, **changes: object) -> Path:
+    """A copy of an export folder (the model file linked, not copied) with ``changes`` to
+    its embedder.json."""
+    target.mkdir()
+    for item in source.iterdir():
+        (target / item.name).symlink_to(item)
+    manifest = json.loads((source / MANIFEST).read_text(encoding="utf-8"))
+    (target / MANIFEST).unlink()
+    (target / MANIFEST).write_text(json.dumps({**manifest, **changes}), encoding="utf-8")
+    return target
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_a_quantized_variant_is_another_vector_space(
+    app_home: Path, tmp_path: Path, onnx_folder: Path, st_embedder: SentenceTransformerEmbedder
+) -> None:
+    folder = _export_copy(
+        onnx_folder, tmp_path / "variants", variants={"fp32": "model.onnx", "int8": "model.onnx"}
+    )
+    int8 = OnnxEmbedder(folder, variant="int8")
+    assert int8.model_id == f"{st_embedder.model_id}+int8"
+    with pytest.raises(DeskAssistantError, match="no 'int4' variant"):
+        OnnxEmbedder(folder, variant="int4")
+    with make_assistant(app_home, embedder=OnnxEmbedder(folder)) as assistant:
+        assert summary(assistant.ingest([SAMPLES / "project-notes.md"]))["added"] == 1
+    with (
+        make_assistant(app_home, embedder=int8) as assistant,
+        pytest.raises(EmbeddingModelMismatch, match="reindex"),
+    ):
+        assistant.search("deadline")
+
+
+def _write_manifest(folder: Path, **values: object) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    data = {
+        "format": "desk-assistant-onnx-embedder",
+        "format_version": 1,
+        "model_id": "m@1",
+        "name": "m",
+        "dimension": 8,
+        "max_length": 16,
+        "pooling": "mean",
+        "normalize": True,
+        "inputs": ["input_ids", "attention_mask"],
+        "variants": {"fp32": "model.onnx"},
+        **values,
+    }
+    (folder / MANIFEST).write_text(json.dumps(data), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"format": "something-else"}, "not an export"),
+        ({"format_version": 99}, "not an export"),
+        ({"dimension": "many"}, "not a usable"),
+        ({"pooling": "max"}, "unsupported"),
+        ({"variants": {"fp32": "../../etc/model.onnx"}}, "outside its folder"),
+    ],
+)
+def test_a_broken_export_record_is_refused_with_a_reason(
+    tmp_path: Path, values: dict[str, object], message: str
+) -> None:
+    folder = _write_manifest(tmp_path / "export", **values)
+    with pytest.raises(DeskAssistantError, match=message):
+        open_embedder(folder)
+
+
+def test_unreadable_export_record_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / MANIFEST).write_text("{not json", encoding="utf-8")
+    with pytest.raises(DeskAssistantError, match="not a usable ONNX embedding model"):
+        open_embedder(folder)
+
+
+def test_a_damaged_model_file_is_an_error_on_first_use(tmp_path: Path) -> None:
+    folder = _write_manifest(tmp_path / "export")
+    shutil.copy(default_embedding_dir() / "tokenizer.json", folder / "tokenizer.json")
+    (folder / "model.onnx").write_bytes(b"\x08\x07garbage")
+    embedder = open_embedder(folder)
+    assert embedder.dimension == 8  # from the record: no model load for that
+    with pytest.raises(DeskAssistantError, match="Cannot load the embedding model"):
+        embedder.embed_query("hello")
+
+
+def test_a_sentence_transformers_folder_without_torch_says_what_to_do(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # as in the installers
+    embedder = open_embedder(default_embedding_dir())
+    assert isinstance(embedder, SentenceTransformerEmbedder)
+    with pytest.raises(DeskAssistantError, match="onnx_export"):
+        embedder.embed_query("hello")
