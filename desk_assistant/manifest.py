@@ -12,6 +12,7 @@ so a run killed at any instant leaves enough behind to undo the half-done write.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -251,7 +252,7 @@ class Manifest(SQLiteStore):
 
     def paths_under(self, collection: str, prefix: str) -> list[str]:
         """Known paths equal to ``prefix`` or inside the folder ``prefix``."""
-        folder = prefix.rstrip("/\\") + "/"
+        folder = prefix.rstrip("/\\") + os.sep
         rows = self._db.execute(
             "SELECT path FROM sources "
             "WHERE collection = ? AND (path = ? OR substr(path, 1, ?) = ?)",
@@ -443,7 +444,7 @@ class Manifest(SQLiteStore):
             places.append(f"s.path IN ({','.join('?' * len(paths))})")
             values.extend(paths)
         for folder in folders:
-            prefix = folder.rstrip("/\\") + "/"
+            prefix = folder.rstrip("/\\") + os.sep
             places.append("substr(s.path, 1, ?) = ?")
             values.extend((len(prefix), prefix))
         where = ["t.collection = ?"]

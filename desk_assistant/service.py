@@ -159,7 +159,7 @@ class Assistant:
             raise NotFoundError(f"{target} is not in collection '{name}'")
         if any(_inside(target, root) for root in manifest.roots(name)):
             escaped = glob.escape(target)
-            manifest.set_excluded(name, [escaped, f"{escaped}/*"], excluded=True)
+            manifest.set_excluded(name, [escaped, f"{escaped}{os.sep}*"], excluded=True)
         indexer = self._indexer()
         indexer.recover()
         indexer.remove(removed, name)

@@ -12,7 +12,6 @@ import importlib
 import multiprocessing
 import os
 import queue
-import resource
 import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -77,9 +76,28 @@ def parse_file(task: ParseTask, chunker: Chunker) -> ParseResult:
 
 
 def _limit_memory(memory_mb: int) -> None:
+    try:
+        import resource  # POSIX only: on Windows a worker runs without the cap
+    except ImportError:
+        return
     limit = memory_mb * 1024 * 1024
-    with contextlib.suppress(ValueError, OSError):
+    with contextlib.suppress(ValueError, OSError):  # macOS refuses RLIMIT_AS: no cap there
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _own_process_group() -> None:
+    """Make this worker lead its own process group (POSIX), so that killing the group
+    also kills what it started (tesseract)."""
+    if hasattr(os, "setpgid"):
+        with contextlib.suppress(OSError):
+            os.setpgid(0, 0)
+
+
+def _kill_group(pid: int | None) -> None:
+    """Kill a worker's process group; on Windows ``Process.kill`` alone has to do."""
+    if pid is not None and hasattr(os, "killpg"):
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
 
 
 def _resolve(spec: str) -> Callable[[ParseTask, Chunker], ParseResult]:
@@ -94,9 +112,7 @@ def _worker_main(
     conn: Connection, config: ChunkingConfig, memory_mb: int, parse: str, timeout: float
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
-    # Own process group: killing the worker also kills what it started (tesseract).
-    with contextlib.suppress(OSError):
-        os.setpgid(0, 0)
+    _own_process_group()
     # OCR stops in time to hand in what it read before the worker would be killed.
     from ingest.loaders.ocr import BUDGET_VARIABLE  # Pillow: only in the worker
 
@@ -121,8 +137,7 @@ def _worker_main(
 
 def _load_one(conn: Connection, path: str, memory_mb: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with contextlib.suppress(OSError):
-        os.setpgid(0, 0)
+    _own_process_group()
     _limit_memory(memory_mb)
     try:
         conn.send(load(Path(path)))
@@ -149,9 +164,7 @@ def load_isolated(path: str, *, timeout: float = 60.0, memory_mb: int = 2048) ->
         except (EOFError, OSError):
             raise LoaderError("the parser crashed on this file") from None
     finally:
-        if process.pid is not None:
-            with contextlib.suppress(OSError):
-                os.killpg(process.pid, signal.SIGKILL)
+        _kill_group(process.pid)
         process.kill()
         process.join(5)
         parent.close()
@@ -220,8 +233,7 @@ class _Worker:
             process, conn = self._process, self._conn
             self._process, self._conn = None, None
         if process is not None:
-            with contextlib.suppress(OSError):
-                os.killpg(process.pid, signal.SIGKILL)
+            _kill_group(process.pid)
             process.kill()
             process.join(5)
         if conn is not None:

@@ -39,8 +39,9 @@ class Excludes:
         if root is not None and _is_under(path, [root]):
             names = list(Path(path).relative_to(root).parts) or names
         for pattern in self.patterns:
-            if "/" in pattern:
-                if fnmatch.fnmatchcase(path, pattern):
+            if "/" in pattern or os.sep in pattern:
+                # Typed with '/' on Windows too: compare with the platform's separator.
+                if fnmatch.fnmatchcase(path, pattern.replace("/", os.sep)):
                     return pattern
             elif any(fnmatch.fnmatchcase(name, pattern) for name in names):
                 return pattern
