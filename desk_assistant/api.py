@@ -11,7 +11,8 @@ path, the backends - can change without the window or the command line noticing.
   set), the data-folder choice (:func:`choose_home`), the file watcher
   (:func:`changes`, :func:`watch`).
 - :class:`ModelLibrary`: describe, add, remove, use and download model files;
-  :func:`check_model` for the settings dialog.
+  :func:`check_model` for the settings dialog; :func:`version_text` for ``--version``
+  (versions, llama.cpp build, the built-in models' SHA-256).
 - The records and errors that cross this boundary, and the two plug-in protocols
   (:class:`Embedder`, :class:`LLMRuntime`) through which fakes and a shared embedding
   model (:func:`make_embedder`) come in.
@@ -74,6 +75,7 @@ if TYPE_CHECKING:
     )
     from desk_assistant.models.licence import LicenceNotice
     from desk_assistant.models.summary import PROMPT_FORMAT_SOURCES, description_rows
+    from desk_assistant.provenance import version_text
 
 # Loaded on first use (PEP 562): the model library and the backends' plug-in points.
 _ON_FIRST_USE = {
@@ -94,6 +96,7 @@ _ON_FIRST_USE = {
     ),
     "desk_assistant.models.licence": ("LicenceNotice",),
     "desk_assistant.models.summary": ("PROMPT_FORMAT_SOURCES", "description_rows"),
+    "desk_assistant.provenance": ("version_text",),
 }
 _MODULE_OF = {name: module for module, names in _ON_FIRST_USE.items() for name in names}
 
@@ -156,5 +159,6 @@ __all__ = [
     "make_embedder",
     "read_sections",
     "update_settings",
+    "version_text",
     "watch",
 ]

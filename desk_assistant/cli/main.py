@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import multiprocessing
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -39,7 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
         "Run without a command to open the desktop app.",
     )
     common(parser, top=True)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument(
+        "--version",
+        action=_VersionAction,
+        help="show the version, the llama.cpp build and the bundled models' SHA-256, then exit",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     _indexing_commands(commands)
@@ -165,10 +170,19 @@ def _where(args: argparse.Namespace) -> SearchFilter | None:
     return where or None
 
 
-def _version() -> str:
-    from desk_assistant.api import __version__
+class _VersionAction(argparse.Action):
+    """``--version``: computed only when asked (it may hash the models once, and it
+    loads llama.cpp to ask for its build), so ``--help`` stays instant."""
 
-    return __version__
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: Any, **_kwargs: Any) -> None:
+        from desk_assistant.api import version_text
+
+        home = getattr(_args[0], "home", None) if _args else None
+        sys.stdout.write(version_text(home))
+        parser.exit()
 
 
 def _open(args: argparse.Namespace, **overrides: Any) -> Assistant:
@@ -427,6 +441,7 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace, TextIO], int]] = {
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    multiprocessing.freeze_support()  # a frozen parser worker starts here (Windows, macOS)
     parser = build_parser()
     args = parser.parse_args(argv)
     stream = out or sys.stdout

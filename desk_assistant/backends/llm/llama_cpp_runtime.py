@@ -90,3 +90,25 @@ class LlamaCppRuntime(FileRuntime):
 
     def close(self) -> None:
         self._model.close()
+
+
+def build_description() -> str:
+    """llama-cpp-python's version and the llama.cpp (ggml) build it carries, for
+    ``--version``: a bug report must say which llama.cpp ran the model."""
+    import ctypes
+    from importlib import metadata
+
+    try:
+        version = metadata.version("llama-cpp-python")
+        from llama_cpp import _ggml
+    except (metadata.PackageNotFoundError, ImportError, OSError):
+        return "llama-cpp-python not installed"
+    build = []
+    for name in ("ggml_version", "ggml_commit"):
+        try:
+            function = getattr(_ggml.libggml, name)
+        except AttributeError:  # an older llama.cpp without the build symbols
+            return f"llama-cpp-python {version}"
+        function.argtypes, function.restype = [], ctypes.c_char_p
+        build.append(function().decode("ascii", "replace"))
+    return f"llama-cpp-python {version} (ggml {build[0]}, llama.cpp commit {build[1]})"
