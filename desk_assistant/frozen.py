@@ -48,12 +48,27 @@ def run_child_module(argv: list[str]) -> int:
     return 0
 
 
+def release_own_console() -> None:
+    """On Windows the executable is a console program (the CLI prints), so a start from
+    the Start menu opens a console window beside the app's: close it when nobody but us
+    uses it (started from a terminal, the terminal keeps it)."""
+    if sys.platform == "win32":
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32
+        attached = (ctypes.c_uint32 * 2)()
+        if kernel32.GetConsoleProcessList(attached, 2) == 1:
+            kernel32.FreeConsole()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     restore_library_path()
     multiprocessing.freeze_support()  # a spawned parser worker runs here and never returns
     if args[:1] == ["-m"]:
         return run_child_module(args)
+    if not args:
+        release_own_console()
     from desk_assistant.cli.main import main as cli_main
 
     return cli_main(args)

@@ -7,6 +7,7 @@ engine's models are imported and loaded by the lanes, never before ``show()``.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import sys
 from pathlib import Path
 
@@ -36,6 +37,7 @@ def _lock(home: Path) -> QLockFile | None:
 
 
 def main(home: str | None = None, collection: str | None = None) -> int:
+    multiprocessing.freeze_support()  # a frozen parser worker starts here (Windows, macOS)
     enforce_offline()
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
