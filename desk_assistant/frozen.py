@@ -18,8 +18,9 @@ import sys
 CHILD_MODULES = frozenset({"desk_assistant.backends.llm.probe_child"})
 
 # PyInstaller's bootloader points the loader's search path at the bundle and keeps the
-# user's value under the same name + "_ORIG" (see its "run-time information" docs).
-_LIBRARY_PATHS = ("LD_LIBRARY_PATH", "LIBPATH", "DYLD_LIBRARY_PATH")
+# user's value under the same name + "_ORIG" (see its "run-time information" docs; on
+# macOS and Windows it sets neither).
+_LIBRARY_PATHS = ("LD_LIBRARY_PATH", "LIBPATH")
 
 
 def restore_library_path() -> None:

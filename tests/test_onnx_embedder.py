@@ -198,3 +198,14 @@ def test_a_sentence_transformers_folder_without_torch_says_what_to_do(
     assert isinstance(embedder, SentenceTransformerEmbedder)
     with pytest.raises(DeskAssistantError, match="onnx_export"):
         embedder.embed_query("hello")
+
+
+def test_a_cross_encoder_without_torch_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from desk_assistant.backends.reranker import CrossEncoderReranker
+
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # as in the installers
+    (tmp_path / "config.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(DeskAssistantError, match="needs PyTorch"):
+        CrossEncoderReranker(tmp_path).scores("question", ["passage"])

@@ -28,8 +28,14 @@ class CrossEncoderReranker:
     def _load(self) -> Any:
         if self._model is None:
             enforce_offline()  # before the import: HF reads the flags once
-            from sentence_transformers import CrossEncoder
-
+            try:
+                from sentence_transformers import CrossEncoder
+            except ImportError:  # the installers ship no PyTorch
+                raise DeskAssistantError(
+                    "Re-ranking with a cross-encoder needs PyTorch, which this installation "
+                    "does not have: clear the re-ranking model in the settings, or use a "
+                    "source install of Desk Assistant for it."
+                ) from None
             try:
                 self._model = CrossEncoder(str(self.folder), device="cpu", local_files_only=True)
             except Exception as exc:  # transformers raises many unrelated types here
