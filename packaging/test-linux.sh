@@ -64,7 +64,8 @@ git -C "$SCRATCH/src" checkout --quiet "$(git -C "$ROOT" rev-parse HEAD)"
 
 say "build"
 build_start=$SECONDS
-DESK_ASSISTANT_BUILD_DIR=${DESK_ASSISTANT_BUILD_DIR:-$SCRATCH/build} \
+BUILD_DIR=${DESK_ASSISTANT_BUILD_DIR:-$SCRATCH/build}
+DESK_ASSISTANT_BUILD_DIR=$BUILD_DIR \
     "$SCRATCH/src/packaging/build-linux.sh" "$OUT" >>"$LOG" 2>&1 || fail "build (see $LOG)"
 FIGURES[build time]="$((SECONDS - build_start)) s"
 deb=$(ls "$OUT"/desk-assistant_*_amd64.deb)
@@ -129,6 +130,15 @@ grep -q '"path": "[^"]*tenancy-agreement.pdf"' "$OUT/answer.json" ||
     fail "the answer does not cite tenancy-agreement.pdf"
 offline desk-assistant models verify smollm2-135m-instruct-q4_1 | tee "$OUT/verify.txt" ||
     fail "models verify (the probe child re-entering the executable)"
+# A Llama-2-format GGUF (random weights, written with the build environment's gguf) loads
+# in both runtimes: llama.cpp's and ctransformers' bundled libraries, in probe children.
+PYTHONPATH=$SCRATCH/src/tests "$BUILD_DIR/venv/bin/python" -c \
+    "import sys, pathlib, tiny_gguf; tiny_gguf.write_tiny_llama_gguf(pathlib.Path(sys.argv[1]))" \
+    "$SCRATCH/tiny-llama.gguf"
+offline desk-assistant models add "$SCRATCH/tiny-llama.gguf" --name tiny-llama >/dev/null
+offline desk-assistant models verify tiny-llama | tee -a "$OUT/verify.txt"
+[[ $(grep -c "loads it" <(offline desk-assistant models verify tiny-llama)) == 2 ]] ||
+    fail "the tiny Llama-2 GGUF does not load in both runtimes"
 offline desk-assistant doctor || fail "doctor"
 
 say "the install folder is read-only to the app"
