@@ -75,6 +75,9 @@ def test_version_of_a_pip_install_hashes_its_models_once(
     assert _version(capsys, "--home", str(app_home)) == text  # from the cache the second time
 
 
+# runpy warns that the probe module is already imported: in this test process, not in
+# the fresh child the frozen app starts.
+@pytest.mark.filterwarnings("ignore:'desk_assistant.backends.llm.probe_child' found in sys.modules")
 def test_the_executable_runs_only_the_apps_own_helper_modules(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
