@@ -2,7 +2,9 @@
 
 The manifest is the source of truth. The vector store must hold exactly one vector per
 manifest chunk; the BM25 index must index exactly the manifest's chunks; no write may be
-left half-done. Every problem found can be repaired from the manifest alone: missing
+left half-done. On a Chroma server shared with other clients only the vectors this data
+folder wrote are compared: another client's vectors are never counted as orphans.
+Every problem found can be repaired from the manifest alone: missing
 vectors are re-embedded from the stored chunk text (no file is re-read), extra vectors
 are deleted, the lexical index is rebuilt.
 """
@@ -15,7 +17,7 @@ from desk_assistant.indexing import Indexer
 from desk_assistant.manifest import Manifest
 from desk_assistant.parts import Parts
 from desk_assistant.records import Finding, HealthReport
-from desk_assistant.store import chunk_metadata
+from desk_assistant.store import VectorChunk
 
 _BATCH = 256
 
@@ -34,8 +36,13 @@ def check_collection(parts: Parts, collection: str, *, repair: bool) -> HealthRe
         if repair:
             Indexer(parts).recover()
     expected = manifest.all_chunk_ids(collection)
-    stored = store.ids(collection)
+    # On a shared server the vectors other clients wrote are theirs to check: this data
+    # folder only compares (and deletes) the ones it wrote. Its vectors from before
+    # vectors carried a writer count as missing and are written again, now tagged.
+    stored = store.ids(collection, writer=parts.writer if store.shared else None)
     checked.update(chunks=len(expected), vectors=len(stored))
+    if store.shared:
+        checked["other_clients_vectors"] = store.count(collection) - len(stored)
     missing = sorted(expected - stored)
     extra = sorted(stored - expected)
     if missing:
@@ -89,5 +96,8 @@ def _reembed(parts: Parts, collection: str, ids: list[str]) -> None:
     for start in range(0, len(ids), _BATCH):
         rows = parts.manifest.chunk_rows(ids[start : start + _BATCH])
         vectors = parts.embedder.embed_documents([row.text for row in rows])
-        metadatas = [chunk_metadata(row.content_hash, row.page) for row in rows]
-        parts.store.upsert(collection, [row.id for row in rows], vectors, metadatas)
+        records = [
+            VectorChunk(r.content_hash, r.page, r.path, r.heading, r.start, r.end, r.text, r.terms)
+            for r in rows
+        ]
+        parts.store.write_chunks(collection, [row.id for row in rows], vectors, records)

@@ -19,5 +19,10 @@ class StoreError(DeskAssistantError):
     """The vector store or manifest could not be opened or written."""
 
 
+class StoreUnavailable(StoreError):
+    """The vector store's server cannot be reached now (down, restarting, overloaded);
+    the same work can be done again once it is back."""
+
+
 class NotFoundError(DeskAssistantError):
     """A source, collection or chat that does not exist."""

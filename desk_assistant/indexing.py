@@ -19,7 +19,7 @@ import numpy as np
 from desk_assistant.manifest import Manifest
 from desk_assistant.parts import Parts
 from desk_assistant.records import FileOutcome, IngestEvent
-from desk_assistant.store import chunk_metadata
+from desk_assistant.store import VectorChunk
 from ingest.loaders import is_supported
 from ingest.sandbox import ParseFailure, ParseTask
 from ingest.scan import NO_EXCLUDES, Excludes, ScanPlan, discover, plan
@@ -31,11 +31,13 @@ if TYPE_CHECKING:
 OUTCOMES = ("added", "updated", "unchanged", "removed", "failed", "skipped")
 
 
-def chunk_id(collection: str, content_hash: str, index: int) -> str:
+def chunk_id(collection: str, content_hash: str, index: int, writer: str) -> str:
     """Ids derive from the content, so writing the same content twice is an idempotent
-    upsert and identical files share their chunks."""
+    upsert and identical files share their chunks; and from the data folder that writes
+    them, so two clients of a shared Chroma server never write, and so never delete,
+    each other's vectors, even for the same file."""
     scope = hashlib.sha1(collection.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-    return f"{scope}-{content_hash[:20]}-{index}"
+    return f"{scope}-{writer}-{content_hash[:20]}-{index}"
 
 
 @dataclass(slots=True)
@@ -144,10 +146,20 @@ class Indexer:
     def _store(
         self, run: _Run, wanted: _Wanted, document: ParsedDocument, vectors: np.ndarray
     ) -> None:
-        ids = [chunk_id(run.collection, document.content_hash, c.index) for c in document.chunks]
+        writer = self.parts.writer
+        ids = [
+            chunk_id(run.collection, document.content_hash, c.index, writer)
+            for c in document.chunks
+        ]
         journal = self.manifest.begin_write(run.collection, ids)
-        metadatas = [chunk_metadata(document.content_hash, c.page) for c in document.chunks]
-        self.parts.store.upsert(run.collection, ids, vectors, metadatas)
+        path = wanted.entries[0][0].path
+        records = [
+            VectorChunk(
+                document.content_hash, c.page, path, c.heading, c.start, c.end, c.text, c.terms
+            )
+            for c in document.chunks
+        ]
+        self.parts.store.write_chunks(run.collection, ids, vectors, records)
         self.manifest.commit_content(
             journal,
             run.collection,

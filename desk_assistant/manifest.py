@@ -113,6 +113,11 @@ class StoredChunk:
     content_hash: str
     page: int | None
     text: str
+    path: str  # the first path that shows it ("" when none does any more)
+    heading: str | None
+    start: int
+    end: int
+    terms: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,7 +428,9 @@ class Manifest(SQLiteStore):
             batch = list(ids[offset : offset + 500])
             marks = ",".join("?" * len(batch))
             rows = self._db.execute(
-                "SELECT c.id, t.content_hash, c.page, c.text FROM chunks c "
+                "SELECT c.id, t.content_hash, c.page, c.text, "
+                "COALESCE((SELECT MIN(s.path) FROM sources s WHERE s.content_id = t.id), ''), "
+                "c.heading, c.start, c.end, c.terms FROM chunks c "
                 f"JOIN contents t ON t.id = c.content_id WHERE c.id IN ({marks})",
                 batch,
             )

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from desk_assistant.chats import ChatStore
 from desk_assistant.errors import EmbeddingModelMismatch
 from desk_assistant.manifest import Manifest
+from desk_assistant.paths import writer_id
 from desk_assistant.settings import Settings
 from ingest.chunking import ChunkingConfig
 from ingest.sandbox import SandboxedParser
@@ -54,6 +55,7 @@ class Parts:
         self._runtime = runtime
         self._chat_format: ChatFormat | None = None
         self._store: ChromaStore | None = None
+        self._writer: str | None = None
         self._lexical: dict[str, LexicalIndex] = {}
         self._parser: SandboxedParser | None = None
         self._parser_key: tuple[ChunkingConfig, int, int, float] | None = None
@@ -83,11 +85,27 @@ class Parts:
         return self._embedder
 
     @property
+    def writer(self) -> str:
+        """This data folder's id among the clients of a shared vector store."""
+        if self._writer is None:
+            self._writer = writer_id(self.paths)
+        return self._writer
+
+    @property
     def store(self) -> ChromaStore:
         if self._store is None:
+            from desk_assistant.credentials import secret
             from desk_assistant.store import ChromaStore
 
-            self._store = ChromaStore(self.paths.chroma, self.settings.chroma_url)
+            settings = self.settings
+            self._store = ChromaStore(
+                self.paths.chroma,
+                settings.chroma_url,
+                writer=self.writer,
+                token=secret(settings, "chroma_token"),
+                ca_bundle=settings.ca_bundle,
+                wait=settings.chroma_timeout,
+            )
         return self._store
 
     def lexical(self, collection: str) -> LexicalIndex:
@@ -141,6 +159,8 @@ class Parts:
     def check_embedding_model(self, collection: str, *, create: bool) -> None:
         """Refuse to mix vector spaces: a collection keeps the model it was indexed with.
         With ``create``, a collection that does not exist yet is bound to the current one."""
+        if self.settings.chroma_url:  # a shared server: the other clients' model counts
+            self.store.agree_on_model(collection, self.embedder.model_id, self.embedder.dimension)
         stored = self.manifest.embedding_model(collection)
         if stored is None:
             if create:
@@ -189,9 +209,25 @@ class Parts:
 
         return llm_path(self.settings)
 
+    def serves_remotely(self) -> bool:
+        """Whether a model server answers (no local model file is involved)."""
+        from desk_assistant.backends.registry import SERVER_RUNTIMES
+
+        return self.settings.runtime in SERVER_RUNTIMES
+
     def model_name(self) -> str:
-        """The answering model's file name, without loading it."""
-        return Path(self._runtime.info.path if self._runtime else self.model_path()).name
+        """The answering model's name (its file's, or the server's), without loading it."""
+        if self._runtime is not None:
+            return self._runtime.display_name
+        if self.serves_remotely():
+            return self.settings.llm_model or "the model server's model"
+        return self.model_path().name
+
+    def model_location(self) -> str:
+        """Where the answering model is: its file, or the server's address."""
+        if self.serves_remotely():
+            return f"{self.model_name()} at {self.settings.llm_url}"
+        return str(self.model_path())
 
     @property
     def runtime(self) -> LLMRuntime:
@@ -204,6 +240,10 @@ class Parts:
     @property
     def chat_format(self) -> ChatFormat:
         if self._chat_format is None:
+            own = self.runtime.own_chat_format()
+            if own is not None:  # a server writes prompts in its model's own format
+                self._chat_format = own
+                return own
             from desk_assistant.backends.llm.chat_format import chat_format_for
             from desk_assistant.models.library import ModelLibrary
 

@@ -77,6 +77,10 @@ class AppPaths:
         return self.home / "chroma"
 
     @property
+    def writer_file(self) -> Path:
+        return self.home / "writer-id"
+
+    @property
     def lexical(self) -> Path:
         return self.home / "lexical"
 
@@ -92,3 +96,33 @@ class AppPaths:
         for folder in (self.home, self.chroma, self.lexical, self.cache, self.logs):
             folder.mkdir(parents=True, exist_ok=True)
         return self
+
+
+def writer_id(paths: AppPaths) -> str:
+    """The data folder's id as a writer to a vector store, made once and then kept.
+
+    Clients sharing a Chroma server tell their vectors apart by it; it lives in its own
+    file (not in the manifest), so it outlives a manifest that is rebuilt.
+    """
+    path = paths.writer_file
+    try:
+        found = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        found = ""
+    if len(found) == 12 and found.isalnum():
+        return found
+    import secrets
+    import tempfile
+
+    # Created whole and exclusively (a hard link fails when the name exists): when two
+    # processes start at once, both end up with the first one's id.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as handle:
+        handle.write(secrets.token_hex(6))
+    try:
+        os.link(handle.name, path)
+    except FileExistsError:
+        pass
+    finally:
+        Path(handle.name).unlink()
+    return path.read_text(encoding="ascii").strip()

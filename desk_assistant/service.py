@@ -249,7 +249,7 @@ class Assistant:
                     "".join(pieces).strip(),
                     (),
                     grounded=False,
-                    model=self._parts.model_path().name,
+                    model=self._parts.model_name(),
                     stopped=True,
                 )
                 chats.add_answer(chat_id, stopped)
@@ -257,10 +257,10 @@ class Assistant:
     def warm_up(self) -> str:
         """Load what the first question needs (embedding model, vector store, LLM and its
         prompt format) now, while the user is still looking around; returns the name of
-        the model file that answers."""
+        the model that answers."""
         parts = self._parts
         _ = parts.embedder.dimension, parts.store, parts.runtime, parts.chat_format
-        return parts.model_path().name
+        return parts.model_name()
 
     # chats -------------------------------------------------------------------------
 
@@ -349,7 +349,7 @@ class Assistant:
             failed=counts.get("failed", 0),
             chunks=counts.get("chunks", 0),
             embedding_model=stored[0] if stored else None,
-            model=str(parts.model_path()),
+            model=parts.model_location(),
             runtime=parts.settings.runtime,
             vector_store=parts.settings.chroma_url or str(parts.paths.chroma),
             pending_changes=len(manifest.pending()),

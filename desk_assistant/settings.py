@@ -15,8 +15,16 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlparse
 
-from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -29,7 +37,11 @@ from desk_assistant.errors import DeskAssistantError
 from desk_assistant.paths import AppPaths, default_home
 
 # The names ``runtime`` may take: "auto" and each key of backends.registry.RUNTIMES.
-RuntimeName = Literal["auto", "llama_cpp", "ctransformers"]
+RuntimeName = Literal["auto", "llama_cpp", "ctransformers", "openai"]
+
+# Credentials come from the environment or the OS keyring (desk_assistant.secrets), never
+# from settings.json: update_settings refuses them and a copy found in the file is ignored.
+SECRET_FIELDS = frozenset({"llm_api_key", "chroma_token"})
 
 SCHEMA_VERSION = 1  # of settings.json; 0 is a file from before the version was written
 SCHEMA_KEY = "schema_version"
@@ -99,8 +111,29 @@ class Settings(BaseSettings):
     parse_memory_mb: int = Field(2048, ge=256, description="Per-file parser memory cap (MB)")
     parse_workers: int = Field(1, ge=1, le=64, description="Parser processes")
 
-    # Scale-out
+    # Scale-out: a Chroma server for the vectors, an OpenAI-compatible server for answers
     chroma_url: str | None = Field(None, description="Chroma server URL (empty: embedded)")
+    chroma_token: SecretStr | None = Field(
+        None, description="Chroma server token (environment or keyring only)"
+    )
+    chroma_timeout: float = Field(
+        30.0, gt=0, le=3600, description="Longest wait for the Chroma server (s)"
+    )
+    llm_url: str | None = Field(
+        None, description="Model server URL, e.g. http://host:8080/v1 (empty: none)"
+    )
+    llm_model: str | None = Field(
+        None, description="Model name on the model server (empty: the server's only model)"
+    )
+    llm_api_key: SecretStr | None = Field(
+        None, description="Model server API key (environment or keyring only)"
+    )
+    llm_timeout: float = Field(
+        120.0, gt=0, le=3600, description="Longest wait for the model server's next words (s)"
+    )
+    ca_bundle: Path | None = Field(
+        None, description="CA certificates (PEM) trusted for HTTPS servers (empty: the system's)"
+    )
 
     @field_validator("collection")
     @classmethod
@@ -108,6 +141,23 @@ class Settings(BaseSettings):
         if not all(ch.isalnum() or ch in "-_ ." for ch in value) or value.strip() != value:
             raise ValueError("use letters, digits, spaces, '-', '_' or '.'")
         return value
+
+    @field_validator("chroma_url", "llm_url")
+    @classmethod
+    def _server_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError("use an address like http://host:port or https://host:port")
+        return value
+
+    @model_validator(mode="after")
+    def _server_runtime_has_url(self) -> Settings:
+        if self.runtime == "openai" and not self.llm_url:
+            raise ValueError("the openai runtime needs llm_url, the model server's address")
+        return self
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:
@@ -166,10 +216,16 @@ def _read_saved(paths: AppPaths) -> _SavedFile:
     if not isinstance(data, dict):
         raise DeskAssistantError(f"{path} is not a JSON object: fix or delete it")
     version = data.pop(SCHEMA_KEY, 0)
-    known = {name for name in Settings.model_fields if name != "home"}
+    known = {name for name in Settings.model_fields if name != "home"} - SECRET_FIELDS
     values = {k: v for k, v in data.items() if k in known}
     unknown = {k: v for k, v in data.items() if k not in known}
-    warnings = [f"{path}: unknown setting '{key}' is ignored" for key in unknown]
+    warnings = [
+        f"{path}: '{key}' is a credential and is ignored here: set it in the environment "
+        f"(DESK_ASSISTANT_{key.upper()}) or the system keyring"
+        if key in SECRET_FIELDS
+        else f"{path}: unknown setting '{key}' is ignored"
+        for key in unknown
+    ]
     if not isinstance(version, int) or version > SCHEMA_VERSION:
         warnings.insert(
             0,
@@ -208,7 +264,7 @@ def update_settings(home: Path, changes: Mapping[str, Any]) -> Settings:
     saved = _read_saved(paths)
     values = dict(saved.values)
     for name, value in changes.items():
-        if name not in Settings.model_fields or name == "home":
+        if name not in Settings.model_fields or name == "home" or name in SECRET_FIELDS:
             raise DeskAssistantError(f"'{name}' is not a setting that can be saved")
         values[name] = value
     # Checked on their own (defaults < file), then written in their JSON form.

@@ -77,10 +77,19 @@ def _local_file(runtime: str) -> RuntimeFactory:
     return load
 
 
+def _model_server(settings: Settings) -> LLMRuntime:
+    """Answer with the model an OpenAI-compatible server serves (``llm_url``)."""
+    from desk_assistant.backends.llm.openai_runtime import OpenAIRuntime
+
+    return OpenAIRuntime.connect(settings)
+
+
 RUNTIMES: dict[str, RuntimeFactory] = {
     "auto": _local_file("auto"),
     **{name: _local_file(name) for name in FILE_RUNTIMES},
+    "openai": _model_server,
 }
+SERVER_RUNTIMES = frozenset({"openai"})  # runtimes that load no local model file
 
 
 def make_runtime(settings: Settings) -> LLMRuntime:

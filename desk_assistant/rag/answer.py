@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from desk_assistant.backends.llm.base import LLMRuntime
 from desk_assistant.backends.llm.chat_format import ChatFormat
@@ -120,7 +119,7 @@ class Answerer:
 
         The caller has already checked :func:`abstention`; this always asks the model.
         """
-        model = Path(self.runtime.info.path).name
+        model = self.runtime.display_name
         started = time.perf_counter()
         packed = pack(self._relevant(retrieved), self._budget(question), self._count)
         prompt = self.chat_format.render(SYSTEM_PROMPT, user_message(question, packed))

@@ -21,7 +21,7 @@ import numpy as np
 
 from desk_assistant.backends.embeddings import Embedder
 from desk_assistant.lexical import LexicalIndex
-from desk_assistant.manifest import Manifest
+from desk_assistant.manifest import ChunkRow, Manifest
 from desk_assistant.records import Passage
 from desk_assistant.store import ChromaStore, VectorHit
 from ingest.analysis import analyze
@@ -151,7 +151,7 @@ class Retriever:
         if self.reranker is not None:
             ranked = self._rerank(query, ranked[: max(k, self.rerank_depth)], fused)
         top = ranked[:k]
-        rows = self.manifest.chunks(top)
+        rows = self._rows(top)
         passages = [
             Passage(
                 chunk_id=cid,
@@ -165,11 +165,18 @@ class Retriever:
                 similarity=similarities.get(cid),
             )
             for cid in top
-            if cid in rows  # a vector whose manifest row is gone is an orphan: ignore it
+            if cid in rows  # a vector of ours that the manifest lost is an orphan: ignore it
         ]
         best = max(similarities.values(), default=None)
         found = {term for p in passages for term in rows[p.chunk_id].terms.split()}
         return RetrievalResult(passages, best, self._coverage(query, found))
+
+    def _rows(self, ids: list[str]) -> dict[str, ChunkRow]:
+        """The chunks by id: this data folder's from the manifest, and on a shared Chroma
+        server the other clients' from what they stored with their vectors."""
+        rows = self.manifest.chunks(ids)
+        rows.update(self.store.shared_rows(self.collection, [c for c in ids if c not in rows]))
+        return rows
 
     def _coverage(self, query: str, found: set[str]) -> float | None:
         """The IDF-weighted share of the question's key terms among ``found``."""
@@ -198,7 +205,7 @@ class Retriever:
     def _rerank(self, query: str, candidates: list[str], fused: dict[str, float]) -> list[str]:
         """Order candidates by the cross-encoder; its score replaces the fused one."""
         assert self.reranker is not None
-        rows = self.manifest.chunks(candidates)
+        rows = self._rows(candidates)
         present = [cid for cid in candidates if cid in rows]
         scores = self.reranker.scores(query, [rows[cid].text for cid in present])
         fused.update(zip(present, scores, strict=True))

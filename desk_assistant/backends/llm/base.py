@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
+from desk_assistant.backends.llm.chat_format import ChatFormat
 from desk_assistant.backends.llm.gguf_info import ModelInfo, read_model_info
 from desk_assistant.backends.llm.probe import probe_runtime
 from desk_assistant.errors import DeskAssistantError, ModelLoadError
@@ -46,6 +47,16 @@ class LLMRuntime(ABC):
     @abstractmethod
     def tokenize(self, text: str) -> list[int]:
         """Token ids of ``text`` as this model counts them (no BOS added)."""
+
+    @property
+    def display_name(self) -> str:
+        """How answers and the status name the model: its file name."""
+        return Path(self.info.path).name
+
+    def own_chat_format(self) -> ChatFormat | None:
+        """The prompt format this runtime imposes (a server applies its model's own
+        template), or None: then the format comes from the model file."""
+        return None
 
     def stream(
         self,

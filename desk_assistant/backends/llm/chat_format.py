@@ -19,6 +19,7 @@ of the recognised family with a warning instead of failing the question.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -416,3 +417,45 @@ def chat_format_for(info: ModelInfo, override: str | None = None) -> ChatFormat:
         )
         log.warning(warning)
         return replace(builtin, warning=warning)
+
+
+# --- model servers -----------------------------------------------------------------------
+
+SERVER_FAMILY = "server"
+
+
+def messages_format() -> ChatFormat:
+    """The format for a model server: the conversation itself, as a JSON list of chat
+    messages, which the server writes in its model's own template (it knows the model;
+    this process does not). :func:`parse_messages` reads it back."""
+
+    def render(system: str, user: str, history: History) -> str:
+        return json.dumps(_messages(system, user, history, merge_system=False))
+
+    return ChatFormat(
+        "the server's chat template",
+        stop=(),
+        add_bos=False,
+        renderer=render,
+        family=SERVER_FAMILY,
+        source="server",
+        evidence="the model server applies its model's template",
+    )
+
+
+def parse_messages(prompt: str) -> list[dict[str, str]]:
+    """The chat messages :func:`messages_format` rendered, or any other prompt as the one
+    user message (a raw prompt from a benchmark or a test)."""
+    try:
+        messages = json.loads(prompt)
+    except ValueError:
+        messages = None
+    if isinstance(messages, list) and all(
+        isinstance(m, dict)
+        and isinstance(m.get("role"), str)
+        and isinstance(m.get("content"), str)
+        and set(m) == {"role", "content"}
+        for m in messages
+    ):
+        return [{"role": m["role"], "content": m["content"]} for m in messages]
+    return [{"role": "user", "content": prompt}]
