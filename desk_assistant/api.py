@@ -33,6 +33,7 @@ from desk_assistant.errors import (
     ModelLoadError,
     NotFoundError,
     StoreError,
+    StoreUnavailable,
 )
 from desk_assistant.offline import enforce_offline
 from desk_assistant.paths import HOME_ENV, choose_home, chosen_home
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
     from desk_assistant.backends.embeddings import Embedder as Embedder  # noqa: PLC0414
     from desk_assistant.backends.llm.base import LLMRuntime
     from desk_assistant.backends.llm.chat_format import PROMPT_FORMATS
+    from desk_assistant.backends.llm.openai_runtime import ServerInfo, check_server
     from desk_assistant.backends.registry import make_embedder
     from desk_assistant.models.catalogue import CATALOGUE
     from desk_assistant.models.check import ModelCheck, check_model
@@ -81,6 +83,7 @@ if TYPE_CHECKING:
 _ON_FIRST_USE = {
     "desk_assistant.backends.llm.base": ("LLMRuntime",),
     "desk_assistant.backends.llm.chat_format": ("PROMPT_FORMATS",),
+    "desk_assistant.backends.llm.openai_runtime": ("ServerInfo", "check_server"),
     "desk_assistant.backends.registry": ("make_embedder",),
     "desk_assistant.models.catalogue": ("CATALOGUE",),
     "desk_assistant.models.check": ("ModelCheck", "check_model"),
@@ -140,15 +143,18 @@ __all__ = [
     "RemoveResult",
     "RuntimeName",
     "SearchFilter",
+    "ServerInfo",
     "Settings",
     "SourceInfo",
     "Status",
     "StoreError",
+    "StoreUnavailable",
     "Token",
     "UseResult",
     "__version__",
     "changes",
     "check_model",
+    "check_server",
     "choose_home",
     "chosen_home",
     "description_rows",

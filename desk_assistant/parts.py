@@ -226,7 +226,9 @@ class Parts:
     def model_location(self) -> str:
         """Where the answering model is: its file, or the server's address."""
         if self.serves_remotely():
-            return f"{self.model_name()} at {self.settings.llm_url}"
+            url = str(self.settings.llm_url)
+            model = self.settings.llm_model
+            return f"{model} at {url}" if model else url
         return str(self.model_path())
 
     @property
