@@ -237,3 +237,16 @@ def test_wrong_model_name_and_refused_port_are_named(tmp_path: Path, llm: Server
         check_server(refused)
     info = check_server(load_settings(tmp_path, runtime="openai", llm_url=f"{llm.url}/v1"))
     assert info.model == MODEL_ALIAS and info.tokenizer == "llama-cpp-python"
+
+
+def test_models_server_tests_and_uses_a_server(tmp_path: Path, llm: Server) -> None:
+    home = str(tmp_path / "home")
+    code, out = cli("--home", home, "models", "server", f"{llm.url}/v1", "--use", "--json")
+    assert code == 0, out
+    assert json.loads(out)["model"] == MODEL_ALIAS
+    saved = load_settings(home)
+    assert (saved.runtime, saved.llm_url) == ("openai", f"{llm.url}/v1")
+    code, out = cli("--home", home, "models", "server")  # the saved server, tested again
+    assert code == 0 and f"model {MODEL_ALIAS}" in out
+    code, out = cli("--home", home, "models", "server", "--model", "nope")
+    assert code == 1

@@ -95,7 +95,11 @@ def _question_commands(commands: _SubParsersAction[argparse.ArgumentParser]) -> 
     ask.add_argument("question", nargs="?")
     ask.add_argument("-k", type=int, metavar="N", help="passages to retrieve")
     ask.add_argument("--model", metavar="PATH", help="GGUF model file (default: built-in)")
-    ask.add_argument("--runtime", choices=["auto", "llama_cpp", "ctransformers"])
+    ask.add_argument("--runtime", choices=["auto", "llama_cpp", "ctransformers", "openai"])
+    ask.add_argument(
+        "--llm-url", metavar="URL", help="model server, e.g. http://host:8080/v1 (--runtime openai)"
+    )
+    ask.add_argument("--llm-model", metavar="NAME", help="the model on the model server")
     ask.add_argument("--max-tokens", type=int, metavar="N", help="longest answer in tokens")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
     ask.add_argument("--batch", metavar="FILE", help="JSON lines {id, question}; '-' = stdin")
@@ -311,6 +315,8 @@ def cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
     overrides = {
         "model_path": args.model,
         "runtime": args.runtime,
+        "llm_url": args.llm_url,
+        "llm_model": args.llm_model,
         "max_answer_tokens": args.max_tokens,
         "top_k": args.k,
     }

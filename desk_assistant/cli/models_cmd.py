@@ -94,6 +94,17 @@ def register(commands: _SubParsersAction[argparse.ArgumentParser]) -> None:
 
     action("catalogue", "well-known chat models that 'models download' can fetch")
 
+    server = action("server", "test an OpenAI-compatible model server (--use: answer with it)")
+    server.add_argument(
+        "url", metavar="URL", nargs="?", help="e.g. http://host:8080/v1 (default: llm_url)"
+    )
+    server.add_argument("--model", metavar="NAME", help="the model on the server")
+    server.add_argument(
+        "--use",
+        action="store_true",
+        help="answer with it from now on (saves runtime openai, llm_url and llm_model)",
+    )
+
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     from desk_assistant.api import ModelLibrary
@@ -369,6 +380,37 @@ def _download(library: ModelLibrary, args: argparse.Namespace, out: TextIO) -> i
     return EXIT_OK
 
 
+def _server(library: ModelLibrary, args: argparse.Namespace, out: TextIO) -> int:
+    from desk_assistant.api import check_server, update_settings
+    from desk_assistant.cli.render import print_json
+
+    # Without a URL, the llm_url setting; without any, the settings refuse "openai".
+    settings = settings_for(args, runtime="openai", llm_url=args.url, llm_model=args.model)
+    info = check_server(settings)  # a DeskAssistantError says what is wrong
+    if args.use:
+        changes = {"runtime": "openai", "llm_url": settings.llm_url, "llm_model": args.model}
+        update_settings(settings.home, changes)
+    if args.json:
+        print_json(
+            {
+                "url": info.url,
+                "model": info.model,
+                "models": list(info.models),
+                "context_length": info.context_length,
+                "tokenizer": info.tokenizer,
+                "used": bool(args.use),
+            },
+            out,
+        )
+        return EXIT_OK
+    out.write(info.describe() + "\n")
+    if len(info.models) > 1:
+        out.write("It serves: " + ", ".join(info.models) + "\n")
+    if args.use:
+        out.write(f"Now answering with {info.model} on {info.url} (runtime: openai).\n")
+    return EXIT_OK
+
+
 def _catalogue(library: ModelLibrary, args: argparse.Namespace, out: TextIO) -> int:
     from desk_assistant.api import CATALOGUE, format_bytes
     from desk_assistant.cli.render import print_json
@@ -397,6 +439,7 @@ _ACTIONS = {
     "verify": _verify,
     "download": _download,
     "catalogue": _catalogue,
+    "server": _server,
 }
 
 

@@ -17,7 +17,7 @@ class UsageError(Exception):
 
 
 def common(parser: argparse.ArgumentParser, *, top: bool) -> None:
-    """Add --home, --collection and --debug, which are accepted before and after the
+    """Add --home, --collection, --chroma-url and --debug, accepted before and after the
     command (SUPPRESS keeps a sub-command's default from overwriting a value given
     before the command)."""
     default: Any = None if top else argparse.SUPPRESS
@@ -34,6 +34,12 @@ def common(parser: argparse.ArgumentParser, *, top: bool) -> None:
         help="collection to use (default: 'default')",
     )
     parser.add_argument(
+        "--chroma-url",
+        metavar="URL",
+        default=default,
+        help="use this Chroma server for the vectors (default: the chroma_url setting)",
+    )
+    parser.add_argument(
         "--debug",
         action="store_true",
         default=False if top else argparse.SUPPRESS,
@@ -46,7 +52,9 @@ def settings_for(args: argparse.Namespace, **overrides: Any) -> Settings:
     in its settings.json is ignored is said on stderr."""
     from desk_assistant.api import load_settings
 
-    settings = load_settings(args.home, collection=args.collection, **overrides)
+    settings = load_settings(
+        args.home, collection=args.collection, chroma_url=args.chroma_url, **overrides
+    )
     for warning in settings.file_warnings:
         sys.stderr.write(f"desk-assistant: warning: {warning}\n")
     return settings

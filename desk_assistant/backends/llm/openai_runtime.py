@@ -79,9 +79,10 @@ class ServerInfo:
 
 
 class ServerConnection:
-    """One model server: its address, credentials, TLS trust and timeouts."""
+    """One model server: its address, credentials, TLS trust and timeouts; ``retries``
+    off answers at once (a connection test), on rides out a restart."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, retries: bool = True) -> None:
         import httpx
 
         if not settings.llm_url:
@@ -90,6 +91,7 @@ class ServerConnection:
         # The OpenAI paths live under /v1; the tokenize and props endpoints beside it.
         self.root = self.url.removesuffix("/v1")
         self.wait = settings.llm_timeout
+        self.delays = RETRY_DELAYS if retries else ()
         self.what = f"The model server at {server_label(self.url)}"
         key = secret(settings, "llm_api_key")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -123,7 +125,7 @@ class ServerConnection:
                     transient=False,
                 ) from None
 
-        return with_retries(call, self.classify, delays=RETRY_DELAYS if retry else ())
+        return with_retries(call, self.classify, delays=self.delays if retry else ())
 
     @contextmanager
     def events(self, body: dict[str, Any]) -> Iterator[Iterator[dict[str, Any]]]:
@@ -139,7 +141,7 @@ class ServerConnection:
                 response.raise_for_status()
             return response
 
-        response = with_retries(start, self.classify)
+        response = with_retries(start, self.classify, delays=self.delays)
         try:
             yield self._data(response)
         finally:
@@ -283,7 +285,7 @@ def inspect_server(connection: ServerConnection, wanted: str | None) -> ServerIn
 def check_server(settings: Settings) -> ServerInfo:
     """Connect once, without retries, and say what the server offers; a ServerError says
     what is wrong (refused, TLS, 401, unknown model, timeout)."""
-    connection = ServerConnection(settings)
+    connection = ServerConnection(settings, retries=False)
     try:
         return inspect_server(connection, settings.llm_model)
     finally:
