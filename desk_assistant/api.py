@@ -27,6 +27,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from desk_assistant import __version__
+from desk_assistant.credentials import keyring_available, store_secret
 from desk_assistant.errors import (
     DeskAssistantError,
     EmbeddingModelMismatch,
@@ -161,9 +162,11 @@ __all__ = [
     "enforce_offline",
     "followed_reader",
     "format_bytes",
+    "keyring_available",
     "load_settings",
     "make_embedder",
     "read_sections",
+    "store_secret",
     "update_settings",
     "version_text",
     "watch",

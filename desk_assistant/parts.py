@@ -239,6 +239,12 @@ class Parts:
             self._runtime = make_runtime(self.settings)
         return self._runtime
 
+    def interrupt(self) -> None:
+        """Stop the answer being generated, from another thread (see LLMRuntime)."""
+        runtime = self._runtime
+        if runtime is not None:
+            runtime.interrupt()
+
     @property
     def chat_format(self) -> ChatFormat:
         if self._chat_format is None:

@@ -254,6 +254,12 @@ class Assistant:
                 )
                 chats.add_answer(chat_id, stopped)
 
+    def interrupt(self) -> None:
+        """Stop the answer :meth:`ask` is streaming in another thread, at once (the Stop
+        button: a model server may not send its next words for minutes). That thread's
+        ``ask`` then ends with an error, and the partial answer is kept as stopped."""
+        self._parts.interrupt()
+
     def warm_up(self) -> str:
         """Load what the first question needs (embedding model, vector store, LLM and its
         prompt format) now, while the user is still looking around; returns the name of

@@ -14,6 +14,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -253,3 +254,69 @@ def test_chroma_client_sends_the_token_over_tls_to_a_custom_ca(
     assert chroma_requests, seen  # chromadb's own requests, not only our reachability check
     for headers in seen:
         assert headers["Authorization"] == f"Bearer {KEY}" and headers["X-Chroma-Token"] == KEY
+
+
+def test_interrupt_wakes_a_stream_waiting_for_the_server(app_home: Path) -> None:
+    """Stop from another thread ends a stream at once, even while the server says
+    nothing for a long time (a large model still reading its prompt)."""
+    from desk_assistant.backends.llm.base import GenerationInterrupted
+    from desk_assistant.backends.llm.openai_runtime import OpenAIRuntime
+
+    released = threading.Event()
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            body = json.dumps(ANSWERS["/v1/models"]).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            if not self.path.endswith("/chat/completions"):
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            chunk = {"choices": [{"delta": {"content": "The"}}]}
+            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            self.wfile.flush()
+            released.wait(20)  # then silence, as a slow server between two words
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    runtime = OpenAIRuntime.connect(load_settings(app_home, runtime="openai", llm_url=url))
+    try:
+        stream = runtime.stream(messages_format().render("", "Hello?"), max_tokens=50)
+        assert next(stream) == "The"
+        outcome: list[BaseException] = []
+
+        def read_on() -> None:
+            try:
+                list(stream)
+            except BaseException as exc:
+                outcome.append(exc)
+
+        reader = threading.Thread(target=read_on)
+        reader.start()
+        time.sleep(0.3)  # the reader is now blocked waiting for the server
+        started = time.monotonic()
+        runtime.interrupt()
+        reader.join(5)
+        assert not reader.is_alive() and time.monotonic() - started < 2
+        assert isinstance(outcome[0], GenerationInterrupted)
+    finally:
+        released.set()
+        runtime.close()
+        server.shutdown()
+        server.server_close()

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from fakes import summary
+from pytestqt.qtbot import QtBot
 from servers import MODEL_ALIAS, Server, chroma_server, free_port, model_server
 
 from desk_assistant.api import (
@@ -250,3 +251,49 @@ def test_models_server_tests_and_uses_a_server(tmp_path: Path, llm: Server) -> N
     assert code == 0 and f"model {MODEL_ALIAS}" in out
     code, out = cli("--home", home, "models", "server", "--model", "nope")
     assert code == 1
+
+
+@pytest.mark.gui
+def test_model_server_dialog_tests_then_uses_a_server(
+    qtbot: QtBot, tmp_path: Path, llm: Server
+) -> None:
+    from ui.model_server_dialog import ModelServerDialog
+    from ui.models_dialog import ModelsDialog
+
+    home = tmp_path / "home"
+    models = ModelsDialog(load_settings(home))
+    qtbot.addWidget(models)
+    dialog = models.choose_server()
+    dialog.url.setText(f"http://127.0.0.1:{free_port()}/v1")  # nobody listens there
+    dialog.test_button.click()
+    qtbot.waitUntil(lambda: "refused the connection" in dialog.report.text(), timeout=20_000)
+    assert not dialog.use_button.isEnabled()
+
+    dialog.url.setText(f"{llm.url}/v1")
+    dialog.test_button.click()
+    qtbot.waitUntil(dialog.use_button.isEnabled, timeout=20_000)
+    assert f"model {MODEL_ALIAS}" in dialog.report.text()
+    assert dialog.model.currentText() == MODEL_ALIAS
+    with qtbot.waitSignal(models.model_chosen, timeout=5_000) as chosen:
+        dialog.use_button.click()
+    settings = chosen.args[0]
+    assert (settings.runtime, settings.llm_url) == ("openai", f"{llm.url}/v1")
+    assert load_settings(home).llm_model == MODEL_ALIAS
+    assert "model server" in models.message.text()
+    assert isinstance(dialog, ModelServerDialog)
+
+
+@pytest.mark.gui
+def test_settings_dialog_tests_the_model_server(qtbot: QtBot, tmp_path: Path, llm: Server) -> None:
+    from ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(load_settings(tmp_path / "home"))
+    qtbot.addWidget(dialog)
+    assert "llm_api_key" not in dialog.editors  # credentials are not settings.json's
+    dialog.editors["llm_url"].set_value(f"{llm.url}/v1")
+    dialog.editors["llm_model"].set_value("gpt-9")
+    dialog.test_server()
+    qtbot.waitUntil(lambda: "no model 'gpt-9'" in dialog.server_result.text(), timeout=20_000)
+    dialog.editors["llm_model"].set_value(None)
+    dialog.test_server()
+    qtbot.waitUntil(lambda: "Connected" in dialog.server_result.text(), timeout=20_000)

@@ -102,6 +102,13 @@ class AssistantSet:
         runtime = self._runtime if role == "asking" else None
         return Assistant.open(self.settings, embedder=self._embedder, runtime=runtime)
 
+    def interrupt(self, role: Role) -> None:
+        """Stop the answer the role's Assistant streams (from the GUI thread)."""
+        with self._lock:
+            assistant = self._assistants.get(role)
+        if assistant is not None:
+            assistant.interrupt()
+
     def close(self, role: Role) -> None:
         with self._lock:
             assistant = self._assistants.pop(role, None)
@@ -134,8 +141,15 @@ class Lane(QObject):
         return self._submit(Job(name, lambda: work(self._current()), stream=False))
 
     def stream(self, name: str, work: Callable[[Assistant], Iterable[Any]]) -> Job:
-        """Run ``work(assistant)`` and send each item it yields with ``yielded``."""
-        return self._submit(Job(name, lambda: work(self._current()), stream=True))
+        """Run ``work(assistant)`` and send each item it yields with ``yielded``;
+        cancelling it also interrupts an answer the lane's Assistant is waiting on."""
+        job = Job(
+            name,
+            lambda: work(self._current()),
+            stream=True,
+            on_cancel=lambda: self._assistants.interrupt(self.role),
+        )
+        return self._submit(job)
 
     def switch(self, assistants: AssistantSet) -> Job:
         """Use ``assistants`` from the next job on, after closing this lane's old Assistant."""

@@ -268,14 +268,31 @@ class MainWindow(QMainWindow):
         job.signals.finished.connect(self._models_loaded)
         job.signals.errored.connect(self._models_failed)
 
+    def _uses_builtin_model(self) -> bool:
+        settings = self.lanes.settings
+        return settings.model_path is None and settings.runtime != "openai"
+
     def _models_loaded(self, model: str) -> None:
         self._model_name = model
-        builtin = self.lanes.settings.model_path is None
-        self.model_label.setText(f"Model: {model}" + (" (built-in)" if builtin else ""))
+        if self.lanes.settings.runtime == "openai":
+            where = " (model server)"
+        else:
+            where = " (built-in)" if self._uses_builtin_model() else ""
+        self.model_label.setText(f"Model: {model}{where}")
         self.status.setText("Ready")
         self._update_status()
 
     def _models_failed(self, message: str, _exc: object) -> None:
+        if self.lanes.settings.runtime == "openai":
+            self.status.setText("The model server cannot be used")
+            self.banners.show_banner(
+                "model",
+                "error",
+                f"{message} Your documents and chats are safe; questions can be asked once "
+                "the server answers.",
+                [("Try again", self._retry_models), ("Model server…", self.open_server)],
+            )
+            return
         self.status.setText("The model did not load")
         self.banners.show_banner(
             "model",
@@ -298,8 +315,16 @@ class MainWindow(QMainWindow):
                 [("Settings…", self.open_settings)],
             )
 
+    def _retry_models(self) -> None:
+        self.banners.remove("model")
+        self._load_models()
+
+    def open_server(self) -> None:
+        """The model server dialog of the model library."""
+        self.open_models().choose_server()
+
     def _offer_better_model(self) -> None:
-        if self.lanes.settings.model_path is not None or self.state.flag("banner/builtin-seen"):
+        if not self._uses_builtin_model() or self.state.flag("banner/builtin-seen"):
             return
         banner = self.banners.show_banner(
             BUILTIN_BANNER,
@@ -351,7 +376,7 @@ class MainWindow(QMainWindow):
         """New settings for every lane; the models load again in the background."""
         self.lanes.apply(settings)
         self.banners.remove("model")
-        if settings.model_path is not None:
+        if not self._uses_builtin_model():
             self.banners.remove(BUILTIN_BANNER)
         self.model_label.setText("")
         self._load_models()

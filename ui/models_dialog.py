@@ -48,10 +48,18 @@ from desk_assistant.api import (
     description_rows,
     format_bytes,
 )
+from ui.model_server_dialog import ModelServerDialog
 from ui.settings_form import FILE_FILTERS
 from ui.workers import Job
 
 OTHER_URL = "Another address (URL)…"
+
+
+def _server_note(settings: Settings) -> str:
+    return (
+        f"Answers come from the model server at {settings.llm_url}. "
+        '"Use this model" answers with a model file on this computer again.'
+    )
 
 
 @functools.cache
@@ -81,6 +89,7 @@ class ModelsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Models")
         self.resize(860, 520)
+        self.settings = settings
         self.library = ModelLibrary(settings)
         self._pool = _library_pool()
         self._jobs: set[Job] = set()
@@ -114,6 +123,11 @@ class ModelsDialog(QDialog):
         self.add_button.clicked.connect(self.add_file)
         self.download_button = QPushButton("Download…", self)
         self.download_button.clicked.connect(self.download)
+        self.server_button = QPushButton("Model server…", self)
+        self.server_button.setToolTip(
+            "Answer with a model on another machine (llama.cpp server, vLLM, Ollama, ...)"
+        )
+        self.server_button.clicked.connect(self.choose_server)
         self.remove_button = QPushButton("Remove", self)
         self.remove_button.clicked.connect(self.remove_current)
         self.use_button = QPushButton("Use this model", self)
@@ -121,12 +135,19 @@ class ModelsDialog(QDialog):
         self.use_button.clicked.connect(self.use_current)
         self._lay_out()
         self.refresh()
+        if settings.runtime == "openai":
+            self.message.setText(_server_note(settings))
 
     def _lay_out(self) -> None:
         close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         close.rejected.connect(self.reject)
         buttons = QHBoxLayout()
-        for button in (self.add_button, self.download_button, self.remove_button):
+        for button in (
+            self.add_button,
+            self.download_button,
+            self.server_button,
+            self.remove_button,
+        ):
             buttons.addWidget(button)
         buttons.addStretch(1)
         buttons.addWidget(self.use_button)
@@ -147,6 +168,19 @@ class ModelsDialog(QDialog):
         layout.addLayout(progress)
         layout.addLayout(buttons)
         layout.addWidget(close)
+
+    def choose_server(self) -> ModelServerDialog:
+        """Open the model server dialog; a chosen server answers from now on."""
+        dialog = ModelServerDialog(self.settings, self)
+        dialog.server_chosen.connect(self._server_chosen)
+        dialog.open()
+        return dialog
+
+    def _server_chosen(self, settings: Settings) -> None:
+        self.settings = settings
+        self.message.setText(_server_note(settings))
+        self.model_chosen.emit(settings)
+        self.refresh()
 
     def done(self, result: int) -> None:
         """Closing stops a download (the part is kept for a resume)."""

@@ -37,6 +37,7 @@ from desk_assistant.api import (
     ModelCheck,
     Settings,
     check_model,
+    check_server,
     choose_home,
     chosen_home,
     update_settings,
@@ -56,6 +57,9 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "context_budget",
         "strict_grounding",
         "min_relevance",
+        "llm_url",
+        "llm_model",
+        "llm_timeout",
     ),
     "Indexing": (
         "embedding_model",
@@ -67,10 +71,12 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "parse_memory_mb",
         "parse_workers",
     ),
-    "Storage": ("home", "chroma_url"),
+    "Storage": ("home", "chroma_url", "chroma_timeout", "ca_bundle"),
 }
 OTHER_GROUP = "Advanced"  # fields the groups above do not name yet
-NOT_HERE = {"collection"}  # chosen in the library panel
+# The collection is chosen in the library panel; credentials never go to settings.json
+# (the model server dialog keeps an API key in the system keyring).
+NOT_HERE = {"collection", "llm_api_key", "chroma_token"}
 _pool: QThreadPool | None = None
 
 
@@ -99,7 +105,7 @@ class SettingsDialog(QDialog):
 
         self.tabs = QTabWidget(self)
         forms: dict[str, QFormLayout] = {}
-        grouped = {name for names in GROUPS.values() for name in names}
+        grouped = {name for names in GROUPS.values() for name in names} | NOT_HERE
         fields = Settings.model_fields
         order = [n for names in GROUPS.values() for n in names if n in fields]
         order += [n for n in fields if n not in grouped and n not in NOT_HERE]
@@ -151,6 +157,8 @@ class SettingsDialog(QDialog):
         if name == "runtime":
             assert isinstance(editor.widget, QComboBox)
             editor.widget.currentIndexChanged.connect(lambda _i: self._check_model(probe=True))
+        if name == "llm_url":
+            form.addRow("", self._server_test())
         if name == "model_path":
             assert isinstance(editor.widget, PathWidget)
             editor.widget.changed.connect(lambda _text: self._check_model(probe=True))
@@ -209,6 +217,39 @@ class SettingsDialog(QDialog):
             self.data_folder_note.setText(f"Cannot remember that folder: {exc}")
             return
         self.data_folder_note.setText(self._data_folder_note(chosen_home()))
+
+    # the model server -----------------------------------------------------------------------
+
+    def _server_test(self) -> QWidget:
+        box = QWidget(self)
+        self.server_test_button = QPushButton("Test connection", box)
+        self.server_test_button.setToolTip("Ask the model server what it serves")
+        self.server_test_button.clicked.connect(self.test_server)
+        self.server_result = QLabel("", box)
+        self.server_result.setObjectName("muted")
+        self.server_result.setWordWrap(True)
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.server_test_button)
+        row.addWidget(self.server_result, 1)
+        return box
+
+    def test_server(self) -> Job | None:
+        """Test the model server as edited here, in the background."""
+        try:
+            candidate = Settings.model_validate(
+                {**self.settings.model_dump(), **self.values(), "runtime": "openai"}
+            )
+        except ValidationError as exc:
+            self.server_result.setText(f"⚠ {_explain(exc)}")
+            return None
+        self.server_result.setText("Connecting…")
+        job = Job("test model server", lambda: check_server(candidate))
+        job.signals.finished.connect(lambda info: self.server_result.setText(info.describe()))
+        job.signals.errored.connect(lambda message, _e: self.server_result.setText(f"⚠ {message}"))
+        self._jobs.append(job)
+        _model_pool().start(job)
+        return job
 
     # the model file -------------------------------------------------------------------------
 

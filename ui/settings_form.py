@@ -31,7 +31,10 @@ from PySide6.QtWidgets import (
 _BIG = 1_000_000
 _DECIMALS = 2
 # How a path field is picked: a file with these filters, or else a folder.
-FILE_FILTERS = {"model_path": "GGUF model files (*.gguf *.bin);;All files (*)"}
+FILE_FILTERS = {
+    "model_path": "GGUF model files (*.gguf *.bin);;All files (*)",
+    "ca_bundle": "PEM certificates (*.pem *.crt *.cer);;All files (*)",
+}
 
 
 class Editor(Protocol):

@@ -52,6 +52,7 @@ class Job(QRunnable):
         work: Callable[[], Any],
         *,
         stream: bool = False,
+        on_cancel: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
         self.setAutoDelete(False)  # Python owns it: the lane drops it after its last signal
@@ -60,9 +61,12 @@ class Job(QRunnable):
         self._work = work
         self._stream = stream
         self._cancel = threading.Event()
+        self._on_cancel = on_cancel  # wakes work blocked inside an item (a remote stream)
 
     def cancel(self) -> None:
         self._cancel.set()
+        if self._on_cancel is not None:
+            self._on_cancel()
 
     @property
     def cancelled(self) -> bool:

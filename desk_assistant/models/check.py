@@ -12,6 +12,7 @@ from pathlib import Path
 
 from desk_assistant.backends.defaults import default_llm_path
 from desk_assistant.backends.llm.probe import probe_runtime
+from desk_assistant.backends.registry import SERVER_RUNTIMES
 from desk_assistant.errors import DeskAssistantError
 from desk_assistant.models.describe import describe
 
@@ -23,8 +24,11 @@ class ModelCheck:
     runtime: str | None  # the runtime that will load it
     verified: bool  # a probe loaded it and generated a token
     problem: str | None  # why it cannot be used, if it cannot
+    remote: bool = False  # a model server answers: the file is not used
 
     def describe(self) -> str:
+        if self.remote:
+            return self.summary
         if self.problem:
             return f"{self.summary}\n⚠ {self.problem}" if self.summary else f"⚠ {self.problem}"
         how = "checked by loading it" if self.verified else "judged from its header"
@@ -33,8 +37,15 @@ class ModelCheck:
 
 def check_model(path: Path | None, runtime: str, cache_dir: Path, *, probe: bool) -> ModelCheck:
     """Describe ``path`` (None: the built-in model) and, with ``probe``, load it in a child."""
-    target = path or default_llm_path()
+    if runtime in SERVER_RUNTIMES:
+        note = "The model server (llm_url) answers; the model file is not used."
+        return ModelCheck(str(path or ""), note, runtime, False, None, remote=True)
+    return _check_file(path, runtime, cache_dir, probe=probe)
+
+
+def _check_file(path: Path | None, runtime: str, cache_dir: Path, *, probe: bool) -> ModelCheck:
     shown = str(path or "")
+    target = path or default_llm_path()
     if not target.is_file():
         return ModelCheck(shown, "", None, False, f"there is no file at {target}")
     try:

@@ -85,9 +85,19 @@ class LLMRuntime(ABC):
         """Generate at most ``budget`` (> 0) tokens after the prompt, as text pieces;
         closing the iterator must stop generation."""
 
+    def interrupt(self) -> None:  # noqa: B027 - an optional hook, empty by default
+        """Stop the generation in progress, called from another thread (the Stop button).
+        A local runtime stops between two tokens once its stream is closed, which takes
+        milliseconds, so by default there is nothing to do; a server runtime cuts the
+        connection it is waiting on."""
+
     @abstractmethod
     def close(self) -> None:
         """Free the model's memory."""
+
+
+class GenerationInterrupted(DeskAssistantError):
+    """The answer was stopped from another thread (:meth:`LLMRuntime.interrupt`)."""
 
 
 # Helpers shared by the runtime implementations, so that every runtime (and the fake)

@@ -18,16 +18,19 @@ three bytes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
+import socket
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from desk_assistant.backends.llm.base import LLMRuntime
+from desk_assistant.backends.llm.base import GenerationInterrupted, LLMRuntime
 from desk_assistant.backends.llm.chat_format import ChatFormat, messages_format, parse_messages
 from desk_assistant.backends.llm.gguf_info import ModelInfo
 from desk_assistant.credentials import secret
@@ -92,6 +95,8 @@ class ServerConnection:
         self.root = self.url.removesuffix("/v1")
         self.wait = settings.llm_timeout
         self.delays = RETRY_DELAYS if retries else ()
+        self._active: httpx.Response | None = None
+        self._interrupted = threading.Event()
         self.what = f"The model server at {server_label(self.url)}"
         key = secret(settings, "llm_api_key")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -141,13 +146,30 @@ class ServerConnection:
                 response.raise_for_status()
             return response
 
+        self._interrupted.clear()
         response = with_retries(start, self.classify, delays=self.delays)
+        self._active = response
         try:
             yield self._data(response)
         finally:
+            self._active = None
             response.close()
 
+    def interrupt(self) -> None:
+        """Cut the connection of the stream in progress, from any thread: the reading
+        thread wakes at once (a plain close would leave it blocked until the server's
+        next words, minutes for a large model still reading its prompt), and the server
+        sees the client go and stops generating."""
+        self._interrupted.set()
+        response = self._active
+        stream = response.extensions.get("network_stream") if response is not None else None
+        raw = stream.get_extra_info("socket") if stream is not None else None
+        if isinstance(raw, socket.socket):
+            with contextlib.suppress(OSError):
+                raw.shutdown(socket.SHUT_RDWR)
+
     def _data(self, response: httpx.Response) -> Iterator[dict[str, Any]]:
+        finished = False  # a choice said why it ended: what follows can only be [DONE]
         try:
             for line in response.iter_lines():
                 if not line.startswith("data:"):
@@ -159,14 +181,26 @@ class ServerConnection:
                 if isinstance(event, dict) and "error" in event:
                     raise ServerError(f"{self.what}: {_error_text(event)}", transient=False)
                 if isinstance(event, dict):
+                    choices = event.get("choices") or []
+                    finished = finished or any(c.get("finish_reason") for c in choices)
                     yield event
         except ServerError:
             raise
         except Exception as exc:
+            if self._interrupted.is_set():
+                raise GenerationInterrupted("The answer was stopped") from exc
             error = self.classify(exc)
             if error is None:
                 raise
             raise error from exc
+        if self._interrupted.is_set():
+            raise GenerationInterrupted("The answer was stopped")
+        if not finished:
+            raise ServerError(
+                f"{self.what} closed the connection in the middle of the answer (it may have "
+                "stopped)",
+                transient=True,
+            )
 
 
 def _error_text(event: dict[str, Any]) -> str:
@@ -379,6 +413,9 @@ class OpenAIRuntime(LLMRuntime):
                     text = delta.get("content")
                     if isinstance(text, str) and text:
                         yield text
+
+    def interrupt(self) -> None:
+        self._connection.interrupt()
 
     def close(self) -> None:
         self._connection.close()
