@@ -254,6 +254,7 @@ class Indexer:
         """Parse in the sandboxed workers while this thread embeds batches of documents."""
         if not wanted:
             return
+        self.parts.agree_with_server(run.collection)
         batch: list[tuple[_Wanted, ParsedDocument]] = []
         size = 0
         for task, result in self.parts.parser().parse([w.task for w in wanted.values()]):

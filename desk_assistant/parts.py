@@ -159,8 +159,6 @@ class Parts:
     def check_embedding_model(self, collection: str, *, create: bool) -> None:
         """Refuse to mix vector spaces: a collection keeps the model it was indexed with.
         With ``create``, a collection that does not exist yet is bound to the current one."""
-        if self.settings.chroma_url:  # a shared server: the other clients' model counts
-            self.store.agree_on_model(collection, self.embedder.model_id, self.embedder.dimension)
         stored = self.manifest.embedding_model(collection)
         if stored is None:
             if create:
@@ -175,6 +173,13 @@ class Parts:
                 f"model, or re-index the collection with it: desk-assistant --collection "
                 f"'{collection}' reindex"
             )
+
+    def agree_with_server(self, collection: str) -> None:
+        """On a shared Chroma server, the collection's embedding model is the one its other
+        clients use: refuse to mix vector spaces there too (checked when the server is
+        first needed, so files are scanned and queued even while it is away)."""
+        if self.settings.chroma_url:
+            self.store.agree_on_model(collection, self.embedder.model_id, self.embedder.dimension)
 
     # questions --------------------------------------------------------------------------
 
@@ -191,6 +196,7 @@ class Parts:
         from desk_assistant.rag.retrieval import Retriever
 
         self.check_embedding_model(collection, create=False)
+        self.agree_with_server(collection)
         return Retriever(
             self.manifest,
             self.store,

@@ -114,10 +114,14 @@ class Assistant:
     ) -> Iterator[IngestEvent]:
         """Add ``paths`` to the collection and bring it in line with them: add, update,
         skip, remove. The paths are followed from now on (see :meth:`sync`)."""
-        name, indexer = self._prepare(collection)
+        name = self._collection(collection)
         manifest = self._parts.manifest
         wanted = [absolute(p) for p in paths]
+        # Followed before the vector store is touched: when its server is away, the next
+        # sync still knows what waits to be indexed.
+        self._parts.check_embedding_model(name, create=True)
         manifest.follow(name, [p for p in wanted if Path(p).exists()])
+        name, indexer = self._prepare(collection)
         yield from indexer.run(wanted, name, Excludes(tuple(manifest.excludes(name))))
 
     def sync(self, collection: str | None = None) -> Iterator[IngestEvent]:

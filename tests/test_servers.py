@@ -297,3 +297,33 @@ def test_settings_dialog_tests_the_model_server(qtbot: QtBot, tmp_path: Path, ll
     dialog.editors["llm_model"].set_value(None)
     dialog.test_server()
     qtbot.waitUntil(lambda: "Connected" in dialog.server_result.text(), timeout=20_000)
+
+
+@pytest.mark.gui
+def test_window_keeps_files_queued_while_chroma_is_away(
+    qtbot: QtBot, tmp_path: Path, chroma: Server
+) -> None:
+    from ui_helpers import drop_files, open_window, wait_indexed
+
+    from desk_assistant.backends.llm.fake import FakeRuntime
+
+    docs = _docs(tmp_path / "docs", lease=LEASE, penguins=PENGUINS)
+    chroma.kill()  # away before the files are dropped
+    window = open_window(
+        qtbot,
+        tmp_path / "home",
+        settings={"chroma_url": chroma.url, "chroma_timeout": 5},
+        embedder=HashingEmbedder(),
+        runtime=FakeRuntime(["An answer."]),
+    )
+    drop_files(window, [docs])
+    qtbot.waitUntil(lambda: window.banners.banner("store") is not None, timeout=60_000)
+    banner = window.banners.banner("store")
+    assert banner is not None and "refused the connection" in banner.label.text()
+    rows = window.library.model.rows()
+    assert {r.status for r in rows} == {"queued"} and len(rows) == 2, rows
+
+    chroma.start()
+    banner.buttons["Try again"].click()
+    wait_indexed(qtbot, window, 2)
+    assert window.banners.banner("store") is None

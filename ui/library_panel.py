@@ -30,7 +30,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desk_assistant.api import Assistant, CollectionInfo, IngestEvent, SourceInfo
+from desk_assistant.api import (
+    Assistant,
+    CollectionInfo,
+    IngestEvent,
+    SourceInfo,
+    StoreUnavailable,
+)
 from ui.folder_watcher import FolderWatcher
 from ui.icons import Icons
 from ui.ingest_progress import IngestProgress
@@ -385,15 +391,20 @@ class LibraryPanel(QWidget):
             )
 
     def _ingestion_failed(self, job: Job, message: str, exc: object) -> None:
-        self._forget(job)
+        # The vector store's server is away: what was not indexed stays queued for the
+        # next run (the window tries again), instead of vanishing from the list.
+        self._forget(job, keep_queue=isinstance(exc, StoreUnavailable))
         self.error.emit(message, exc)
 
-    def _forget(self, job: Job) -> None:
+    def _forget(self, job: Job, *, keep_queue: bool = False) -> None:
         if job in self._ingest_jobs:
             self._ingest_jobs.remove(job)
         if not self._ingest_jobs:
             self.progress.hide()
-            self.model.finish_run()
+            if keep_queue:
+                self.model.pause_run()
+            else:
+                self.model.finish_run()
             self.indexing_changed.emit(False)
         self.refresh()
 

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -36,6 +36,7 @@ from desk_assistant.api import (
     ModelLoadError,
     Settings,
     StoreError,
+    StoreUnavailable,
 )
 from ui.banner import BannerArea
 from ui.chat_panel import ChatList, ChatPanel
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BUILTIN_BANNER = "builtin-model"
+STORE_RETRY_MS = 60_000
 
 
 def local_paths(mime: QMimeData) -> list[str]:
@@ -219,6 +221,11 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.library.collection_changed.connect(self._collection_changed)
         self.library.error.connect(self.report_error)
+        # While the vector store's server is away, indexing is tried again now and then.
+        self._store_retry = QTimer(self)
+        self._store_retry.setSingleShot(True)
+        self._store_retry.setInterval(STORE_RETRY_MS)
+        self._store_retry.timeout.connect(self.resume_indexing)
         self.library.indexing_changed.connect(lambda _busy: self._update_status())
         self.chat_list.error.connect(self.report_error)
         self.chat_list.chat_selected.connect(
@@ -354,6 +361,19 @@ class MainWindow(QMainWindow):
             if answer == QMessageBox.StandardButton.Yes:
                 self.library.reindex(confirm=False)
             return
+        if isinstance(exc, StoreUnavailable):
+            self.banners.show_banner(
+                "store",
+                "error",
+                f"{message} The files not indexed yet wait: indexing resumes when the server "
+                f"is back (tried again every {STORE_RETRY_MS // 1000} s).",
+                [("Try again", self.resume_indexing)],
+            )
+            self._store_retry.start()
+            return
+        if isinstance(exc, StoreError) and self.lanes.settings.chroma_url:
+            self.banners.show_banner("store", "error", message, [("Settings…", self.open_settings)])
+            return
         if isinstance(exc, StoreError):
             QMessageBox.critical(
                 self,
@@ -366,6 +386,12 @@ class MainWindow(QMainWindow):
             self.banners.show_banner("model", "error", message, [("Settings…", self.open_settings)])
             return
         self.banners.show_banner("error", "error", message)
+
+    def resume_indexing(self) -> None:
+        """Index what waits for the vector store's server (a sync: what is done is skipped)."""
+        self.banners.remove("store")
+        if not self.library.indexing:
+            self.library.sync()
 
     def open_settings(self) -> None:
         dialog = SettingsDialog(self.lanes.settings, self)

@@ -118,6 +118,14 @@ class DocumentsModel(QAbstractTableModel):
         self._queue.clear()
         self._reset([r for r in self._rows if r.status not in ("queued", "indexing")])
 
+    def pause_run(self) -> None:
+        """The run stopped before its end (the vector store's server is away): what it
+        had not done stays queued for the next run."""
+        self._queue.clear()
+        self._reset(
+            [replace(r, status="queued") if r.status == "indexing" else r for r in self._rows]
+        )
+
     # helpers ----------------------------------------------------------------------------
 
     def _mark_next_indexing(self) -> None:
