@@ -314,6 +314,11 @@ class ChromaStore:
             )
 
     def drop(self, collection: str) -> None:
+        """Delete a collection's vectors: on a shared server only the ones this data folder
+        wrote (the collection stays for its other clients), else the whole collection."""
+        if self.shared:
+            self.delete(collection, sorted(self.ids(collection, writer=self.writer)))
+            return
         name = chroma_collection_name(collection)
         self._collections.pop(collection, None)
         if name in {c.name for c in self._call(self._client.list_collections)}:

@@ -327,3 +327,18 @@ def test_window_keeps_files_queued_while_chroma_is_away(
     banner.buttons["Try again"].click()
     wait_indexed(qtbot, window, 2)
     assert window.banners.banner("store") is None
+
+
+def test_deleting_a_shared_collection_keeps_the_other_clients_vectors(
+    tmp_path: Path, chroma: Server
+) -> None:
+    with (
+        _client(tmp_path / "alice-home", chroma_url=chroma.url) as alice,
+        _client(tmp_path / "bob-home", chroma_url=chroma.url) as bob,
+    ):
+        summary(alice.ingest([_docs(tmp_path / "alice", lease=LEASE)]))
+        summary(bob.ingest([_docs(tmp_path / "bob", penguins=PENGUINS)]))
+        assert summary(bob.reindex())["added"] == 1
+        bob.delete_collection("default")
+        assert [p.text for p in alice.search("emperor penguins", k=3)] == [LEASE]
+        assert alice.doctor().healthy

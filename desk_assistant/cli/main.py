@@ -223,11 +223,14 @@ def cmd_sync(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
-    from desk_assistant.api import watch
+    from desk_assistant.api import StoreUnavailable, watch
 
     with _open(args) as assistant:
         for events in watch(assistant, debounce=args.debounce):  # the first run catches up
-            _ingest_events(args, out, events)
+            try:
+                _ingest_events(args, out, events)
+            except StoreUnavailable as exc:  # a server that is away: keep watching
+                sys.stderr.write(f"desk-assistant: {exc}; the files wait for the next sync\n")
     return EXIT_OK
 
 
