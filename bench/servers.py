@@ -163,6 +163,14 @@ PASSAGE = (
 )
 
 
+def _user_message(number: int) -> str:
+    """The question with its passage; the passage differs every round, so that neither
+    side reuses more than the system prompt from the previous answer (llama-cpp-python's
+    server keeps the KV cache of the longest common prefix; the engine resets it)."""
+    passage = PASSAGE.replace("October 2027", f"October {2027 + number}")
+    return f"Passages:\n\n{passage}\n\nQuestion: {QUESTION}"
+
+
 def _stream_once(runtime: Any, prompt: str, tokens: int, count: Any) -> tuple[float, float]:
     started = time.perf_counter()
     first = last = 0.0
@@ -186,10 +194,8 @@ def measure_generation(tokens: int, rounds: int, threads: int) -> dict[str, floa
     from desk_assistant.settings import load_settings
 
     model = default_llm_path()
-    user = f"Passages:\n\n{PASSAGE}\n\nQuestion: {QUESTION}"
     local = LlamaCppRuntime.load(model, LoadParams(context_length=2048, threads=threads))
-    local_prompt = chat_format_for(local.info).render(SYSTEM_PROMPT, user)
-    server_prompt = messages_format().render(SYSTEM_PROMPT, user)
+    local_format, server_format = chat_format_for(local.info), messages_format()
     port = _free_port()
     command = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host",
@@ -206,7 +212,11 @@ def measure_generation(tokens: int, rounds: int, threads: int) -> dict[str, floa
             return len(local.tokenize(text))
 
         for number in range(rounds + 1):  # the first round warms both up, untimed
-            order = [("local", local, local_prompt), ("server", remote, server_prompt)]
+            user = _user_message(number)
+            order = [
+                ("local", local, local_format.render(SYSTEM_PROMPT, user)),
+                ("server", remote, server_format.render(SYSTEM_PROMPT, user)),
+            ]
             for name, runtime, prompt in order if number % 2 else order[::-1]:
                 ttft, speed = _stream_once(runtime, prompt, tokens, count)
                 if number:
@@ -217,19 +227,7 @@ def measure_generation(tokens: int, rounds: int, threads: int) -> dict[str, floa
     return {key: median(values) for key, values in results.items()}
 
 
-def main() -> None:
-    parser = base_parser(__doc__)
-    parser.add_argument("--sizes", default="10000,100000", help="chunk counts, comma-separated")
-    parser.add_argument("--queries", type=int, default=200, help="searches per store")
-    parser.add_argument("--tokens", type=int, default=128, help="answer length in tokens")
-    parser.add_argument("--rounds", type=int, default=3, help="answers per runtime")
-    parser.add_argument("--threads", type=int, default=2, help="LLM threads, both sides")
-    args = parser.parse_args()
-    sizes = [2000] if args.quick else [int(s) for s in args.sizes.split(",")]
-    queries = 50 if args.quick else args.queries
-    rounds = 1 if args.quick else args.rounds
-
-    stores = [measure_store(size, queries) for size in sizes]
+def _store_table(stores: list[dict[str, float]]) -> None:
     print_table(
         "Chroma server memory and search latency (k=50), local store vs server",
         ["chunks", "server RSS MB", "vectors per GB", "p50 local ms", "p50 server ms",
@@ -241,8 +239,27 @@ def main() -> None:
             for s in stores
         ],
     )  # fmt: skip
+
+
+def main() -> None:
+    parser = base_parser(__doc__)
+    parser.add_argument("--sizes", default="10000,100000", help="chunk counts, comma-separated")
+    parser.add_argument("--queries", type=int, default=200, help="searches per store")
+    parser.add_argument("--tokens", type=int, default=128, help="answer length in tokens")
+    parser.add_argument("--rounds", type=int, default=3, help="answers per runtime")
+    parser.add_argument("--threads", type=int, default=2, help="LLM threads, both sides")
+    args = parser.parse_args()
+    sizes = [2000] if args.quick else [int(s) for s in args.sizes.split(",") if s]
+    queries = 50 if args.quick else args.queries
+    rounds = 1 if args.quick else args.rounds
+
+    # Generation first: the embedded Chroma store of the other part keeps threads of its
+    # own in this process, which would compete with the in-process model for the cores.
     log("generation: local llama_cpp vs llama_cpp.server")
     llm = measure_generation(args.tokens, rounds, args.threads)
+    stores = [measure_store(size, queries) for size in sizes]
+    if stores:
+        _store_table(stores)
     print_table(
         f"SmolLM2-135M, {args.tokens}-token answers, {args.threads} threads: local vs server",
         ["runtime", "TTFT s", "tokens/s", "tokens/s vs local"],

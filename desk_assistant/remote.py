@@ -93,16 +93,21 @@ def _message_of(body: str) -> str:
     return body
 
 
+def refused_credentials(what: str, status: int, credential: str | None) -> ServerError:
+    """The error for HTTP 401/403: the server wants another key (or one at all)."""
+    hint = (
+        f"; set DESK_ASSISTANT_{credential.upper()} or keep it in the system keyring"
+        if credential
+        else ""
+    )
+    return ServerError(
+        f"{what} refused the credentials (HTTP {status}){hint}", transient=False, status=status
+    )
+
+
 def _status_error(what: str, status: int, detail: str, credential: str | None) -> ServerError:
     if status in (401, 403):
-        hint = (
-            f"; set DESK_ASSISTANT_{credential.upper()} or keep it in the system keyring"
-            if credential
-            else ""
-        )
-        return ServerError(
-            f"{what} refused the credentials (HTTP {status}){hint}", transient=False, status=status
-        )
+        return refused_credentials(what, status, credential)
     transient = status in _TRANSIENT_STATUS
     detail = " ".join(_message_of(detail).split())[:300]
     suffix = f": {detail}" if detail else ""

@@ -34,7 +34,14 @@ import numpy as np
 from desk_assistant.errors import EmbeddingModelMismatch, StoreError, StoreUnavailable
 from desk_assistant.manifest import ChunkRow
 from desk_assistant.offline import enforce_offline
-from desk_assistant.remote import ServerError, describe, server_label, timeout, with_retries
+from desk_assistant.remote import (
+    ServerError,
+    describe,
+    refused_credentials,
+    server_label,
+    timeout,
+    with_retries,
+)
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +136,7 @@ class ChromaStore:
         if isinstance(exc, ChromaError):
             status = exc.code()
             if status in (401, 403):
-                return describe_status(self._where, status)
+                return refused_credentials(self._where, status, "chroma_token")
             return ServerError(
                 f"{self._where}: {exc}", transient=status in (429, 500, 502, 503, 504)
             )
@@ -323,15 +330,6 @@ class ChromaStore:
         self._collections.pop(collection, None)
         if name in {c.name for c in self._call(self._client.list_collections)}:
             self._call(lambda: self._client.delete_collection(name))
-
-
-def describe_status(where: str, status: int) -> ServerError:
-    return ServerError(
-        f"{where} refused the credentials (HTTP {status}); set DESK_ASSISTANT_CHROMA_TOKEN "
-        "or keep the token in the system keyring",
-        transient=False,
-        status=status,
-    )
 
 
 def _persistent_client(path: Path) -> Any:
