@@ -1,10 +1,35 @@
-"""Errors whose message is meant for the user: what went wrong and what to do."""
+"""Errors whose message is meant for the user: what went wrong and what to do.
+
+The message (``str(exc)``) must make sense wherever it is read, so it names no command:
+the desktop app shows it as it is. Where the way out is a command, the error carries it
+in ``command`` and the CLI adds it; where the window can offer the way out as a button,
+``action`` says which.
+"""
 
 from __future__ import annotations
+
+from typing import Literal
+
+# What the window can do about an error, offered as a button next to the message.
+Action = Literal["add-model-file", "reindex", "choose-model"]
 
 
 class DeskAssistantError(Exception):
     """Base of all expected failures; the CLI prints the message, the UI shows it."""
+
+    def __init__(
+        self, message: str = "", *, command: str | None = None, action: Action | None = None
+    ) -> None:
+        super().__init__(message)
+        self.command = command
+        self.action = action
+
+    def for_terminal(self) -> str:
+        """The message with the command that acts on it, as the CLI prints it."""
+        message = str(self)
+        if not self.command:
+            return message
+        return f"{message.rstrip('.')}: {self.command}"
 
 
 class ModelLoadError(DeskAssistantError):

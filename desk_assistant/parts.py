@@ -170,8 +170,9 @@ class Parts:
             raise EmbeddingModelMismatch(
                 f"Collection '{collection}' was indexed with the embedding model {stored[0]}, "
                 f"but the configured model is {self.embedder.model_id}. Switch back to that "
-                f"model, or re-index the collection with it: desk-assistant --collection "
-                f"'{collection}' reindex"
+                "model, or re-index the collection with it.",
+                command=f"desk-assistant --collection '{collection}' reindex",
+                action="reindex",
             )
 
     def agree_with_server(self, collection: str) -> None:

@@ -130,9 +130,10 @@ def test_a_quantized_variant_is_another_vector_space(
         assert summary(assistant.ingest([SAMPLES / "project-notes.md"]))["added"] == 1
     with (
         make_assistant(app_home, embedder=int8) as assistant,
-        pytest.raises(EmbeddingModelMismatch, match="reindex"),
+        pytest.raises(EmbeddingModelMismatch, match="re-index the collection") as raised,
     ):
         assistant.search("deadline")
+    assert raised.value.command == "desk-assistant --collection 'default' reindex"
 
 
 def _write_manifest(folder: Path, **values: object) -> Path:

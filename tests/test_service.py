@@ -111,8 +111,13 @@ def test_a_different_embedding_model_is_refused(tmp_path: Path, app_home: Path) 
         summary(assistant.ingest([docs]))
     other = HashingEmbedder(model_id="other-model@2")
     with make_assistant(app_home, embedder=other) as assistant:
-        with pytest.raises(EmbeddingModelMismatch, match="reindex"):
+        with pytest.raises(EmbeddingModelMismatch, match="re-index the collection") as raised:
             assistant.search("lease")
+        # The CLI adds the command; the window offers the action instead.
+        assert raised.value.for_terminal().endswith(
+            "re-index the collection with it: desk-assistant --collection 'default' reindex"
+        )
+        assert raised.value.action == "reindex"
         with pytest.raises(EmbeddingModelMismatch):
             list(assistant.ingest([docs]))
         counts = summary(assistant.reindex())

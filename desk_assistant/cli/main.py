@@ -471,7 +471,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     except DeskAssistantError as exc:
         if args.debug:
             raise
-        sys.stderr.write(f"desk-assistant: {exc}\n")
+        sys.stderr.write(f"desk-assistant: {exc.for_terminal()}\n")
         return EXIT_FAILURE
     except Exception as exc:
         if args.debug:

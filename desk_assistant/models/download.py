@@ -31,6 +31,7 @@ CHUNK = 256 * 1024
 USER_AGENT = f"desk-assistant/{__version__}"
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 _UNSATISFIABLE = re.compile(r"bytes\s+\*/(\d+)")
+ADD_COMMAND = "desk-assistant models add PATH"  # how the CLI brings in a file fetched by hand
 
 
 class DownloadCancelled(DeskAssistantError):
@@ -62,17 +63,17 @@ def _check_url(url: str) -> None:
 
 
 def _http_error(exc: urllib.error.HTTPError, url: str) -> DeskAssistantError:
-    hint = ""
+    message = f"download failed: {urlsplit(url).hostname} answered HTTP {exc.code} {exc.reason}"
     if exc.code in (401, 403):
-        hint = (
-            "; the file may need a login on the website: download it in a browser and add "
-            "it with 'desk-assistant models add PATH'"
+        return DeskAssistantError(
+            f"{message}; the file may need a login on the website: download it in a browser, "
+            "then add the file to the model library",
+            command=ADD_COMMAND,
+            action="add-model-file",
         )
-    elif exc.code == 404:
-        hint = "; check the address"
-    return DeskAssistantError(
-        f"download failed: {urlsplit(url).hostname} answered HTTP {exc.code} {exc.reason}{hint}"
-    )
+    if exc.code == 404:
+        message += "; check the address"
+    return DeskAssistantError(message)
 
 
 class _Restart(Exception):
@@ -102,7 +103,9 @@ def _open(
         reason = getattr(exc, "reason", exc)
         raise DeskAssistantError(
             f"cannot reach {urlsplit(url).hostname}: {reason}; check the connection, or "
-            "download the file by other means and add it with 'desk-assistant models add PATH'"
+            "download the file by other means, then add the file to the model library",
+            command=ADD_COMMAND,
+            action="add-model-file",
         ) from exc
     if response.status == 206:
         match = _CONTENT_RANGE.match(response.headers.get("Content-Range") or "")
@@ -206,8 +209,9 @@ def download(
     final = dest_dir / name
     if final.exists():
         raise DeskAssistantError(
-            f"{final} already exists; remove it first (desk-assistant models remove NAME "
-            "--delete-file) to download it again"
+            f"{final} already exists; remove it from the model library (deleting its file) "
+            "to download it again",
+            command="desk-assistant models remove NAME --delete-file",
         )
     part = dest_dir / f"{name}.part"
     sha256, size, kept = _fetch(url, part, progress=progress, cancel=cancel, timeout=timeout)

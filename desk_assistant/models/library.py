@@ -57,7 +57,8 @@ class LicenceNotAccepted(DeskAssistantError):
     def __init__(self, notice: LicenceNotice, model: str) -> None:
         super().__init__(
             f"{model} is under the {notice.title}: read the notice and accept it before "
-            "using the model (desk-assistant models use NAME --accept-licence)"
+            "using the model",
+            command="desk-assistant models use NAME --accept-licence",
         )
         self.notice = notice
 
@@ -298,8 +299,8 @@ class ModelLibrary:
                 return entry
         names = ", ".join(entry.name for entry in self.list()) or "none"
         raise NotFoundError(
-            f"no model named {name!r} in the library (models: {names}); "
-            "see 'desk-assistant models list'"
+            f"no model named {name!r} in the library (models: {names})",
+            command="desk-assistant models list",
         )
 
     def find(self, name_or_path: str | Path) -> LibraryEntry | None:
