@@ -81,6 +81,11 @@ class ChatStore(SQLiteStore):
         with self._tx() as db:
             db.execute("UPDATE chats SET title = ? WHERE id = ?", (title, chat_id))
 
+    def rename_collection(self, old: str, new: str) -> None:
+        """Chats belong to their collection under its new name too."""
+        with self._tx() as db:
+            db.execute("UPDATE chats SET collection = ? WHERE collection = ?", (new, old))
+
     def delete(self, chat_id: int) -> None:
         """Hide the chat; :meth:`restore` undoes it until :meth:`purge` runs."""
         with self._tx() as db:

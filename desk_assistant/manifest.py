@@ -11,8 +11,11 @@ so a run killed at any instant leaves enough behind to undo the half-done write.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
+import secrets
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -92,7 +95,23 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (collection, pattern)
     );
     """,
+    # 3: a collection's internal id, beside the name the user sees and may change. NULL for
+    # collections made before: their id is derived from the name (``derived_key``).
+    """
+    ALTER TABLE collections ADD COLUMN key TEXT;
+    CREATE UNIQUE INDEX collections_by_key ON collections(key);
+    """,
 )
+
+
+def derived_key(name: str) -> str:
+    """An internal id for a collection named ``name``: 3-63 characters of [a-zA-Z0-9_-],
+    legal as a Chroma collection name and as a folder name on every system, whatever the
+    name holds (``Recipes & notes``, ``a/b``, ``中文``). The vectors of collections made
+    before ids were stored live under it, so it must never change."""
+    slug = re.sub(r"[^a-zA-Z0-9_-]+", "-", name).strip("-_")[:40] or "c"
+    digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
+    return f"da-{slug}-{digest}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,11 +172,23 @@ class Manifest(SQLiteStore):
 
     def ensure_collection(self, name: str, embedding_model: str, dim: int) -> None:
         with self._tx() as db:
+            if db.execute("SELECT 1 FROM collections WHERE name = ?", (name,)).fetchone():
+                return
+            key = derived_key(name)
+            # A renamed collection keeps its id: the name it had may come back as another.
+            while db.execute("SELECT 1 FROM collections WHERE key = ?", (key,)).fetchone():
+                key = f"{derived_key(name)}-{secrets.token_hex(3)}"
             db.execute(
-                "INSERT INTO collections (name, embedding_model, embedding_dim, created_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT(name) DO NOTHING",
-                (name, embedding_model, dim, time.time()),
+                "INSERT INTO collections (name, key, embedding_model, embedding_dim, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (name, key, embedding_model, dim, time.time()),
             )
+
+    def collection_key(self, name: str) -> str:
+        """The collection's internal id (for the vector store and the lexical index), which
+        stays when the collection is renamed."""
+        row = self._db.execute("SELECT key FROM collections WHERE name = ?", (name,)).fetchone()
+        return row[0] if row is not None and row[0] else derived_key(name)
 
     def collections(self) -> list[CollectionInfo]:
         rows = self._db.execute(
@@ -169,10 +200,14 @@ class Manifest(SQLiteStore):
         return [CollectionInfo(r[0], r[1], int(r[2]), int(r[3])) for r in rows]
 
     def rename_collection(self, old: str, new: str) -> None:
-        """Rename in every table at once (the foreign keys do not cascade updates)."""
+        """Rename in every table at once (the foreign keys do not cascade updates); the
+        internal id stays, so the vectors and the lexical index stay where they are."""
         with self._tx() as db:
             db.execute("PRAGMA defer_foreign_keys = ON")
-            db.execute("UPDATE collections SET name = ? WHERE name = ?", (new, old))
+            db.execute(
+                "UPDATE collections SET name = ?, key = COALESCE(key, ?) WHERE name = ?",
+                (new, derived_key(old), old),
+            )
             for table in ("contents", "sources", "roots", "excludes", "journal"):
                 db.execute(f"UPDATE {table} SET collection = ? WHERE collection = ?", (new, old))
 

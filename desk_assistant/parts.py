@@ -14,7 +14,6 @@ model between its threads, serialised).
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -101,6 +100,7 @@ class Parts:
             self._store = ChromaStore(
                 self.paths.chroma,
                 settings.chroma_url,
+                key_of=self.manifest.collection_key,
                 writer=self.writer,
                 token=secret(settings, "chroma_token"),
                 ca_bundle=settings.ca_bundle,
@@ -126,12 +126,19 @@ class Parts:
         return index
 
     def forget_lexical(self, collection: str) -> None:
-        """Drop a collection's BM25 index (it is rebuilt from the manifest when needed)."""
+        """Drop a collection's BM25 index (it is rebuilt from the manifest when needed);
+        before its manifest row goes, which holds the id that names the index's folder."""
         self._lexical.pop(collection, None)
         shutil.rmtree(self._lexical_folder(collection), ignore_errors=True)
 
+    def forget_name(self, collection: str) -> None:
+        """Drop what is cached under a collection's name, which is about to change (the
+        index and the vectors stay where they are: under the collection's id)."""
+        self._lexical.pop(collection, None)
+        self.store.forget(collection)
+
     def _lexical_folder(self, collection: str) -> Path:
-        return self.paths.lexical / hashlib.sha1(collection.encode()).hexdigest()[:16]
+        return self.paths.lexical / self.manifest.collection_key(collection)
 
     def parser(self) -> SandboxedParser:
         """The parser workers, kept between runs and rebuilt when their settings change."""

@@ -29,7 +29,7 @@ from desk_assistant.records import (
     Status,
     Token,
 )
-from desk_assistant.settings import Settings, load_settings
+from desk_assistant.settings import Settings, collection_name
 from ingest.loaders import LoadedText, LoaderError
 from ingest.sandbox import load_isolated
 from ingest.scan import Excludes
@@ -176,8 +176,7 @@ class Assistant:
         roots = manifest.roots(name)
         excludes = manifest.excludes(name)
         if manifest.embedding_model(name) is not None:
-            self._parts.store.drop(name)
-            manifest.drop_collection(name)
+            self._drop_index(name)
         self._parts.check_embedding_model(name, create=True)
         manifest.set_excluded(name, excludes, excluded=True)
         yield from self.ingest(roots, name)
@@ -305,35 +304,46 @@ class Assistant:
 
     # listings ----------------------------------------------------------------------
 
+    def _new_collection_name(self, name: str) -> str:
+        """``name`` as a new collection may be called, or a message a user can act on."""
+        try:
+            checked = collection_name(name)
+        except ValueError as exc:
+            raise DeskAssistantError(str(exc)) from None
+        if self._parts.manifest.embedding_model(checked) is not None:
+            raise DeskAssistantError(f"there is already a collection named “{checked}”")
+        return checked
+
     def create_collection(self, name: str) -> CollectionInfo:
         """An empty collection, bound to the configured embedding model."""
-        home = self._parts.paths.home
-        checked = load_settings(home, collection=name).collection  # validates
-        if self._parts.manifest.embedding_model(checked) is not None:
-            raise DeskAssistantError(f"a collection named '{checked}' already exists")
+        checked = self._new_collection_name(name)
         self._parts.check_embedding_model(checked, create=True)
         return next(c for c in self.collections() if c.name == checked)
 
     def rename_collection(self, old: str, new: str) -> None:
+        """Only the name changes: the index stays under the collection's internal id, and
+        the chats asked in it follow it."""
         manifest = self._parts.manifest
-        new = load_settings(self._parts.paths.home, collection=new).collection  # validates
         if manifest.embedding_model(old) is None:
             raise NotFoundError(f"there is no collection '{old}'")
-        if manifest.embedding_model(new) is not None:
-            raise DeskAssistantError(f"a collection named '{new}' already exists")
+        new = self._new_collection_name(new)
         self._indexer().recover()
-        self._parts.store.rename(old, new)
+        self._parts.forget_name(old)
         manifest.rename_collection(old, new)
-        self._parts.forget_lexical(old)  # rebuilt under the new name
+        self._parts.chats.rename_collection(old, new)
 
     def delete_collection(self, name: str) -> None:
         """Forget a collection and its index (the files themselves are never touched)."""
-        manifest = self._parts.manifest
-        if manifest.embedding_model(name) is None:
+        if self._parts.manifest.embedding_model(name) is None:
             raise NotFoundError(f"there is no collection '{name}'")
+        self._drop_index(name)
+
+    def _drop_index(self, name: str) -> None:
+        """Delete the collection's vectors, lexical index and manifest rows (this last:
+        the row holds the id that names the others)."""
         self._parts.store.drop(name)
-        manifest.drop_collection(name)
         self._parts.forget_lexical(name)
+        self._parts.manifest.drop_collection(name)
 
     def sources(self, collection: str | None = None) -> list[SourceInfo]:
         return self._parts.manifest.sources(self._collection(collection))

@@ -10,6 +10,7 @@ does not know are kept in the file and reported (:attr:`Settings.file_warnings`)
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -56,6 +57,21 @@ class _Sources:
 
 
 _sources: ContextVar[_Sources | None] = ContextVar("_sources", default=None)
+COLLECTION_NAME_LENGTH = 100
+
+
+def collection_name(name: str) -> str:
+    """``name`` as a collection may be called: any printable text (``Recipes & notes``,
+    ``Q3/Q4: "drafts"``, ``中文``), without surrounding spaces; ValueError with a reason
+    otherwise. Stores and folders use the collection's internal id, never its name."""
+    name = name.strip()
+    if not name:
+        raise ValueError("a collection needs a name")
+    if len(name) > COLLECTION_NAME_LENGTH:
+        raise ValueError(f"a collection name can be at most {COLLECTION_NAME_LENGTH} characters")
+    if not all(ch.isprintable() or unicodedata.category(ch) == "Zs" for ch in name):
+        raise ValueError("a collection name cannot contain line breaks, tabs or control characters")
+    return name
 
 
 class Settings(BaseSettings):
@@ -67,7 +83,7 @@ class Settings(BaseSettings):
     _file_warnings: tuple[str, ...] = PrivateAttr(default=())
 
     home: Path = Field(default_factory=default_home, description="Data folder")
-    collection: str = Field("default", min_length=1, max_length=64, description="Collection")
+    collection: str = Field("default", description="Collection")
 
     # Answering
     model_path: Path | None = Field(None, description="GGUF model file (empty: built-in)")
@@ -138,9 +154,7 @@ class Settings(BaseSettings):
     @field_validator("collection")
     @classmethod
     def _collection_name(cls, value: str) -> str:
-        if not all(ch.isalnum() or ch in "-_ ." for ch in value) or value.strip() != value:
-            raise ValueError("use letters, digits, spaces, '-', '_' or '.'")
-        return value
+        return collection_name(value)
 
     @field_validator("chroma_url", "llm_url")
     @classmethod

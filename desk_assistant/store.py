@@ -19,9 +19,7 @@ pass (the server restarts, is overloaded, or the network hiccups); what remains 
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -99,21 +97,20 @@ def _shared_row(chunk_id: str, document: str | None, metadata: Mapping[str, Any]
     )
 
 
-def chroma_collection_name(collection: str) -> str:
-    """A Chroma-legal name (3-63 chars, [a-zA-Z0-9._-]) that is unique per collection."""
-    slug = re.sub(r"[^a-zA-Z0-9_-]+", "-", collection).strip("-_")[:40] or "c"
-    digest = hashlib.sha1(collection.encode("utf-8")).hexdigest()[:8]
-    return f"da-{slug}-{digest}"
-
-
 class ChromaStore:
-    """Dense vectors per collection, cosine space, written as ``writer``."""
+    """Dense vectors per collection, cosine space, written as ``writer``.
+
+    Methods take the collection's name; ``key_of`` maps it to the collection's internal id
+    (the manifest's), which names the Chroma collection: a Chroma-legal name whatever the
+    user called the collection, and one that stays when it is renamed.
+    """
 
     def __init__(
         self,
         path: Path,
         url: str | None = None,
         *,
+        key_of: Callable[[str], str],
         writer: str = "",
         token: str | None = None,
         ca_bundle: Path | None = None,
@@ -121,6 +118,7 @@ class ChromaStore:
     ) -> None:
         enforce_offline()  # before the import: chromadb reads the telemetry flag once
         self.writer = writer
+        self._key_of = key_of
         self.shared = bool(url)
         self._wait = wait
         self._where = f"The Chroma server at {server_label(url)}" if url else str(path)
@@ -162,7 +160,7 @@ class ChromaStore:
         if collection not in self._collections:
             self._collections[collection] = self._call(
                 lambda: self._client.get_or_create_collection(
-                    chroma_collection_name(collection),
+                    self._key_of(collection),
                     configuration={"hnsw": {"space": "cosine"}},
                     embedding_function=None,
                     metadata={"desk_assistant_collection": collection},
@@ -302,23 +300,9 @@ class ChromaStore:
         target = self._collection(collection)
         return int(self._call(target.count))
 
-    def rename(self, old: str, new: str) -> None:
-        names = {c.name for c in self._call(self._client.list_collections)}
-        self._collections.pop(old, None)
-        self._collections.pop(new, None)
-        if chroma_collection_name(new) in names:
-            # Left behind by an earlier crash or a dropped manifest: only an empty one is
-            # safe to replace.
-            if self._client.get_collection(chroma_collection_name(new)).count():
-                raise StoreError(
-                    f"the vector store already holds vectors for a collection named '{new}'; "
-                    "run 'desk-assistant doctor' or choose another name"
-                )
-            self._client.delete_collection(chroma_collection_name(new))
-        if chroma_collection_name(old) in names:
-            self._client.get_collection(chroma_collection_name(old)).modify(
-                name=chroma_collection_name(new), metadata={"desk_assistant_collection": new}
-            )
+    def forget(self, collection: str) -> None:
+        """Drop what is cached under a name that is about to change."""
+        self._collections.pop(collection, None)
 
     def drop(self, collection: str) -> None:
         """Delete a collection's vectors: on a shared server only the ones this data folder
@@ -326,7 +310,7 @@ class ChromaStore:
         if self.shared:
             self.delete(collection, sorted(self.ids(collection, writer=self.writer)))
             return
-        name = chroma_collection_name(collection)
+        name = self._key_of(collection)
         self._collections.pop(collection, None)
         if name in {c.name for c in self._call(self._client.list_collections)}:
             self._call(lambda: self._client.delete_collection(name))

@@ -157,3 +157,33 @@ def test_a_new_database_opened_by_many_threads_at_once_is_migrated_once(tmp_path
         m.close()
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_a_collection_made_before_ids_keeps_its_vectors_where_they_were(tmp_path: Path) -> None:
+    from desk_assistant.manifest import derived_key
+
+    path = tmp_path / "m.sqlite3"
+    db = sqlite3.connect(path)  # a manifest as version 2 left it
+    for migration in MIGRATIONS[:2]:
+        db.executescript(migration)
+    db.execute("PRAGMA user_version = 2")
+    db.execute("INSERT INTO collections (name, created_at) VALUES ('Old notes', 0)")
+    db.commit()
+    db.close()
+    manifest = Manifest(path)
+    assert manifest.collection_key("Old notes") == derived_key("Old notes")
+    manifest.rename_collection("Old notes", "Renamed")
+    assert manifest.collection_key("Renamed") == derived_key("Old notes")  # the id stays
+    manifest.ensure_collection("Old notes", "model@1", 8)  # the old name, a new collection
+    assert manifest.collection_key("Old notes") not in (derived_key("Old notes"), "")
+    assert manifest.collection_key("Old notes").startswith(derived_key("Old notes"))
+
+
+@pytest.mark.parametrize("name", ["Recipes & notes", 'Q3/Q4: "drafts"', "l'été", "中文 笔记", "-"])
+def test_any_printable_name_gets_a_safe_id(tmp_path: Path, name: str) -> None:
+    import re
+
+    manifest = Manifest(tmp_path / "m.sqlite3")
+    manifest.ensure_collection(name, "model@1", 8)
+    assert [c.name for c in manifest.collections()] == [name]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{3,63}", manifest.collection_key(name))

@@ -291,3 +291,52 @@ def test_the_chosen_data_folder_is_used_unless_the_environment_says_otherwise(
     assert load_settings().home == chosen
     choose_home(None)
     assert default_home() != chosen and default_home().name == "desk-assistant"
+
+
+NAMES = ["Recipes & notes", 'Q3/Q4: "drafts"', "l'été", "中文"]
+
+
+def test_collections_take_any_printable_name(tmp_path: Path, app_home: Path) -> None:
+    docs = _docs(tmp_path / "docs")
+    with assistant_and_parts(app_home) as (assistant, parts):
+        for name in NAMES:
+            assistant.create_collection(name)
+            summary(assistant.ingest([docs], name))
+            assert assistant.search("notice period", name)[0].path.endswith("lease.md")
+            _consistent(parts, name)
+        assert sorted(c.name for c in assistant.collections()) == sorted(NAMES)
+        chat = assistant.new_chat("Recipes & notes")
+        final_answer(
+            assistant.ask("What is the notice period?", "Recipes & notes", chat_id=chat.id)
+        )
+        assistant.rename_collection("Recipes & notes", "Kitchen / 厨房")
+        # Only the name changed: the vectors are found, and the chat went along.
+        assert assistant.search("notice period", "Kitchen / 厨房")[0].path.endswith("lease.md")
+        _consistent(parts, "Kitchen / 厨房")
+        assert [c.collection for c in assistant.chats()] == ["Kitchen / 厨房"]
+        assistant.create_collection("Recipes & notes")  # the old name is free again
+        assert assistant.search("notice period", "Recipes & notes") == []
+        for bad, reason in (("", "needs a name"), ("a\nb", "line breaks"), ("中文", "already")):
+            with pytest.raises(DeskAssistantError, match=reason):
+                assistant.create_collection(bad)
+        assistant.delete_collection("Kitchen / 厨房")
+        assert "Kitchen / 厨房" not in {c.name for c in assistant.collections()}
+
+
+def test_the_cli_takes_the_collection_by_its_display_name(
+    tmp_path: Path, app_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+    import json
+
+    from desk_assistant.cli.main import main
+
+    name = 'Recipes & notes: "é" 中'
+    with make_assistant(app_home) as assistant:
+        assistant.create_collection(name)
+        summary(assistant.ingest([_docs(tmp_path / "docs")], name))
+    out = io.StringIO()
+    assert main(["--collection", name, "sources", "--json"], out=out) == 0
+    assert {Path(s["path"]).name for s in json.loads(out.getvalue())} == {"lease.md", "birds.txt"}
+    assert main(["--collection", "two\nlines", "status"], out=io.StringIO()) == 1
+    assert "line breaks" in capsys.readouterr().err
