@@ -13,6 +13,7 @@ path, the backends - can change without the window or the command line noticing.
 - :class:`ModelLibrary`: describe, add, remove, use and download model files;
   :func:`check_model` for the settings dialog; :func:`version_text` for ``--version``
   (versions, llama.cpp build, the built-in models' SHA-256).
+- Progress of an ingestion as the window and the CLI show it (:class:`RunProgress`).
 - The records and errors that cross this boundary, and the two plug-in protocols
   (:class:`Embedder`, :class:`LLMRuntime`) through which fakes and a shared embedding
   model (:func:`make_embedder`) come in.
@@ -38,6 +39,7 @@ from desk_assistant.errors import (
 )
 from desk_assistant.offline import enforce_offline
 from desk_assistant.paths import HOME_ENV, choose_home, chosen_home
+from desk_assistant.progress import FILE_STEPS, RunProgress, format_duration
 from desk_assistant.records import (
     Answer,
     ChatInfo,
@@ -116,6 +118,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CATALOGUE",
+    "FILE_STEPS",
     "HOME_ENV",
     "PROMPT_FORMATS",
     "PROMPT_FORMAT_SOURCES",
@@ -142,6 +145,7 @@ __all__ = [
     "NotFoundError",
     "Passage",
     "RemoveResult",
+    "RunProgress",
     "RuntimeName",
     "SearchFilter",
     "ServerInfo",
@@ -162,6 +166,7 @@ __all__ = [
     "enforce_offline",
     "followed_reader",
     "format_bytes",
+    "format_duration",
     "keyring_available",
     "load_settings",
     "make_embedder",

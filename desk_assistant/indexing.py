@@ -21,6 +21,7 @@ from desk_assistant.parts import Parts
 from desk_assistant.records import FileOutcome, IngestEvent
 from desk_assistant.store import VectorChunk
 from ingest.loaders import is_supported
+from ingest.progress import FileProgress
 from ingest.sandbox import ParseFailure, ParseTask
 from ingest.scan import NO_EXCLUDES, Excludes, ScanPlan, discover, plan
 from ingest.types import FileEntry, ParsedDocument
@@ -198,9 +199,13 @@ class Indexer:
         )
         run.total = len(work.added) + len(work.changed)
         run.counts["unchanged"] = len(work.unchanged) + len(work.touched)
-        queued = tuple(entry.path for entry, _ in (*work.added, *work.changed))
+        queued = [entry for entry, _ in (*work.added, *work.changed)]
         yield IngestEvent(
-            "scan", total=run.total, queued=queued, counts={"unchanged": run.counts["unchanged"]}
+            "scan",
+            total=run.total,
+            queued=tuple(entry.path for entry in queued),
+            sizes=tuple(entry.size for entry in queued),
+            counts={"unchanged": run.counts["unchanged"]},
         )
         try:
             for entry, _digest in work.touched:
@@ -257,7 +262,17 @@ class Indexer:
         self.parts.agree_with_server(run.collection)
         batch: list[tuple[_Wanted, ParsedDocument]] = []
         size = 0
-        for task, result in self.parts.parser().parse([w.task for w in wanted.values()]):
+        tasks = [w.task for w in wanted.values()]
+        for update in self.parts.parser().parse_with_progress(tasks):
+            if isinstance(update, FileProgress):
+                yield IngestEvent(
+                    update.stage, path=update.path, done=update.done, total=update.total
+                )
+                # The parser is busy with a long file: embed what waits meanwhile.
+                yield from self._embed_and_store(run, batch)
+                batch, size = [], 0
+                continue
+            task, result = update
             item = wanted[task.content_hash]
             if isinstance(result, ParseFailure):
                 entries = [entry for entry, _ in item.entries]
@@ -269,7 +284,7 @@ class Indexer:
                 continue
             batch.append((item, result))
             size += len(result.chunks)
-            # Several documents per encode call: fuller batches, sorted by length inside.
+            # Small documents share encode calls: fewer, fuller batches.
             if size >= 4 * self.embed_batch:
                 yield from self._embed_and_store(run, batch)
                 batch, size = [], 0
@@ -280,8 +295,7 @@ class Indexer:
     ) -> Iterator[IngestEvent]:
         if not batch:
             return
-        texts = [chunk.text for _, document in batch for chunk in document.chunks]
-        vectors = self.parts.embedder.embed_documents(texts)
+        vectors = yield from self._embed([document for _, document in batch])
         offset = 0
         for item, document in batch:
             size = len(document.chunks)
@@ -289,3 +303,26 @@ class Indexer:
             offset += size
             for entry, outcome in item.entries:
                 yield run.event(entry.path, outcome, chunks=size, pages=document.pages)
+
+    def _embed(self, documents: list[ParsedDocument]) -> Generator[IngestEvent, None, np.ndarray]:
+        """The documents' chunk vectors, in order, computed one embedding batch at a time:
+        after each, how far the documents in it are, so that a long document shows its
+        progress instead of a minute of silence."""
+        texts = [chunk.text for document in documents for chunk in document.chunks]
+        owner_of = [n for n, document in enumerate(documents) for _ in document.chunks]
+        embedded = [0] * len(documents)
+        parts: list[np.ndarray] = []
+        step = self.embed_batch
+        for start in range(0, len(texts), step):
+            touched = owner_of[start : start + step]
+            for n in sorted({n for n in touched if not embedded[n]}):
+                yield IngestEvent("embed", path=documents[n].path, total=len(documents[n].chunks))
+            parts.append(self.parts.embedder.embed_documents(texts[start : start + step]))
+            for n in touched:
+                embedded[n] += 1
+            for n in sorted(set(touched)):
+                document = documents[n]
+                yield IngestEvent(
+                    "embed", path=document.path, done=embedded[n], total=len(document.chunks)
+                )
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]

@@ -101,17 +101,25 @@ class Answer:
 FileOutcome = Literal["added", "updated", "unchanged", "removed", "failed", "skipped"]
 
 
+IngestKind = Literal["scan", "parse", "ocr", "chunk", "embed", "file", "summary"]
+
+
 @dataclass(frozen=True, slots=True)
 class IngestEvent:
     """One step of an ingestion run, streamed to the CLI and the UI.
 
-    ``kind`` is "scan" (discovery done: ``total`` files to process), "file" (one file
-    finished with ``outcome``), or "summary" (the run's counts, always last).
+    ``kind`` is "scan" (discovery done: ``total`` files to process, ``queued`` with their
+    ``sizes``), "file" (one file finished with ``outcome``; ``done`` of ``total`` files),
+    or "summary" (the run's counts, always last). In between, a long file says how far
+    it is: "parse" and "ocr" (``done`` of ``total`` pages of ``path`` read from the text
+    layer / by OCR), "chunk" (``done`` of ``total`` sections split into chunks) and
+    "embed" (``done`` of ``total`` chunks of ``path`` embedded).
     """
 
-    kind: Literal["scan", "file", "summary"]
+    kind: IngestKind
     path: str | None = None
     queued: tuple[str, ...] = ()  # scan: the files this run will read or re-point
+    sizes: tuple[int, ...] = ()  # scan: their sizes in bytes
     outcome: FileOutcome | None = None
     reason: str | None = None
     chunks: int = 0
@@ -125,9 +133,8 @@ class IngestEvent:
             return {"event": "summary", **self.counts}
         if self.kind == "scan":
             return {"event": "scan", "total": self.total, **self.counts}
-        data = {
-            k: v for k, v in asdict(self).items() if v is not None and k not in ("counts", "queued")
-        }
+        hidden = ("counts", "queued", "sizes")
+        data = {k: v for k, v in asdict(self).items() if v is not None and k not in hidden}
         data["event"] = data.pop("kind")
         return data
 

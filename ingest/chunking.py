@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingest.analysis import analyze
+from ingest.progress import report
 from ingest.types import Chunk, Section
 
 _WORDISH = re.compile(r"\w+|[^\w\s]", re.UNICODE)
@@ -59,7 +60,9 @@ class Chunker:
 
     def chunk(self, sections: Iterable[Section]) -> list[Chunk]:
         chunks: list[Chunk] = []
-        for section in sections:
+        listed = list(sections)
+        for done, section in enumerate(listed):
+            report("chunk", done, len(listed))  # splitting takes longer than reading
             if not section.text.strip():
                 continue
             cursor = 0

@@ -14,6 +14,7 @@ import os
 import queue
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -22,10 +23,14 @@ from typing import Any
 
 from ingest.chunking import Chunker, ChunkingConfig
 from ingest.loaders import LoadedText, LoaderError, load
+from ingest.progress import FileProgress, Stage, reporting_to
 from ingest.types import ParsedDocument
 
 _READY = "ready"
 _STARTUP_TIMEOUT = 180.0  # the first import of llama-index can be slow on a cold disk
+# A file that takes longer than this to parse says how far it is, at most this often: a
+# quick file sends nothing, so a folder of small files costs no extra messages.
+PROGRESS_EVERY = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,7 @@ class ParseFailure:
 
 
 ParseResult = ParsedDocument | ParseFailure
+ProgressCallback = Callable[[FileProgress], None]
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -109,7 +115,12 @@ def _resolve(spec: str) -> Callable[[ParseTask, Chunker], ParseResult]:
 
 
 def _worker_main(
-    conn: Connection, config: ChunkingConfig, memory_mb: int, parse: str, timeout: float
+    conn: Connection,
+    config: ChunkingConfig,
+    memory_mb: int,
+    parse: str,
+    timeout: float,
+    progress_every: float,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
     _own_process_group()
@@ -129,10 +140,28 @@ def _worker_main(
         if task is None:
             return
         try:
-            result: ParseResult = parse_one(task, chunker)
+            with reporting_to(_progress_sender(conn, task.path, progress_every)):
+                result: ParseResult = parse_one(task, chunker)
         except MemoryError as exc:  # chunking a huge text can exhaust the cap too
             result = ParseFailure(task.path, failure_reason(exc))
         conn.send(result)
+
+
+def _progress_sender(
+    conn: Connection, path: str, every: float
+) -> Callable[[Stage, int, int], None]:
+    """Sends the loader's progress to the parent once the file has taken ``every``
+    seconds, and then every ``every`` seconds."""
+    due = time.monotonic() + every
+
+    def send(stage: Stage, done: int, total: int) -> None:
+        nonlocal due
+        now = time.monotonic()
+        if now >= due:
+            due = now + every
+            conn.send(FileProgress(path, stage, done, total))
+
+    return send
 
 
 def _load_one(conn: Connection, path: str, memory_mb: int) -> None:
@@ -176,10 +205,18 @@ def load_isolated(path: str, *, timeout: float = 60.0, memory_mb: int = 2048) ->
 class _Worker:
     """One child process and its pipe; restarted after a timeout or a crash."""
 
-    def __init__(self, config: ChunkingConfig, memory_mb: int, parse: str, timeout: float) -> None:
+    def __init__(
+        self,
+        config: ChunkingConfig,
+        memory_mb: int,
+        parse: str,
+        timeout: float,
+        progress_every: float = PROGRESS_EVERY,
+    ) -> None:
         self._config = config
         self._memory_mb = memory_mb
         self._parse = parse
+        self._progress_every = progress_every
         self.timeout = timeout
         self._process: Any = None
         self._conn: Connection | None = None
@@ -190,7 +227,14 @@ class _Worker:
         parent, child = context.Pipe()
         process = context.Process(
             target=_worker_main,
-            args=(child, self._config, self._memory_mb, self._parse, self.timeout),
+            args=(
+                child,
+                self._config,
+                self._memory_mb,
+                self._parse,
+                self.timeout,
+                self._progress_every,
+            ),
             daemon=True,
         )
         process.start()
@@ -201,15 +245,21 @@ class _Worker:
         self._process, self._conn = process, parent
         return parent
 
-    def run(self, task: ParseTask) -> ParseResult:
+    def run(self, task: ParseTask, progress: ProgressCallback | None = None) -> ParseResult:
+        """Parse ``task``; the worker's progress reports go to ``progress`` meanwhile. The
+        timeout is for the whole file, however many reports it sends."""
         conn = self._conn or self._start()
         conn.send(task)
-        if conn.poll(self.timeout):
+        deadline = time.monotonic() + self.timeout
+        while conn.poll(max(0.0, deadline - time.monotonic())):
             try:
-                result: ParseResult = conn.recv()
+                message: ParseResult | FileProgress = conn.recv()
             except (EOFError, OSError):
                 return ParseFailure(task.path, self._crash_reason())
-            return result
+            if not isinstance(message, FileProgress):
+                return message
+            if progress is not None:
+                progress(message)
         self.stop()
         return ParseFailure(task.path, f"parsing took longer than {self.timeout:g} s; skipped")
 
@@ -260,21 +310,34 @@ class SandboxedParser:
         memory_mb: int = 2048,
         prefetch: int = 256,
         parse: str = "ingest.sandbox:parse_file",
+        progress_every: float = PROGRESS_EVERY,
     ) -> None:
         """``parse`` names the function the workers run, as "module:function" (the
-        workers import it themselves: spawned processes share no objects)."""
+        workers import it themselves: spawned processes share no objects);
+        ``progress_every`` is how often a long file reports its progress."""
         self.config = config
         self.prefetch = max(1, prefetch)
-        self._pool = [_Worker(config, memory_mb, parse, timeout) for _ in range(max(1, workers))]
+        self._pool = [
+            _Worker(config, memory_mb, parse, timeout, progress_every)
+            for _ in range(max(1, workers))
+        ]
 
     def close(self) -> None:
         for worker in self._pool:
             worker.stop()
 
     def parse(self, tasks: Iterable[ParseTask]) -> Iterator[tuple[ParseTask, ParseResult]]:
+        for item in self.parse_with_progress(tasks):
+            if not isinstance(item, FileProgress):
+                yield item
+
+    def parse_with_progress(
+        self, tasks: Iterable[ParseTask]
+    ) -> Iterator[tuple[ParseTask, ParseResult] | FileProgress]:
+        """Like :meth:`parse`, with the progress of long files (pages read) in between."""
         todo: queue.Queue[ParseTask | None] = queue.Queue()
-        done: queue.Queue[tuple[ParseTask, ParseResult] | BaseException] = queue.Queue(
-            maxsize=self.prefetch
+        done: queue.Queue[tuple[ParseTask, ParseResult] | FileProgress | BaseException] = (
+            queue.Queue(maxsize=self.prefetch)
         )
         stopping = threading.Event()
         count = 0
@@ -284,13 +347,17 @@ class SandboxedParser:
         for _ in self._pool:
             todo.put(None)
 
+        def progress(report: FileProgress) -> None:
+            with contextlib.suppress(queue.Full):  # a report can be missed, a result never
+                done.put_nowait(report)
+
         def serve(worker: _Worker) -> None:
             try:
                 while not stopping.is_set():
                     task = todo.get()
                     if task is None:
                         return
-                    result = (task, worker.run(task))
+                    result = (task, worker.run(task, progress))
                     while not stopping.is_set():
                         with contextlib.suppress(queue.Full):
                             done.put(result, timeout=0.2)
@@ -308,10 +375,13 @@ class SandboxedParser:
             thread.start()
         finished = False
         try:
-            for _ in range(count):
+            left = count
+            while left:
                 item = done.get()
                 if isinstance(item, BaseException):
                     raise item
+                if not isinstance(item, FileProgress):
+                    left -= 1
                 yield item
             finished = True
         finally:

@@ -15,7 +15,6 @@ from desk_assistant.errors import NotFoundError
 from desk_assistant.records import IngestEvent, SourceInfo
 from desk_assistant.settings import Settings
 from ui.chat_view import link_citations
-from ui.ingest_progress import IngestTracker, format_duration
 from ui.passages import find_passage, pdf_search_phrases, snippet
 from ui.qt_models import DocumentsModel
 from ui.settings_form import PathWidget, editor_for
@@ -70,24 +69,6 @@ def test_only_known_citation_markers_become_links() -> None:
     linked = link_citations(text, 4, {1, 2})
     assert "[\\[1\\]](cite:4:1)" in linked and "[\\[2\\]](cite:4:2)" in linked
     assert "See [3]" in linked and "[1](already)" in linked
-
-
-def test_the_estimate_waits_for_a_finished_file() -> None:
-    now = [100.0]
-    tracker = IngestTracker(clock=lambda: now[0])
-    assert tracker.describe() == "Looking for files…"
-    tracker.add(IngestEvent("scan", total=4))
-    assert tracker.eta() is None
-    now[0] += 10
-    tracker.add(IngestEvent("file", path="/a.pdf", outcome="added", chunks=7, done=1, total=4))
-    now[0] += 10
-    tracker.add(
-        IngestEvent("file", path="/b.pdf", outcome="failed", reason="damaged", done=2, total=4)
-    )
-    assert tracker.eta() == pytest.approx(20.0)
-    assert tracker.describe() == "Indexing 3 of 4 files · 7 chunks · about 20 s left"
-    assert tracker.failed == [("/b.pdf", "damaged")]
-    assert format_duration(125) == "2 min 05 s"
 
 
 def test_documents_show_queued_then_their_outcome(qtbot: QtBot) -> None:

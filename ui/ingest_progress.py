@@ -1,16 +1,14 @@
-"""Progress of an ingestion: files and chunks so far, and a time estimate.
+"""The progress of an ingestion under the library: what is being done, a bar, Cancel.
 
-The estimate is the average time per finished file times the files left; it says
-nothing until a file has finished, rather than guessing.
+The figures and the estimate come from the engine's ``RunProgress`` (the CLI's progress
+line shows the same): files done, the page or chunk a long file is at, and the time left
+at the measured rate. A timer re-reads the estimate every second, so it counts down
+between reports instead of standing still.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -20,65 +18,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desk_assistant.api import IngestEvent
+from desk_assistant.api import IngestEvent, RunProgress
 from ui.icons import Icons
 
-
-def format_duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
-
-
-@dataclass(slots=True)
-class IngestTracker:
-    """Counts what an ingestion reported; ``clock`` is replaceable for tests."""
-
-    clock: Callable[[], float] = time.monotonic
-    total: int | None = None
-    done: int = 0
-    chunks: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
-    started: float = 0.0
-
-    def __post_init__(self) -> None:
-        self.started = self.clock()
-
-    def add(self, event: IngestEvent) -> None:
-        if event.kind == "scan":
-            self.total = event.total
-            self.started = self.clock()
-        elif event.kind == "file":
-            self.done = event.done
-            self.chunks += event.chunks
-            if event.outcome == "failed" and event.path:
-                self.failed.append((event.path, event.reason or "unknown reason"))
-        else:
-            self.counts = dict(event.counts)
-
-    def eta(self) -> float | None:
-        if not self.total or not self.done or self.done >= self.total:
-            return None
-        per_file = (self.clock() - self.started) / self.done
-        return per_file * (self.total - self.done)
-
-    def describe(self) -> str:
-        if self.total is None:
-            return "Looking for files…"
-        if self.total == 0:
-            return "Checking for changes…"
-        text = f"Indexing {min(self.done + 1, self.total)} of {self.total} files"
-        text += f" · {self.chunks} chunks"
-        eta = self.eta()
-        if eta is not None:
-            text += f" · about {format_duration(eta)} left"
-        return text
+_STEPS = 1000  # the bar's resolution
 
 
 class IngestProgress(QWidget):
@@ -90,9 +33,11 @@ class IngestProgress(QWidget):
         super().__init__(parent)
         self.label = QLabel(self)
         self.label.setObjectName("muted")
+        self.label.setWordWrap(True)
         self.bar = QProgressBar(self)
         self.bar.setTextVisible(False)
         self.bar.setMaximumHeight(10)
+        self.bar.setAccessibleName("Indexing progress")
         self.cancel = QPushButton("Cancel", self)
         self.cancel.setToolTip("Stop indexing; what is indexed so far stays indexed")
         icons.attach(self.cancel, "cancel")
@@ -105,23 +50,37 @@ class IngestProgress(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.label)
         layout.addLayout(row)
-        self.tracker = IngestTracker()
+        self.run = RunProgress()
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(1000)
+        self._ticker.timeout.connect(self._show)
         self.hide()
 
     def start(self) -> None:
-        self.tracker = IngestTracker()
-        self.bar.setRange(0, 0)  # busy until the scan says how many files
+        self.run = RunProgress()
+        self.bar.setRange(0, 0)  # busy until the scan says how much there is
         self.cancel.setEnabled(True)
         self.cancel.setText("Cancel")
-        self.label.setText(self.tracker.describe())
+        self._show()
+        self._ticker.start()
         self.show()
 
     def add(self, event: IngestEvent) -> None:
-        self.tracker.add(event)
-        if self.tracker.total:
-            self.bar.setRange(0, self.tracker.total)
-            self.bar.setValue(self.tracker.done)
-        self.label.setText(self.tracker.describe())
+        self.run.add(event)
+        self._show()
+
+    def stop(self) -> None:
+        self._ticker.stop()
+        self.hide()
+
+    def _show(self) -> None:
+        if not self.cancel.isEnabled():
+            return  # "Stopping…" stays until the run ends
+        fraction = self.run.fraction()
+        if fraction is not None and self.run.total:
+            self.bar.setRange(0, _STEPS)
+            self.bar.setValue(round(fraction * _STEPS))
+        self.label.setText(self.run.describe())
 
     def _cancel(self) -> None:
         self.cancel.setEnabled(False)

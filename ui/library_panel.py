@@ -374,10 +374,10 @@ class LibraryPanel(QWidget):
         if self._sync_pending and not self.indexing:
             self._sync_pending = False
             self.sync()
-        tracker = self.progress.tracker
-        if tracker.failed:
-            names = ", ".join(f"{Path(p).name} ({reason})" for p, reason in tracker.failed)
-            count = len(tracker.failed)
+        run = self.progress.run
+        if run.failed:
+            names = ", ".join(f"{Path(p).name} ({reason})" for p, reason in run.failed)
+            count = len(run.failed)
             files = "file" if count == 1 else "files"
             self._notify(
                 "ingest-failures", "warning", f"{count} {files} could not be indexed: {names}", []
@@ -400,7 +400,7 @@ class LibraryPanel(QWidget):
         if job in self._ingest_jobs:
             self._ingest_jobs.remove(job)
         if not self._ingest_jobs:
-            self.progress.hide()
+            self.progress.stop()
             if keep_queue:
                 self.model.pause_run()
             else:

@@ -196,12 +196,15 @@ def _open(args: argparse.Namespace, **overrides: Any) -> Assistant:
 
 
 def _ingest_events(args: argparse.Namespace, out: TextIO, events: Iterator[Any]) -> int:
+    from desk_assistant.api import FILE_STEPS
     from desk_assistant.cli.render import Progress, describe_summary, print_json
 
     progress = Progress()
     started = time.monotonic()
     for event in events:
         if args.json:
+            if event.kind in FILE_STEPS:
+                continue  # progress inside a file is for the progress line only
             print_json(event.to_json(), out)
         else:
             progress.update(event)

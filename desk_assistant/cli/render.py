@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
-import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from desk_assistant.api import Answer, IngestEvent, Passage, SourceInfo
+from desk_assistant.api import Answer, IngestEvent, Passage, RunProgress, SourceInfo
 
 
 def print_json(data: Any, out: TextIO) -> None:
@@ -17,30 +17,27 @@ def print_json(data: Any, out: TextIO) -> None:
 
 
 class Progress:
-    """A one-line progress bar on stderr, only when stderr is a terminal."""
+    """A one-line progress bar on stderr, only when stderr is a terminal: the same
+    figures and estimate as the window's progress bar (``RunProgress``)."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr  # looked up now: tests and IDEs swap sys.stderr
         self.enabled = self.stream.isatty()
-        self.started = time.monotonic()
-        self.chunks = 0
+        self.run = RunProgress()
 
     def update(self, event: IngestEvent) -> None:
-        self.chunks += event.chunks
+        self.run.add(event)
         if event.outcome in ("failed", "skipped") and event.reason:
             self._clear()
             self.stream.write(f"{event.outcome}: {event.path}: {event.reason}\n")
-        if not self.enabled or event.kind != "file" or not event.total:
+        fraction = self.run.fraction()
+        if not self.enabled or event.kind == "summary" or fraction is None:
             return
-        fraction = event.done / event.total
         width = 24
         filled = int(width * fraction)
-        elapsed = time.monotonic() - self.started
-        eta = elapsed / fraction - elapsed if fraction else 0.0
-        self.stream.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {event.done}/{event.total} files, "
-            f"{self.chunks} chunks, ETA {int(eta) // 60}:{int(eta) % 60:02d} "
-        )
+        columns = shutil.get_terminal_size().columns
+        line = f"[{'#' * filled}{'.' * (width - filled)}] {self.run.describe()}"
+        self.stream.write(f"\r\033[K{line[: columns - 1]}")
         self.stream.flush()
 
     def _clear(self) -> None:

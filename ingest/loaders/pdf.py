@@ -21,6 +21,7 @@ from pypdf.errors import DependencyError
 from ingest.loaders import LoadedText, LoaderError
 from ingest.loaders._common import library_errors, tidy_text
 from ingest.loaders.ocr import MAX_PIXELS, NO_TEXT, OCR_DPI, PageOcr, find_tesseract
+from ingest.progress import report
 from ingest.types import Section
 
 # pypdf logs every repair it makes to a damaged file ("incorrect startxref pointer");
@@ -123,6 +124,7 @@ def _collect(
     unreadable: list[int] = []
     blank: list[int] = []
     for number, raw in pages:
+        report("parse", number, count)
         if raw is None:
             unreadable.append(number)
         elif text := clean_page_text(raw):
@@ -157,7 +159,8 @@ def _ocr_pages(document: pdfium.PdfDocument, ocr: PageOcr, numbers: list[int]) -
     the time budget.
     """
     texts: dict[int, str] = {}
-    for number in numbers:
+    for done, number in enumerate(numbers):
+        report("ocr", done, len(numbers))
         if ocr.out_of_time:
             ocr.skip(number)
             continue
