@@ -223,6 +223,19 @@ def test_an_empty_reply_is_not_mistaken_for_missing_documents() -> None:
     assert [c.n for c in answer.citations] == [1]
 
 
+@pytest.mark.parametrize("reply", ["1", "[1]", " 1.\n", "(1)"])
+def test_a_passage_number_alone_is_no_answer(reply: str) -> None:
+    _, answer = _answer(reply, [passage("Every employee has 27 days of paid holiday.")])
+    assert "empty answer" in answer.text and not answer.grounded
+
+
+def test_a_passage_number_on_the_first_line_is_dropped() -> None:
+    _, answer = _answer("1\nEmployees get 27 days.", [passage("Employees get 27 days a year.")])
+    assert answer.text == "Employees get 27 days [1]."
+    _, answer = _answer("27 days.", [passage("Employees get 27 days a year.")])
+    assert answer.text.startswith("27 days")  # a number that is the answer stays
+
+
 def test_convex_fusion_normalises_and_weighs_equally() -> None:
     from desk_assistant.rag.retrieval import convex
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from desk_assistant.backends.llm.base import LLMRuntime
 from desk_assistant.backends.llm.chat_format import ChatFormat
 from desk_assistant.parts import Parts
-from desk_assistant.rag.citations import attribute, first_repeat
+from desk_assistant.rag.citations import attribute, drop_leading_number, first_repeat
 from desk_assistant.rag.context import assemble
 from desk_assistant.rag.packing import PackedPassage, pack
 from desk_assistant.rag.prompt import EMPTY_ANSWER, NO_ANSWER, SYSTEM_PROMPT, user_message
@@ -153,12 +153,13 @@ class Answerer:
             if close is not None:
                 close()
         finished = time.perf_counter()
-        raw = "".join(pieces).strip()
-        generated = self._count(raw) if raw else 0
+        written = "".join(pieces).strip()
+        generated = self._count(written) if written else 0
         timings["generation_s"] = finished - generation_started
         timings["completion_tokens"] = float(generated)
         if first is not None and generated > 1 and finished > first:
             timings["tokens_per_s"] = (generated - 1) / (finished - first)
+        raw = drop_leading_number(written, len(packed))
         yield self._finish(question, raw, packed, model, timings)
 
     def _finish(

@@ -16,6 +16,7 @@ from typing import Any
 
 MARKER = re.compile(r"\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]")
 _SPACED_MARKER = re.compile(r"(\s*)" + MARKER.pattern)
+_LEADING_NUMBER = re.compile(r"\A\s*[\[(]?(\d{1,3})[\])]?[.:]?[ \t]*(?:\n|\Z)")
 # A sentence ends at . ! ? followed by white space (not "report.pdf" or "3.5"), or at a
 # line break. Lazy matching up to a terminator tiles the whole text, so nothing is lost.
 _SENTENCE = re.compile(r".*?(?:[.!?]+(?=\s|$)|\n|$)", re.DOTALL)
@@ -74,6 +75,20 @@ def _clean_markers(text: str, valid: range) -> tuple[str, int]:
         return match.group(1) + "".join(f"[{n}]" for n in good) if good else ""
 
     return _SPACED_MARKER.sub(keep_valid, text), removed
+
+
+def drop_leading_number(answer: str, passages: int) -> str:
+    """``answer`` without a first line that is only a passage number.
+
+    Given numbered passages, SmolLM2-135M sometimes answers "1" and nothing else (asked
+    "How many days of paid holiday?" with the handbook as passage 1): the number of the
+    passage, not an answer, and a stray "1" line in the chat. An answer that is only that
+    is empty, which the caller reports as such.
+    """
+    match = _LEADING_NUMBER.match(answer)
+    if match and 1 <= int(match.group(1)) <= passages:
+        return answer[match.end() :].lstrip()
+    return answer
 
 
 def attribute(answer: str, passages: Sequence[str]) -> Attribution:
