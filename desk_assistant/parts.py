@@ -61,6 +61,12 @@ class Parts:
         self._chats: ChatStore | None = None
         self._reranker = reranker
 
+    def abort(self) -> None:
+        """Kill the parser processes now, from any thread (see Assistant.abort)."""
+        parser = self._parser
+        if parser is not None:
+            parser.abort()
+
     def close(self) -> None:
         if self._parser is not None:
             self._parser.close()

@@ -84,6 +84,12 @@ class Assistant:
     def close(self) -> None:
         self._parts.close()
 
+    def abort(self) -> None:
+        """Kill the child processes (document parsers) at once, from any thread, while
+        another thread may still be using this Assistant: for quitting without waiting
+        for it. The Assistant is not to be used afterwards."""
+        self._parts.abort()
+
     def __enter__(self) -> Assistant:
         return self
 

@@ -46,6 +46,13 @@ class ParseFailure:
 
 
 ParseResult = ParsedDocument | ParseFailure
+
+
+class ParserStopped(Exception):
+    """The parser was stopped for good (the app is quitting): no result, and no file is to
+    be recorded as failed because of it."""
+
+
 ProgressCallback = Callable[[FileProgress], None]
 
 
@@ -211,7 +218,7 @@ class _Worker:
         memory_mb: int,
         parse: str,
         timeout: float,
-        progress_every: float = PROGRESS_EVERY,
+        progress_every: float,
     ) -> None:
         self._config = config
         self._memory_mb = memory_mb
@@ -221,6 +228,7 @@ class _Worker:
         self._process: Any = None
         self._conn: Connection | None = None
         self._lock = threading.Lock()
+        self.aborted = False
 
     def _start(self) -> Connection:
         context = multiprocessing.get_context("spawn")
@@ -248,14 +256,21 @@ class _Worker:
     def run(self, task: ParseTask, progress: ProgressCallback | None = None) -> ParseResult:
         """Parse ``task``; the worker's progress reports go to ``progress`` meanwhile. The
         timeout is for the whole file, however many reports it sends."""
+        if self.aborted:
+            raise ParserStopped
+        try:
+            return self._run(task, progress)
+        except (EOFError, OSError):
+            if self.aborted:  # killed from another thread while this one waited
+                raise ParserStopped from None
+            return ParseFailure(task.path, self._crash_reason())
+
+    def _run(self, task: ParseTask, progress: ProgressCallback | None) -> ParseResult:
         conn = self._conn or self._start()
         conn.send(task)
         deadline = time.monotonic() + self.timeout
         while conn.poll(max(0.0, deadline - time.monotonic())):
-            try:
-                message: ParseResult | FileProgress = conn.recv()
-            except (EOFError, OSError):
-                return ParseFailure(task.path, self._crash_reason())
+            message: ParseResult | FileProgress = conn.recv()
             if not isinstance(message, FileProgress):
                 return message
             if progress is not None:
@@ -310,20 +325,28 @@ class SandboxedParser:
         memory_mb: int = 2048,
         prefetch: int = 256,
         parse: str = "ingest.sandbox:parse_file",
-        progress_every: float = PROGRESS_EVERY,
+        progress_every: float | None = None,
     ) -> None:
         """``parse`` names the function the workers run, as "module:function" (the
         workers import it themselves: spawned processes share no objects);
-        ``progress_every`` is how often a long file reports its progress."""
+        ``progress_every`` is how often a long file reports its progress (default:
+        ``PROGRESS_EVERY``)."""
         self.config = config
         self.prefetch = max(1, prefetch)
+        every = PROGRESS_EVERY if progress_every is None else progress_every
         self._pool = [
-            _Worker(config, memory_mb, parse, timeout, progress_every)
-            for _ in range(max(1, workers))
+            _Worker(config, memory_mb, parse, timeout, every) for _ in range(max(1, workers))
         ]
 
     def close(self) -> None:
         for worker in self._pool:
+            worker.stop()
+
+    def abort(self) -> None:
+        """Kill the workers now, from any thread; a parse in progress raises
+        ParserStopped instead of reporting its file as crashed."""
+        for worker in self._pool:
+            worker.aborted = True
             worker.stop()
 
     def parse(self, tasks: Iterable[ParseTask]) -> Iterator[tuple[ParseTask, ParseResult]]:

@@ -57,5 +57,5 @@ def test_the_facade_offers_intents_and_hands_out_no_part() -> None:
         "collections", "create_collection", "rename_collection", "delete_collection",
         "sources", "status", "doctor",
         # life cycle
-        "open", "settings", "close",
+        "open", "settings", "close", "abort",
     }  # fmt: skip

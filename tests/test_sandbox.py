@@ -74,3 +74,17 @@ def test_a_document_is_read_again_in_an_isolated_process(tmp_path: Path) -> None
     broken.write_bytes(b"%PDF-1.4 nothing else")
     with pytest.raises(LoaderError, match="not a valid PDF"):
         load_isolated(str(broken))
+
+
+def test_aborting_stops_a_parse_without_blaming_the_file(tmp_path: Path) -> None:
+    import threading
+
+    from ingest.sandbox import ParserStopped
+
+    parser = SandboxedParser(ChunkingConfig(), parse="sandbox_parsers:misbehave", timeout=600)
+    results = parser.parse(_tasks(tmp_path, ["hang.txt", "later.txt"]))
+    threading.Timer(3.0, parser.abort).start()  # the app quits while the file hangs
+    with pytest.raises(ParserStopped):
+        next(results)
+    with pytest.raises(ParserStopped):  # and it stays stopped: no worker is started again
+        list(parser.parse(_tasks(tmp_path, ["ok.txt"])))
