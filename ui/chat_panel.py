@@ -93,10 +93,12 @@ class ChatList(QWidget):
         index = self.view.currentIndex()
         return self.model.chat_at(index.row()) if index.isValid() else None
 
-    def set_collection(self, collection: str) -> None:
+    def set_collection(self, collection: str, select: int | None = None) -> None:
+        """Show the chats of ``collection``, opening ``select`` (its last chat) if given."""
         self.collection = collection
         self._wanted = None
-        self.refresh()
+        self.view.selectionModel().clearCurrentIndex()
+        self.refresh(select=select)
 
     def refresh(self, select: int | None = None) -> None:
         """Read the chat list again, keeping (or moving to) the selected chat."""
@@ -210,6 +212,7 @@ class ChatPanel(QWidget):
 
         self.view = ChatView(self)
         self.view.setAccessibleName("Conversation")
+        icons.attach(self.view.jump_button, "jump-down")
         self.view.set_placeholder(WELCOME.format(muted=colors()["muted"]))
         self.view.copy_requested.connect(self.copy_text)
         self.view.regenerate_requested.connect(self.ask)
@@ -304,7 +307,7 @@ class ChatPanel(QWidget):
             "ask", lambda a: a.ask(question, chat.collection, chat_id=chat.id)
         )
         job.signals.yielded.connect(lambda item: self._item(job, item))
-        job.signals.finished.connect(lambda _r: self._ended(job))
+        job.signals.finished.connect(lambda _r: self._ended(job, chat))
         job.signals.errored.connect(lambda message, exc: self._job_failed(job, message, exc))
         self._job = job
 
@@ -334,9 +337,18 @@ class ChatPanel(QWidget):
         self.view.finish_answer(Reply(self._question, self._text.strip(), (), True, True))
         self._idle()
 
-    def _ended(self, job: Job) -> None:
+    def _ended(self, job: Job, chat: ChatInfo) -> None:
         if job is self._job:  # the stream ended without an answer (should not happen)
             self.stop()
+        elif (
+            job.cancelled
+            and not self.generating
+            and self.chat is not None
+            and self.chat.id == chat.id
+        ):
+            # Stopped: show the answer as it was kept, with what the model wrote while the
+            # stop was on its way - the same as after a restart.
+            self.open_chat(self.chat)
         self.chats.refresh()
 
     def _job_failed(self, job: Job, message: str, exc: object) -> None:

@@ -8,6 +8,12 @@ text, and links open only when clicked.
 The document is built with a cursor, one message after the other; the answer being
 streamed is the last segment and is re-rendered in place, so a long chat costs nothing
 per token.
+
+The view follows the conversation: while the reader is at the bottom, every change of
+the document's height scrolls it along (the layout of a long document is finished in
+steps, after the text changed, so "scroll to the end" right after an edit would fall
+short). Scrolling up stops following and shows "Jump to latest"; reaching the bottom
+again, or the button, resumes it.
 """
 
 from __future__ import annotations
@@ -15,25 +21,29 @@ from __future__ import annotations
 import html
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
     QGuiApplication,
     QPalette,
+    QResizeEvent,
     QTextBlockFormat,
     QTextCharFormat,
     QTextCursor,
     QTextDocument,
     QTextDocumentFragment,
 )
-from PySide6.QtWidgets import QTextBrowser, QWidget
+from PySide6.QtWidgets import QTextBrowser, QToolButton, QWidget
 
 from desk_assistant.api import Answer, Citation, Message
+from ui.icons import render
 from ui.passages import snippet
 from ui.theme import colors
 
@@ -44,6 +54,8 @@ _MARKDOWN = (
     | QTextDocument.MarkdownFeature.MarkdownNoHTML
 )
 _MARKER = re.compile(r"\[(\d{1,3})\](?!\()")
+_AT_END = 8  # pixels from the bottom that still count as "at the latest message"
+_INFO_ICON = QUrl("icon:info")  # an image the document holds itself: nothing is loaded
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +107,9 @@ class ChatView(QTextBrowser):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setDocument(SafeDocument(self))
+        document = SafeDocument(self)
+        document.setUndoRedoEnabled(False)  # read-only: an undo stack would only grow
+        self.setDocument(document)
         self.setOpenLinks(False)
         self.setOpenExternalLinks(False)
         self.setAcceptDrops(False)  # files dropped here go to the window: they are ingested
@@ -104,6 +118,19 @@ class ChatView(QTextBrowser):
         self._streaming_from: int | None = None
         self._placeholder = ""
         self._showing_placeholder = False
+        self._following = True  # keep the latest message in view
+        self._scrolling = False  # the view moves the scroll bar itself, not the reader
+        bar = self.verticalScrollBar()
+        bar.rangeChanged.connect(self._range_changed)
+        bar.valueChanged.connect(self._scrolled)
+        self.jump_button = QToolButton(self)
+        self.jump_button.setText("Jump to latest")
+        self.jump_button.setToolTip("Show the newest message and follow the answer (Ctrl+End)")
+        self.jump_button.setAccessibleName("Jump to the latest message")
+        self.jump_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.jump_button.setObjectName("jumpButton")
+        self.jump_button.clicked.connect(self.follow)
+        self.jump_button.hide()
 
     def loadResource(self, type: int, name: QUrl | str) -> Any:
         return self.document().loadResource(type, QUrl(name))
@@ -127,6 +154,11 @@ class ChatView(QTextBrowser):
             self.clear_conversation()
             return
         self._reset()
+        with self._editing():
+            self._add_messages(messages)
+        self.follow()
+
+    def _add_messages(self, messages: list[Message]) -> None:
         question = ""
         for message in messages:
             if message.role == "user":
@@ -138,7 +170,6 @@ class ChatView(QTextBrowser):
                         question, message.text, message.citations, message.grounded, message.stopped
                     )
                 )
-        self._scroll_to_end()
 
     def add_question(self, text: str) -> None:
         if self._showing_placeholder:
@@ -154,7 +185,7 @@ class ChatView(QTextBrowser):
         bold.setFontWeight(QFont.Weight.Bold)
         cursor.insertText("You  ", bold)
         cursor.insertText(text, QTextCharFormat())
-        self._scroll_to_end()
+        self.follow()  # the reader asked: show the question and follow its answer
 
     def begin_answer(self, status: str) -> None:
         """Start the streamed answer with a status line until the first token arrives."""
@@ -166,29 +197,36 @@ class ChatView(QTextBrowser):
         """Show the answer so far (the whole text, as Markdown)."""
         if self._streaming_from is None:
             return
-        following = self._at_end()
-        cursor = self._replace_stream()
-        if text:
-            cursor.insertFragment(QTextDocumentFragment.fromMarkdown(text, _MARKDOWN))
-        else:
-            muted = QTextCharFormat()
-            muted.setForeground(QColor(self._muted()))
-            muted.setFontItalic(True)
-            cursor.insertText(status, muted)
-        if following:
-            self._scroll_to_end()
+        with self._editing():  # one layout change, not a shrink and a growth
+            cursor = self._replace_stream()
+            if text:
+                cursor.insertFragment(QTextDocumentFragment.fromMarkdown(text, _MARKDOWN))
+            else:
+                muted = QTextCharFormat()
+                muted.setForeground(QColor(self._muted()))
+                muted.setFontItalic(True)
+                cursor.insertText(status, muted)
 
     def finish_answer(self, reply: Reply) -> None:
         """Replace the streamed text with the final answer, its sources and actions."""
-        if self._streaming_from is not None:
-            self._replace_stream()
-            self._streaming_from = None
-        self._append_reply(reply, in_place=True)
-        self._scroll_to_end()
+        with self._editing():
+            if self._streaming_from is not None:
+                self._replace_stream()
+                self._streaming_from = None
+            self._append_reply(reply, in_place=True)
 
     @property
     def streaming(self) -> bool:
         return self._streaming_from is not None
+
+    @property
+    def following(self) -> bool:
+        return self._following
+
+    def follow(self) -> None:
+        """Show the latest message and keep it in view as the conversation grows."""
+        self._following = True
+        self._scroll_to(self.verticalScrollBar().maximum())
 
     @property
     def replies(self) -> list[Reply]:
@@ -197,6 +235,7 @@ class ChatView(QTextBrowser):
     # rendering --------------------------------------------------------------------------
 
     def _reset(self) -> None:
+        self._following = True
         self.document().clear()
         self._replies = []
         self._streaming_from = None
@@ -208,16 +247,15 @@ class ChatView(QTextBrowser):
         cursor = self._end() if in_place else self._new_block()
         numbers = {c.n for c in reply.citations}
         if not reply.grounded and not reply.stopped:
-            cursor.insertHtml(
-                f"<p><span style='color:{self._muted()}'>ⓘ</span> {html.escape(reply.text)}</p>"
-            )
+            cursor.insertHtml(f"<p>{self._info_icon()}&nbsp; {html.escape(reply.text)}</p>")
         elif reply.text:
             markdown = link_citations(reply.text, index, numbers)
             cursor.insertFragment(QTextDocumentFragment.fromMarkdown(markdown, _MARKDOWN))
         muted = self._muted()
         if reply.stopped:
             cursor = self._new_block()
-            cursor.insertHtml(f"<i style='color:{muted}'>Stopped.</i>")
+            said = "Stopped." if reply.text else "Stopped before the answer began."
+            cursor.insertHtml(f"<i style='color:{muted}'>{said}</i>")
         if reply.citations:
             cursor = self._new_block(top_margin=8)
             cursor.insertHtml(f"<b style='color:{muted}'>Sources</b>")
@@ -264,14 +302,61 @@ class ChatView(QTextBrowser):
     def _muted(self) -> str:
         return colors()["muted"]
 
-    def _at_end(self) -> bool:
-        """Whether the reader is at the bottom: only then does new text scroll the view."""
-        bar = self.verticalScrollBar()
-        return bar.value() >= bar.maximum() - 8
+    def _info_icon(self) -> str:
+        """An "i" in a circle as an image the document holds (the "ⓘ" character is a
+        missing-glyph box in many fonts), in the palette's muted colour."""
+        image = render("info", self._muted()).pixmap(16, 16).toImage()
+        self.document().addResource(QTextDocument.ResourceType.ImageResource, _INFO_ICON, image)
+        return f"<img src='{_INFO_ICON.toString()}' width='16' height='16'>"
 
-    def _scroll_to_end(self) -> None:
+    @contextmanager
+    def _editing(self) -> Iterator[None]:
+        """Edits as one: the layout (and the scroll range) changes once, at the end."""
+        cursor = QTextCursor(self.document())
+        cursor.beginEditBlock()
+        try:
+            yield
+        finally:
+            cursor.endEditBlock()
+
+    # following the conversation -----------------------------------------------------
+
+    def _scroll_to(self, value: int) -> None:
+        self._scrolling = True
+        try:
+            self.verticalScrollBar().setValue(value)
+        finally:
+            self._scrolling = False
+        self._show_jump()
+
+    def _range_changed(self, _low: int, high: int) -> None:
+        if self._following:
+            self._scroll_to(high)
+        else:
+            self._show_jump()
+
+    def _scrolled(self, value: int) -> None:
+        if not self._scrolling:  # the reader scrolled: follow only from the bottom
+            self._following = value >= self.verticalScrollBar().maximum() - _AT_END
+        self._show_jump()
+
+    def _show_jump(self) -> None:
         bar = self.verticalScrollBar()
-        bar.setValue(bar.maximum())
+        below = bar.value() < bar.maximum() - _AT_END
+        self.jump_button.setVisible(not self._following and below)
+        if self.jump_button.isVisible():
+            self._place_jump()
+
+    def _place_jump(self) -> None:
+        button = self.jump_button
+        button.adjustSize()
+        area = self.viewport().geometry()
+        button.move(area.right() - button.width() - 12, area.bottom() - button.height() - 12)
+        button.raise_()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._place_jump()
 
     # links ------------------------------------------------------------------------------
 

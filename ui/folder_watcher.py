@@ -49,9 +49,11 @@ class FolderWatcher(QObject):
         self._thread = threading.Thread(target=run, name="folder-watcher", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop watching; ``wait=False`` (quitting) does not wait for the thread, which
+        notices within its poll interval and holds nothing that needs closing."""
         if self._stop is not None:
             self._stop.set()
-        if self._thread is not None:
+        if self._thread is not None and wait:
             self._thread.join(5)
         self._stop, self._thread = None, None

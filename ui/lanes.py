@@ -16,6 +16,7 @@ refuses to be used by two threads at once.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -115,6 +116,13 @@ class AssistantSet:
         if assistant is not None:
             assistant.close()
 
+    def abort(self, role: Role) -> None:
+        """Kill the child processes of the lane's Assistant, which a job still uses."""
+        with self._lock:
+            assistant = self._assistants.get(role)
+        if assistant is not None:
+            assistant.abort()
+
     def successor(self, settings: Settings) -> AssistantSet:
         """Assistants for new settings that keep the embedding model when it still fits."""
         same = all(getattr(settings, f) == getattr(self.settings, f) for f in _EMBEDDING_FIELDS)
@@ -180,19 +188,28 @@ class Lane(QObject):
         if job in self._jobs:
             self._jobs.remove(job)
 
-    def shutdown(self) -> None:
-        """Cancel what is queued or running, wait for it, close the Assistant.
+    def shutdown(self, wait_ms: int = -1) -> bool:
+        """Cancel what is queued or running and close the Assistant; True when done.
 
-        Signals the jobs sent but the window has not received yet are dropped with their
-        sender: the widgets they were meant for are going away.
+        A job stops at its next step, but a step can take seconds (an embedding batch, a
+        model load, a hung file being parsed): after ``wait_ms`` the lane gives up waiting,
+        kills the Assistant's child processes and returns False, leaving the thread to
+        end by itself (the app then exits without waiting for it). Whatever the jobs
+        still send is dropped: the widgets it was meant for are going away.
         """
         for job in self._jobs:
             job.cancel()
-        self._pool.waitForDone()
-        self._assistants.close(self.role)
-        for job in self._jobs:
-            shiboken6.delete(job.signals)
+            job.signals.blockSignals(True)
+        self._pool.clear()  # what has not started yet never starts
+        done = self._pool.waitForDone(wait_ms)
+        if done:
+            self._assistants.close(self.role)
+            for job in self._jobs:
+                shiboken6.delete(job.signals)
+        else:
+            self._assistants.abort(self.role)
         self._jobs.clear()
+        return done
 
 
 class Lanes(QObject):
@@ -222,6 +239,11 @@ class Lanes(QObject):
         for lane in (self.library, self.indexing, self.asking):
             lane.switch(self.assistants)
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait_ms: int = -1) -> bool:
+        """Stop every lane, waiting at most ``wait_ms`` in all; True when all are done."""
+        deadline = time.monotonic() + wait_ms / 1000
+        done = True
         for lane in (self.asking, self.indexing, self.library):
-            lane.shutdown()
+            left = -1 if wait_ms < 0 else max(0, round(1000 * (deadline - time.monotonic())))
+            done = lane.shutdown(left) and done
+        return done

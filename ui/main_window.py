@@ -2,23 +2,32 @@
 
 It wires the panels together and owns what is window-wide: the lanes, drag and drop
 anywhere, keyboard shortcuts, banners and error reporting, and the remembered state.
+
+Small screens: the first window takes the preferred size only where the screen has room
+for it (else the whole available screen), every pane keeps a usable minimum size, and in
+a window too narrow for library, chat and document side by side the document takes the
+chat's place until it is closed.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QRect, QSize, Qt, QTimer
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
     QDragEnterEvent,
+    QDragLeaveEvent,
     QDragMoveEvent,
     QDropEvent,
+    QGuiApplication,
     QKeySequence,
+    QResizeEvent,
 )
 from PySide6.QtWidgets import (
     QLabel,
@@ -31,7 +40,9 @@ from PySide6.QtWidgets import (
 )
 
 from desk_assistant.api import (
+    ChatInfo,
     Citation,
+    DeskAssistantError,
     EmbeddingModelMismatch,
     ModelLoadError,
     Settings,
@@ -40,6 +51,7 @@ from desk_assistant.api import (
 )
 from ui.banner import BannerArea
 from ui.chat_panel import ChatList, ChatPanel
+from ui.drop_overlay import DropOverlay
 from ui.icons import Icons, render
 from ui.lanes import Lanes
 from ui.library_panel import LibraryPanel
@@ -57,6 +69,29 @@ log = logging.getLogger(__name__)
 
 BUILTIN_BANNER = "builtin-model"
 STORE_RETRY_MS = 60_000
+LAST_CHATS = "chat/last-by-collection"  # the chat open in each collection, as JSON
+PREFERRED_SIZE = QSize(1280, 800)
+MINIMUM_SIZE = QSize(640, 480)
+SIDEBAR_MIN_WIDTH = 230
+CHAT_MIN_WIDTH = 340
+VIEWER_MIN_WIDTH = 340
+QUIT_WAIT_MS = 300  # how long quitting waits for running work before leaving it behind
+
+
+class PaneSplitter(QSplitter):
+    """Library, chat and document side by side. It asks only for room for the library and
+    one of the other two: in a window narrower than all three need, the document is
+    shown instead of the chat (``MainWindow._arrange``), so the window can still shrink."""
+
+    def minimumSizeHint(self) -> QSize:
+        width = SIDEBAR_MIN_WIDTH + max(CHAT_MIN_WIDTH, VIEWER_MIN_WIDTH) + self.handleWidth()
+        return QSize(width, super().minimumSizeHint().height())
+
+
+def screen_area(window: QWidget) -> QRect:
+    """Where the window may be: its screen less panels and docks."""
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    return screen.availableGeometry()
 
 
 def local_paths(mime: QMimeData) -> list[str]:
@@ -90,7 +125,9 @@ class MainWindow(QMainWindow):
         self.lanes = Lanes(settings, embedder=embedder, runtime=runtime, parent=self)
         self.setWindowIcon(render("desk-assistant"))
         self.setAcceptDrops(True)
-        self.setMinimumSize(900, 560)
+        self.setMinimumSize(MINIMUM_SIZE)
+        self.finished_cleanly = True  # set on close: False when work was left running
+        self._viewer_open = False  # a source is shown (beside the chat, or instead of it)
 
         self.banners = BannerArea(self)
         self.library = LibraryPanel(self.lanes, self.icons, self.notify, self)
@@ -100,13 +137,31 @@ class MainWindow(QMainWindow):
         self.chat = ChatPanel(self.lanes, self.chat_list, self.icons, self)
         self.viewer = SourceViewer(self.icons, self)
         self.viewer.hide()
+        self._lay_out()
+        self._build_actions()
+        self._connect()
+        self._restore_state()
+        self._update_title()
+        self.chat.input.setFocus()
 
+    # construction -----------------------------------------------------------------------
+
+    def _lay_out(self) -> None:
+        """Library and chats, the conversation, the document: each with a minimum size
+        at which it is still usable."""
+        self.chat_list.setMinimumHeight(90)
+        self.library.setMinimumHeight(200)
+        self.chat.view.setMinimumHeight(120)
+        self.chat.setMinimumWidth(CHAT_MIN_WIDTH)
+        self.viewer.setMinimumWidth(VIEWER_MIN_WIDTH)
         self.sidebar = QSplitter(Qt.Orientation.Vertical, self)
+        self.sidebar.setMinimumWidth(SIDEBAR_MIN_WIDTH)
+        self.sidebar.setChildrenCollapsible(False)
         self.sidebar.addWidget(self.chat_list)
         self.sidebar.addWidget(self.library)
         self.sidebar.setStretchFactor(0, 2)
         self.sidebar.setStretchFactor(1, 3)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter = PaneSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(self.sidebar)
         self.splitter.addWidget(self.chat)
         self.splitter.addWidget(self.viewer)
@@ -119,20 +174,13 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.banners)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
+        self.drop_overlay = DropOverlay(central)
 
         self.status = QLabel(self)
         self.model_label = QLabel(self)
         self.model_label.setObjectName("muted")
         self.statusBar().addWidget(self.status, 1)
         self.statusBar().addPermanentWidget(self.model_label)
-
-        self._build_actions()
-        self._connect()
-        self._restore_state()
-        self._update_title()
-        self.chat.input.setFocus()
-
-    # construction -----------------------------------------------------------------------
 
     def _action(
         self,
@@ -173,6 +221,9 @@ class MainWindow(QMainWindow):
         self.regenerate_action = self._action(
             "Regenerate last answer", self.chat.regenerate_last, ["Ctrl+R"], "regenerate"
         )
+        self.jump_action = self._action(
+            "Jump to latest message", self.chat.view.follow, ["Ctrl+End"], "jump-down"
+        )
         self.models_action = self._action("Models…", self.open_models, ["Ctrl+M"], "model")
 
         bar = self.menuBar()
@@ -191,6 +242,7 @@ class MainWindow(QMainWindow):
             self.stop_action,
             self.copy_action,
             self.regenerate_action,
+            self.jump_action,
         ):
             chat_menu.addAction(action)
         library_menu = bar.addMenu("&Library")
@@ -228,9 +280,8 @@ class MainWindow(QMainWindow):
         self._store_retry.timeout.connect(self.resume_indexing)
         self.library.indexing_changed.connect(lambda _busy: self._update_status())
         self.chat_list.error.connect(self.report_error)
-        self.chat_list.chat_selected.connect(
-            lambda chat: self.state.put("chat/last", chat.id if chat else None)
-        )
+        self.chat_list.chat_selected.connect(self._remember_chat)
+        self.viewer.closed.connect(self._viewer_closed)
         self.chat.error.connect(self.report_error)
         self.chat.generating_changed.connect(self._generating_changed)
         self.chat.view.citation_clicked.connect(self.show_citation)
@@ -243,12 +294,26 @@ class MainWindow(QMainWindow):
     def _restore_state(self) -> None:
         geometry = self.state.geometry()
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1280, 800)
+            self._fit_to_screen()
+        else:
+            self.resize(self.size().boundedTo(screen_area(self).size()))  # another screen
         for name, splitter in (("main", self.splitter), ("sidebar", self.sidebar)):
             saved = self.state.splitter(name)
             if saved is None or not splitter.restoreState(saved):
                 sizes = [400, 880, 0] if splitter is self.splitter else [230, 470]
                 splitter.setSizes(sizes)
+
+    def _fit_to_screen(self) -> None:
+        """The first window: the preferred size where the screen has room for it, else
+        all of the available screen, so that the question box and Send are on it."""
+        area = screen_area(self)
+        if area.width() >= PREFERRED_SIZE.width() and area.height() >= PREFERRED_SIZE.height():
+            self.resize(PREFERRED_SIZE)
+            corner = area.center() - self.rect().center()
+            self.move(corner)
+            return
+        self.setGeometry(area)
+        self.setWindowState(Qt.WindowState.WindowMaximized)  # a window manager adds its frame
 
     def _save_state(self) -> None:
         self.state.put("window/geometry", self.saveGeometry())
@@ -262,7 +327,7 @@ class MainWindow(QMainWindow):
     def start(self) -> None:
         """After the window is shown: list what is there, load the models in the background."""
         self.library.refresh()
-        self.chat_list.refresh(select=self.state.number("chat/last"))
+        self.chat_list.refresh(select=self._last_chats().get(self.library.collection))
         self._load_models()
         self.library.follow_folders()
         self._offer_better_model()
@@ -351,7 +416,8 @@ class MainWindow(QMainWindow):
         self.banners.show_banner(key, kind, text, actions)  # type: ignore[arg-type]
 
     def report_error(self, message: str, exc: object = None) -> None:
-        """Every failure ends here: a dialog when the user must decide, else a banner."""
+        """Every failure ends here: a dialog when the user must decide, else a banner with
+        the way out as a button (never as a command to type)."""
         if isinstance(exc, EmbeddingModelMismatch):
             answer = QMessageBox.question(
                 self,
@@ -385,7 +451,10 @@ class MainWindow(QMainWindow):
         if isinstance(exc, ModelLoadError):
             self.banners.show_banner("model", "error", message, [("Settings…", self.open_settings)])
             return
-        self.banners.show_banner("error", "error", message)
+        actions: list[tuple[str, Callable[[], object]]] = []
+        if isinstance(exc, DeskAssistantError) and exc.action == "add-model-file":
+            actions.append(("Add a model file…", self.add_model_file))
+        self.banners.show_banner("error", "error", message, actions)
 
     def resume_indexing(self) -> None:
         """Index what waits for the vector store's server (a sync: what is done is skipped)."""
@@ -420,12 +489,37 @@ class MainWindow(QMainWindow):
         self.open_models().add_file()
 
     def show_citation(self, citation: Citation, answer: str = "") -> None:
-        first_time = self.viewer.isHidden()
+        opening = not self._viewer_open
+        self._viewer_open = True
         self.viewer.show_citation(citation, answer)
-        if first_time:
-            total = sum(self.splitter.sizes())
-            side = self.splitter.sizes()[0]
-            self.splitter.setSizes([side, (total - side) // 2, (total - side) // 2])
+        self._arrange()
+        if opening and self.chat.isVisible():
+            sizes = self.splitter.sizes()
+            rest = sum(sizes) - sizes[0]
+            self.splitter.setSizes([sizes[0], rest // 2, rest - rest // 2])
+
+    def _viewer_closed(self) -> None:
+        self._viewer_open = False
+        self._arrange()
+        self.chat.input.setFocus()
+
+    def _arrange(self) -> None:
+        """Chat and document side by side where both fit at their minimum widths; in a
+        narrower window the document takes the chat's place until it is closed."""
+        if not self._viewer_open:
+            self.viewer.hide()
+            self.chat.show()
+            return
+        room = self.width() - 2 * self.splitter.handleWidth()
+        wide = room >= SIDEBAR_MIN_WIDTH + CHAT_MIN_WIDTH + VIEWER_MIN_WIDTH
+        self.viewer.set_replacing_chat(not wide)
+        self.viewer.show()
+        self.chat.setVisible(wide)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self._viewer_open:
+            self._arrange()
 
     def about(self) -> None:
         QMessageBox.about(
@@ -438,8 +532,24 @@ class MainWindow(QMainWindow):
     # state ------------------------------------------------------------------------------
 
     def _collection_changed(self, collection: str) -> None:
-        self.chat_list.set_collection(collection)
+        self.viewer.forget()  # its document belongs to the collection left behind
+        self.chat_list.set_collection(collection, select=self._last_chats().get(collection))
         self._update_title()
+
+    def _last_chats(self) -> dict[str, int]:
+        try:
+            stored = json.loads(self.state.text(LAST_CHATS) or "{}")
+        except ValueError:
+            return {}
+        if not isinstance(stored, dict):
+            return {}
+        return {k: v for k, v in stored.items() if isinstance(k, str) and isinstance(v, int)}
+
+    def _remember_chat(self, chat: ChatInfo | None) -> None:
+        if chat is not None:
+            chats = self._last_chats()
+            chats[chat.collection] = chat.id
+            self.state.put(LAST_CHATS, json.dumps(chats))
 
     def _generating_changed(self, generating: bool) -> None:
         self.stop_action.setEnabled(generating)
@@ -464,13 +574,17 @@ class MainWindow(QMainWindow):
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if local_paths(event.mimeData()):
             event.acceptProposedAction()
-            self.statusBar().showMessage("Drop to add to the library", 2000)
+            self.drop_overlay.show_for(self.library.collection)
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
         if local_paths(event.mimeData()):
             event.acceptProposedAction()
 
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
+        self.drop_overlay.hide()
+
     def dropEvent(self, event: QDropEvent) -> None:
+        self.drop_overlay.hide()
         paths = local_paths(event.mimeData())
         if paths:
             event.acceptProposedAction()
@@ -479,11 +593,14 @@ class MainWindow(QMainWindow):
     # closing ----------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        """Quit at once: stop the work, wait a moment for it, and leave behind what does
+        not stop in time (an embedding batch, a model load, a file being parsed) - its
+        child processes are killed, and every write is journaled, so nothing is lost."""
         self._save_state()
+        self.hide()
         self.chat.stop()
         self.library.cancel_ingestion()
-        self.library.watcher.stop()
-        self.hide()
-        self.lanes.shutdown()
-        self.viewer.shutdown()
+        self.library.watcher.stop(wait=False)
+        lanes_done = self.lanes.shutdown(QUIT_WAIT_MS)
+        self.finished_cleanly = self.viewer.shutdown(0) and lanes_done
         event.accept()

@@ -42,6 +42,11 @@ class PdfPane(QWidget):
         self.searching = False  # looking for the passage on the page
         self.found = False  # and it was found and highlighted
 
+    def close_document(self) -> None:
+        self.search.setSearchString("")
+        self.document.close()
+        self.path = None
+
     def show_page(self, path: str, page: int, passage: str, hint: str = "") -> None:
         """Open ``path`` (if not open yet) at 0-based ``page`` and look for ``passage``;
         ``hint`` (the answer) picks the part of the passage to highlight."""

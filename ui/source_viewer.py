@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import shiboken6
-from PySide6.QtCore import QThreadPool, QUrl
+from PySide6.QtCore import QThreadPool, QUrl, Signal
 from PySide6.QtGui import QColor, QDesktopServices, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -96,6 +96,11 @@ class TextPane(QPlainTextEdit):
         self.path: str | None = None
         self.passage: tuple[int, int] | None = None
 
+    def forget(self) -> None:
+        self.clear()
+        self.path = None
+        self.passage = None
+
     def show_text(self, path: str, document: DocumentText, span: tuple[int, int] | None) -> None:
         if path != self.path:
             self.setPlainText(document.text)
@@ -119,7 +124,13 @@ class TextPane(QPlainTextEdit):
 
 
 class SourceViewer(QWidget):
-    """The viewer panel: which source, where in it, and the document itself."""
+    """The viewer panel: which source, where in it, and the document itself.
+
+    Beside the chat in a wide window; in a narrow one it takes the chat's place, and its
+    close button says so ("Back to the chat"). ``closed`` tells the window it was closed.
+    """
+
+    closed = Signal()
 
     def __init__(self, icons: Icons, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -140,6 +151,11 @@ class SourceViewer(QWidget):
         self.close_button.setAccessibleName("Close the viewer")
         icons.attach(self.close_button, "cancel")
         self.close_button.clicked.connect(self.close_viewer)
+        self.back_button = QPushButton("Back to the chat", self)
+        self.back_button.setToolTip("Close the document and show the chat again")
+        icons.attach(self.back_button, "back")
+        self.back_button.clicked.connect(self.close_viewer)
+        self.back_button.hide()
         self.quote = QLabel(self)
         self.quote.setObjectName("quote")
         self.quote.setWordWrap(True)
@@ -159,6 +175,7 @@ class SourceViewer(QWidget):
                 self.stack.addWidget(pane)
 
         top = QHBoxLayout()
+        top.addWidget(self.back_button)
         names = QVBoxLayout()
         names.setSpacing(0)
         names.addWidget(self.title)
@@ -218,9 +235,33 @@ class SourceViewer(QWidget):
 
     def close_viewer(self) -> None:
         self.hide()
+        self.closed.emit()
 
-    def shutdown(self) -> None:
-        self._pool.waitForDone()
+    def set_replacing_chat(self, replacing: bool) -> None:
+        """In a narrow window the viewer shows instead of the chat: a way back, in words."""
+        self.back_button.setVisible(replacing)
+        self.close_button.setVisible(not replacing)
+
+    def forget(self) -> None:
+        """Close, and show nothing of the current source (the collection changed)."""
+        self.citation = None
+        self.title.clear()
+        self.location.clear()
+        self.quote.clear()
+        self._message("")
+        if self.pdf is not None:
+            self.pdf.close_document()
+        self.text.forget()
+        self.close_viewer()
+
+    def shutdown(self, wait_ms: int = -1) -> bool:
+        """Drop what a reading job would still send (it is for a closing window); True
+        when no job is left running after ``wait_ms``."""
         for job in self._jobs:
-            shiboken6.delete(job.signals)  # its queued result is for a closing window
+            job.signals.blockSignals(True)
+        done = self._pool.waitForDone(wait_ms)
+        if done:
+            for job in self._jobs:
+                shiboken6.delete(job.signals)
         self._jobs.clear()
+        return done

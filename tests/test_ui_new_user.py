@@ -1,0 +1,313 @@
+"""The window as a new user finds it (issue 13): the answer being written is followed,
+long files show their progress, small screens fit, nothing blames the wrong thing, and
+quitting is quick. Fakes for the models, real everything else."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QRect, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent
+from PySide6.QtWidgets import QAbstractSlider, QApplication, QWidget
+from pytestqt.qtbot import QtBot
+from test_e2e import make_documents
+from test_progress import long_pdf
+from test_ui_window import FAKE_SETTINGS, fake_window
+from ui_helpers import ask, click_link, drop_files, open_window, wait_answer, wait_indexed
+
+import ui.main_window
+from desk_assistant.backends.embeddings import HashingEmbedder
+from desk_assistant.backends.llm.fake import FakeRuntime
+from ui.main_window import MainWindow
+
+pytestmark = [
+    pytest.mark.gui,
+    pytest.mark.qt_log_level_fail("WARNING"),
+    pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints"),
+]
+
+_WORDS = "harbor bridge river steel cable tower deck council budget autumn winter crane".split()
+# Distinct sentences: a model that repeats one is stopped (rag.citations.first_repeat).
+PARAGRAPHS = "\n\n".join(
+    f"Note {n} mentions the {_WORDS[n % 12]}, the {_WORDS[(3 * n + 1) % 12]} and "
+    f"the {_WORDS[(5 * n + 2) % 12]} of phase {n} [1]."
+    for n in range(18)
+)
+
+
+class PacedRuntime(FakeRuntime):
+    """A scripted model that, once ``paced``, writes like a real one: word by word."""
+
+    paced = False
+
+    def _generate(self, pieces: list[str]) -> Iterator[str]:
+        for piece in pieces:
+            if self.paced:
+                time.sleep(0.015)
+            self.pieces_generated += 1
+            yield piece
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    return make_documents(tmp_path / "docs")
+
+
+def inside(widget: QWidget, window: QWidget) -> bool:
+    """Whether all of ``widget`` is drawn within the window."""
+    corner = widget.mapTo(window, QPoint(0, 0))
+    return window.rect().contains(QRect(corner, widget.size())) and widget.isVisible()
+
+
+# 1. The answer being written is followed ---------------------------------------------------
+
+
+def test_the_answer_being_written_is_followed_until_the_reader_scrolls_up(
+    qtbot: QtBot, app_home: Path, docs: Path
+) -> None:
+    runtime = PacedRuntime([PARAGRAPHS], context_length=4096)
+    window = fake_window(qtbot, app_home, runtime=runtime)
+    drop_files(window, [docs / "council-report.pdf"])
+    wait_indexed(qtbot, window, 1)
+    view = window.chat.view
+    bar = view.verticalScrollBar()
+    for _ in range(3):
+        ask(qtbot, window, "When will the Harbor Bridge renovation be finished?")
+        wait_answer(qtbot, window)
+    assert bar.maximum() > 2 * view.viewport().height()  # three answers: a long chat
+
+    runtime.paced = True
+    ask(qtbot, window, "And the bridge works?")
+    gaps = []
+    for _ in range(25):  # while the answer is written, the newest line stays in view
+        qtbot.wait(40)
+        gaps.append(bar.maximum() - bar.value())
+    assert window.chat.generating and window.chat.tokens_received > 10
+    assert max(gaps) == 0 and not view.jump_button.isVisible()
+
+    bar.triggerAction(QAbstractSlider.SliderAction.SliderPageStepSub)  # the reader scrolls up
+    kept = bar.value()
+    qtbot.waitUntil(lambda: bar.maximum() > kept + 40)  # the answer grows below
+    assert bar.value() == kept and not view.following  # the reader is not pulled down
+    assert view.jump_button.isVisible()
+    assert view.jump_button.accessibleName() == "Jump to the latest message"
+    view.jump_button.click()
+    assert view.following and bar.value() == bar.maximum()
+    wait_answer(qtbot, window)
+    assert bar.value() == bar.maximum() and not view.jump_button.isVisible()
+
+
+# 2. Progress inside a large file ------------------------------------------------------------
+
+
+def test_a_long_pdf_shows_its_pages_and_chunks_as_they_are_done(
+    qtbot: QtBot, app_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ingest.sandbox
+
+    monkeypatch.setattr(ingest.sandbox, "PROGRESS_EVERY", 0.0)  # every page, not 4 a second
+    folder = tmp_path / "long"
+    folder.mkdir()
+    long_pdf(folder / "report.pdf")
+    window = open_window(
+        qtbot,
+        app_home,
+        settings={**FAKE_SETTINGS, "embed_batch_size": 8, "chunk_size": 64, "chunk_overlap": 8},
+        embedder=HashingEmbedder(),
+        runtime=FakeRuntime(["An answer [1]."]),
+    )
+    progress = window.library.progress
+    seen: list[tuple[str, int]] = []
+    show = progress.add
+
+    def spy(event: object) -> None:
+        show(event)  # type: ignore[arg-type]
+        seen.append((progress.label.text(), progress.bar.value()))
+
+    monkeypatch.setattr(progress, "add", spy)
+    drop_files(window, [folder])
+    wait_indexed(qtbot, window, 1)
+    texts = [text for text, _ in seen]
+    assert any("report.pdf: page 20 of 40" in t for t in texts), texts
+    assert any("report.pdf: splitting into chunks" in t for t in texts)
+    embedding = [t for t in texts if "report.pdf: embedding" in t]
+    assert any(" 8 of " in t for t in embedding) and any(" 16 of " in t for t in embedding)
+    values = [value for _, value in seen]
+    run = values[: values.index(1000) + 1]  # the drop's run (a sync of nothing may follow)
+    assert run == sorted(run) and 0 < run[len(run) // 2] < 1000  # the bar moves
+
+
+# 3. Small screens -----------------------------------------------------------------------------
+
+
+def test_the_first_window_fits_a_small_screen_with_everything_on_it(
+    qtbot: QtBot, app_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from desk_assistant.settings import load_settings
+
+    monkeypatch.setattr(ui.main_window, "screen_area", lambda _window: QRect(0, 0, 1024, 640))
+    window = MainWindow(
+        load_settings(app_home, **FAKE_SETTINGS),
+        embedder=HashingEmbedder(),
+        runtime=FakeRuntime(["An answer [1]."]),
+    )
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    window.start()
+    assert window.width() <= 1024 and window.height() <= 640
+    toolbar_settings = window.findChild(QWidget, "mainToolbar")
+    assert toolbar_settings is not None
+    for widget in (window.chat.input, window.chat.send_button, window.library.collections):
+        assert inside(widget, window), widget
+
+
+def test_panes_keep_usable_sizes_and_a_narrow_window_shows_the_document_instead(
+    qtbot: QtBot, app_home: Path, docs: Path
+) -> None:
+    window = fake_window(qtbot, app_home, ["It will be finished in October 2027 [1]."])
+    drop_files(window, [docs / "council-report.pdf"])
+    wait_indexed(qtbot, window, 1)
+    window.resize(1024, 640)
+    ask(qtbot, window, "When will the Harbor Bridge renovation be finished?")
+    wait_answer(qtbot, window)
+    click_link(window.chat.view, "cite:")
+    qtbot.waitUntil(window.viewer.isVisible)
+    chat, viewer, library = window.chat, window.viewer, window.library
+    qtbot.waitUntil(lambda: chat.width() >= 340 and viewer.width() >= 340)
+    assert chat.isVisible() and chat.view.height() >= 120 and chat.input.height() >= 50
+    assert library.table.width() >= 200 and library.table.height() >= 60
+    for widget in (chat.input, chat.send_button, viewer.open_button, library.collections):
+        assert inside(widget, window), widget
+
+    window.resize(800, 600)  # too narrow for three panes: the document takes the chat's place
+    qtbot.waitUntil(lambda: not chat.isVisible())
+    assert window.width() == 800 and viewer.isVisible() and viewer.width() >= 340
+    assert viewer.back_button.isVisible() and inside(viewer.back_button, window)
+    assert library.table.width() >= 200
+    viewer.back_button.click()
+    assert chat.isVisible() and not viewer.isVisible() and chat.width() >= 340
+    assert window.chat.input.hasFocus() or not window.isActiveWindow()
+
+
+# 9. Smaller glitches ----------------------------------------------------------------------------
+
+
+def test_the_no_answer_message_has_an_icon_not_a_missing_glyph(
+    qtbot: QtBot, app_home: Path, docs: Path
+) -> None:
+    window = fake_window(qtbot, app_home)
+    drop_files(window, [docs / "recipes.md"])
+    wait_indexed(qtbot, window, 1)
+    ask(qtbot, window, "Who won the 2010 football World Cup in South Africa?")
+    wait_answer(qtbot, window)
+    view = window.chat.view
+    assert "do not contain" in view.toPlainText() and "ⓘ" not in view.toPlainText()
+    assert '<img src="icon:info"' in view.toHtml()
+    assert view.document().resource(1, QUrl("icon:info")) is not None  # held, never loaded
+
+
+def test_a_stopped_answer_shows_what_was_kept_at_once(
+    qtbot: QtBot, app_home: Path, docs: Path
+) -> None:
+    runtime = PacedRuntime([" ".join(f"word{n}" for n in range(300))], context_length=4096)
+    runtime.paced = True
+    window = fake_window(qtbot, app_home, runtime=runtime)
+    drop_files(window, [docs / "council-report.pdf"])
+    wait_indexed(qtbot, window, 1)
+    ask(qtbot, window, "When will the Harbor Bridge renovation be finished?")
+    qtbot.waitUntil(lambda: window.chat.tokens_received >= 5)
+    window.chat.stop()
+    # The stored answer (everything the model wrote before it stopped) replaces the view.
+    qtbot.waitUntil(lambda: "word4" in window.chat.view.toPlainText())
+    qtbot.waitUntil(lambda: not window.lanes.asking._jobs)
+    assert window.chat.view.replies[-1].stopped
+    assert "Stopped." in window.chat.view.toPlainText()
+
+
+def test_switching_collections_closes_the_document_and_reopens_their_last_chat(
+    qtbot: QtBot, app_home: Path, docs: Path
+) -> None:
+    window = fake_window(qtbot, app_home, ["It will be finished in October 2027 [1]."])
+    drop_files(window, [docs / "council-report.pdf"])
+    wait_indexed(qtbot, window, 1)
+    ask(qtbot, window, "When will the Harbor Bridge renovation be finished?")
+    wait_answer(qtbot, window)
+    first_chat = window.chat_list.current
+    assert first_chat is not None
+    click_link(window.chat.view, "cite:")
+    qtbot.waitUntil(window.viewer.isVisible)
+    job = window.lanes.indexing.call("make another", lambda a: a.create_collection("Other"))
+    qtbot.waitSignal(job.signals.finished).wait()
+    window.library.switch_collection("Other")
+    assert not window.viewer.isVisible() and window.viewer.citation is None
+    assert window.viewer.title.text() == ""
+    qtbot.waitUntil(lambda: window.chat_list.current is None)
+    window.library.switch_collection("default")
+    qtbot.waitUntil(lambda: window.chat_list.current is not None)
+    assert window.chat_list.current is not None and window.chat_list.current.id == first_chat.id
+    qtbot.waitUntil(lambda: bool(window.chat.view.replies))
+
+
+def test_dragging_files_over_the_window_shows_where_they_go(
+    qtbot: QtBot, app_home: Path, docs: Path
+) -> None:
+    window = fake_window(qtbot, app_home)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(docs / "recipes.md"))])
+    enter = QDragEnterEvent(
+        QPointF(300, 300),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(window, enter)
+    overlay = window.drop_overlay
+    assert overlay.isVisible() and "“default”" in overlay.label.text()
+    assert overlay.geometry() == overlay.parentWidget().rect()  # type: ignore[union-attr]
+    QApplication.sendEvent(window, QDragLeaveEvent())
+    assert not overlay.isVisible()
+    drop_files(window, [docs / "recipes.md"])
+    assert not overlay.isVisible()
+    wait_indexed(qtbot, window, 1)
+
+
+def test_quitting_does_not_wait_for_work_in_progress(qtbot: QtBot, app_home: Path) -> None:
+    window = fake_window(qtbot, app_home)
+    release = threading.Event()
+    busy = window.lanes.indexing.call("a long step", lambda _a: release.wait(30))
+    qtbot.waitSignal(busy.signals.started).wait()
+    window.close()
+    try:
+        # close() returned with the step still running: it did not wait for it.
+        assert window.lanes.indexing._pool.activeThreadCount() == 1
+        assert not window.finished_cleanly  # so the app exits without waiting either
+    finally:
+        release.set()
+
+
+def test_the_x11_check_names_the_missing_libraries_and_their_packages() -> None:
+    from ui.platform_check import debian_package, missing_libraries, uses_xcb
+
+    ldd = (
+        "\tlibQt6XcbQpa.so.6 => /venv/Qt/lib/libQt6XcbQpa.so.6 (0x1)\n"
+        "\tlibxcb-icccm.so.4 => not found\n"
+        "\tlibxcb-keysyms.so.1 => not found\n"
+        "\tlibxcb-icccm.so.4 => not found\n"
+    )
+    assert missing_libraries(ldd) == ["libxcb-icccm.so.4", "libxcb-keysyms.so.1"]
+    assert [debian_package(s) for s in missing_libraries(ldd)] == [
+        "libxcb-icccm4",
+        "libxcb-keysyms1",
+    ]
+    assert debian_package("libxkbcommon-x11.so.0") == "libxkbcommon-x11-0"
+    assert debian_package("libX11-xcb.so.1") == "libx11-xcb1"
+    assert debian_package("libglib-2.0.so.0") == "libglib2.0-0"
+    assert uses_xcb({"DISPLAY": ":0"}) and not uses_xcb({"QT_QPA_PLATFORM": "offscreen"})
+    assert not uses_xcb({"DISPLAY": ":0", "XDG_SESSION_TYPE": "wayland"})
+    assert not uses_xcb({})
