@@ -55,7 +55,7 @@ from desk_assistant.records import (
     Status,
     Token,
 )
-from desk_assistant.service import Assistant, read_sections
+from desk_assistant.service import Assistant, read_sections, supported_suffixes
 from desk_assistant.settings import RuntimeName, Settings, load_settings, update_settings
 from desk_assistant.watch import changes, followed_reader, watch
 
@@ -172,6 +172,7 @@ __all__ = [
     "make_embedder",
     "read_sections",
     "store_secret",
+    "supported_suffixes",
     "update_settings",
     "version_text",
     "watch",

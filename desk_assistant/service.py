@@ -30,7 +30,7 @@ from desk_assistant.records import (
     Token,
 )
 from desk_assistant.settings import Settings, collection_name
-from ingest.loaders import LoadedText, LoaderError
+from ingest.loaders import EXTENSIONS, LoadedText, LoaderError
 from ingest.sandbox import load_isolated
 from ingest.scan import Excludes
 
@@ -43,6 +43,15 @@ if TYPE_CHECKING:
 
 def _inside(path: str, folder: str) -> bool:
     return path != folder and path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def supported_suffixes() -> dict[str, tuple[str, ...]]:
+    """The file name suffixes ingestion reads (".pdf", ...), by format ("pdf", "code",
+    "image", ...): for a file dialog's filter."""
+    formats: dict[str, list[str]] = {}
+    for suffix, fmt in EXTENSIONS.items():
+        formats.setdefault(fmt, []).append(suffix)
+    return {fmt: tuple(suffixes) for fmt, suffixes in formats.items()}
 
 
 def read_sections(path: str | Path, *, timeout: float = 60.0, memory_mb: int = 2048) -> LoadedText:
