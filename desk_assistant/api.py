@@ -56,7 +56,14 @@ from desk_assistant.records import (
     Token,
 )
 from desk_assistant.service import Assistant, read_sections, supported_suffixes
-from desk_assistant.settings import RuntimeName, Settings, load_settings, update_settings
+from desk_assistant.settings import (
+    COLLECTION_NAME_LENGTH,
+    RuntimeName,
+    Settings,
+    collection_name,
+    load_settings,
+    update_settings,
+)
 from desk_assistant.watch import changes, followed_reader, watch
 
 if TYPE_CHECKING:
@@ -118,6 +125,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CATALOGUE",
+    "COLLECTION_NAME_LENGTH",
     "FILE_STEPS",
     "HOME_ENV",
     "PROMPT_FORMATS",
@@ -162,6 +170,7 @@ __all__ = [
     "check_server",
     "choose_home",
     "chosen_home",
+    "collection_name",
     "description_rows",
     "enforce_offline",
     "followed_reader",

@@ -17,7 +17,16 @@ from pytestqt.qtbot import QtBot
 from test_e2e import make_documents
 from test_progress import long_pdf
 from test_ui_window import FAKE_SETTINGS, fake_window
-from ui_helpers import ask, click_link, drop_files, open_window, wait_answer, wait_indexed
+from ui_helpers import (
+    ask,
+    click_link,
+    drop_files,
+    name_collection,
+    open_window,
+    respond_to_dialog,
+    wait_answer,
+    wait_indexed,
+)
 
 import ui.main_window
 from desk_assistant.backends.embeddings import HashingEmbedder
@@ -192,6 +201,106 @@ def test_panes_keep_usable_sizes_and_a_narrow_window_shows_the_document_instead(
     viewer.back_button.click()
     assert chat.isVisible() and not viewer.isVisible() and chat.width() >= 340
     assert window.chat.input.hasFocus() or not window.isActiveWindow()
+
+
+# 5. Any printable collection name; problems said next to the field --------------------------
+
+ODD = """Recipes & notes / Q3: "drafts" 'é' 中"""
+
+
+def test_collections_take_any_printable_name_and_problems_stay_in_the_dialog(
+    qtbot: QtBot, app_home: Path, docs: Path
+) -> None:
+    from ui.collection_dialog import CollectionNameDialog
+
+    window = fake_window(qtbot, app_home, ["Mix the flour [1]."])
+    library = window.library
+    respond_to_dialog(library.new_collection, lambda d: name_collection(d, "Recipes & notes"))
+    qtbot.waitUntil(lambda: library.collection == "Recipes & notes")
+    drop_files(window, [docs / "recipes.md"])
+    wait_indexed(qtbot, window, 1)
+    window.activateWindow()  # the dialog had the focus
+    qtbot.waitUntil(window.isActiveWindow)
+    ask(qtbot, window, "How do I make pancakes?")
+    wait_answer(qtbot, window)
+    assert window.chat.view.replies[-1].citations  # the odd name works end to end
+
+    problems: list[str] = []
+
+    def mistakes_then_a_good_name(dialog: CollectionNameDialog) -> None:
+        for name in ("Recipes & notes", "   ", "two\nlines"):
+            name_collection(dialog, name)
+            assert dialog.isVisible() and dialog.problem.isVisible()  # still open, said here
+            problems.append(dialog.problem.text())
+        name_collection(dialog, ODD)
+
+    respond_to_dialog(library.new_collection, mistakes_then_a_good_name)
+    assert problems == [
+        "There is already a collection named “Recipes & notes”.",
+        "A collection needs a name.",
+        "A collection name cannot contain line breaks, tabs or control characters.",
+    ]
+    qtbot.waitUntil(lambda: library.collection == ODD)
+    assert window.windowTitle() == f"Desk Assistant — {ODD}"
+    respond_to_dialog(library.rename_collection, lambda d: name_collection(d, "Küche & 厨房"))
+    qtbot.waitUntil(lambda: library.collection == "Küche & 厨房")
+    qtbot.waitUntil(lambda: library.collections.count() == 2)  # "default" was never used
+    assert window.banners.banner("error") is None  # nothing blamed on the settings
+
+
+# 6. Full failure reasons, copyable; what is what ---------------------------------------------
+
+
+def test_a_failed_file_shows_its_whole_reason_which_can_be_copied(
+    qtbot: QtBot, app_home: Path, docs: Path, tmp_path: Path
+) -> None:
+    broken = docs / "a-report-with-a-rather-long-name-that-would-be-cut.pdf"
+    broken.write_bytes(b"%PDF-1.4\nthis is not really a PDF")
+    (tmp_path / "notes.xyz").write_text("not a format we read")
+    window = fake_window(qtbot, app_home)
+    drop_files(window, [docs, tmp_path / "notes.xyz"])
+    wait_indexed(qtbot, window, 3)
+    library = window.library
+    qtbot.waitUntil(
+        lambda: library.summary.text() == "3 indexed · 1 failed · 1 not supported · 6 chunks"
+    )
+    rows = library.model.rows()
+    number = next(n for n, r in enumerate(rows) if r.path == str(broken))
+    reason = rows[number].reason
+    assert reason
+    assert library.model.data(library.model.index(number, 1)) == "failed"  # a word in the table
+    library.table.selectRow(number)
+    details = library.details
+    assert details.isVisible() and details.name.text() == broken.name
+    assert details.status.text() == f"Could not be indexed: {reason}"  # all of it
+    assert details.status.wordWrap() and details.status.width() <= library.width()
+    details.copy_button.click()
+    assert QApplication.clipboard().text() == f"{broken}: {reason}"
+    library.table.setFocus()
+    library.copy_action.trigger()  # Ctrl+C in the table
+    assert QApplication.clipboard().text() == f"{broken}\tfailed: {reason}"
+
+
+def test_the_file_dialog_offers_the_supported_types(
+    qtbot: QtBot, app_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    window = fake_window(qtbot, app_home)
+    asked: list[str] = []
+
+    def pick(_parent: object, _title: str, _folder: str, filters: str, **_kw: object) -> object:
+        asked.append(filters)
+        return [], ""
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", pick)
+    window.add_files_action.trigger()
+    entries = asked[0].split(";;")
+    assert entries[0].startswith("All supported files (") and entries[-1] == "All files (*)"
+    supported = entries[0].removeprefix("All supported files (").removesuffix(")").split()
+    for pattern in ("*.pdf", "*.PDF", "*.docx", "*.md", "*.html", "*.epub", "*.py", "*.png"):
+        assert pattern in supported
+    assert any(e.startswith("Documents (") and "*.odt" in e for e in entries)
 
 
 # 9. Smaller glitches ----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox
 from pytestqt.qtbot import QtBot
 
@@ -85,7 +86,9 @@ def test_documents_show_queued_then_their_outcome(qtbot: QtBot) -> None:
     model.apply(IngestEvent("file", path="/d/x.bin", outcome="skipped", reason="unsupported"))
     model.finish_run()
     texts = [model.data(model.index(r, 1)) for r in range(model.rowCount())]
-    assert texts == ["indexed", "failed: damaged", "indexed", "not indexed: unsupported"]
+    assert texts == ["indexed", "failed", "indexed", "not indexed"]  # the reason: in details
+    tips = [model.data(model.index(r, 1), Qt.ItemDataRole.ToolTipRole) for r in (1, 3)]
+    assert tips == ["/d/b.pdf\nfailed: damaged", "/d/x.bin\nnot indexed: unsupported"]
     model.set_sources([])  # what was passed over stays listed until the collection changes
     assert [r.path for r in model.rows()] == ["/d/x.bin"]
 

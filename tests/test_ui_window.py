@@ -20,7 +20,16 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialog
 from pytestqt.qtbot import QtBot
 from test_e2e import make_documents
-from ui_helpers import ask, click_link, drop_files, open_window, wait_answer, wait_indexed
+from ui_helpers import (
+    ask,
+    click_link,
+    drop_files,
+    name_collection,
+    open_window,
+    respond_to_dialog,
+    wait_answer,
+    wait_indexed,
+)
 
 from desk_assistant.backends.embeddings import HashingEmbedder
 from desk_assistant.backends.llm.fake import FakeRuntime
@@ -91,7 +100,9 @@ def test_dropped_files_are_listed_with_status_and_reasons(
     assert not window.library.progress.isVisible()
     banner = window.banners.banner("ingest-failures")
     assert banner is not None and "broken.pdf" in banner.label.text()
-    qtbot.waitUntil(lambda: window.library.summary.text() == "4 documents · 1 failed · 6 chunks")
+    qtbot.waitUntil(
+        lambda: window.library.summary.text() == "3 indexed · 1 failed · 1 not supported · 6 chunks"
+    )
 
 
 def test_a_cited_text_passage_opens_highlighted_in_the_viewer(
@@ -315,20 +326,18 @@ def test_an_unanswerable_question_is_answered_plainly_and_can_be_copied_or_retri
 def test_collections_are_created_switched_renamed_and_deleted(
     qtbot: QtBot, app_home: Path, docs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from PySide6.QtWidgets import QInputDialog, QMessageBox
+    from PySide6.QtWidgets import QMessageBox
 
     window = fake_window(qtbot, app_home)
     drop_files(window, [docs / "recipes.md"])
     wait_indexed(qtbot, window, 1)
     library = window.library
-    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("Work papers", True))
-    library.new_collection()
+    respond_to_dialog(library.new_collection, lambda d: name_collection(d, "Work papers"))
     qtbot.waitUntil(lambda: library.collection == "Work papers")
     assert window.windowTitle() == "Desk Assistant — Work papers"
     qtbot.waitUntil(lambda: library.collections.count() == 2)
     assert library.model.rowCount() == 0 and library.stack.currentWidget() is library.empty
-    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("Archive", True))
-    library.rename_collection()
+    respond_to_dialog(library.rename_collection, lambda d: name_collection(d, "Archive"))
     qtbot.waitUntil(lambda: library.collection == "Archive")
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     library.delete_collection()

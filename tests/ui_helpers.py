@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +141,26 @@ class Heartbeat:
     def percentile(self, share: float) -> float:
         ordered = sorted(self.gaps)
         return ordered[int(share * (len(ordered) - 1))] * 1000 if ordered else 0.0
+
+
+def respond_to_dialog(action: Callable[[], object], respond: Callable[[Any], None]) -> None:
+    """Run ``action``, which opens a modal dialog, and let ``respond`` work it as a user
+    would (type, click) from inside the dialog's own event loop."""
+
+    def handle() -> None:
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:
+            QTimer.singleShot(10, handle)
+            return
+        respond(dialog)
+
+    QTimer.singleShot(0, handle)
+    action()
+
+
+def name_collection(dialog: Any, name: str) -> None:
+    """Type ``name`` into a collection-name dialog and press OK."""
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    dialog.field.setText(name)
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()

@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, Qt, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
-    QInputDialog,
     QLabel,
     QMenu,
     QMessageBox,
@@ -37,6 +36,9 @@ from desk_assistant.api import (
     SourceInfo,
     StoreUnavailable,
 )
+from ui.collection_dialog import CollectionNameDialog
+from ui.document_details import DocumentDetails
+from ui.file_types import open_filter
 from ui.folder_watcher import FolderWatcher
 from ui.icons import Icons
 from ui.ingest_progress import IngestProgress
@@ -45,6 +47,14 @@ from ui.qt_models import DocumentsModel
 from ui.workers import Job
 
 Notify = Callable[[str, str, str, list[tuple[str, Callable[[], object]]]], None]
+# The summary under the table, in this order: how many of each (files waiting together).
+SUMMARY = {
+    "indexed": "indexed",
+    "failed": "failed",
+    "unsupported": "not supported",
+    "queued": "waiting",
+    "indexing": "waiting",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,14 +127,19 @@ class LibraryPanel(QWidget):
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.empty)
         self.stack.addWidget(self.table)
+        self.details = DocumentDetails(icons, self)
         self.summary = QLabel(self)
         self.summary.setObjectName("muted")
+        self.summary.setWordWrap(True)
 
         self.remove_action = self._action("Remove from library", "remove", self.remove_selected)
         self.reveal_action = self._action("Show in folder", "reveal", self.reveal_selected)
         self.reindex_action = self._action("Re-index collection…", "reindex", self.reindex)
         self.sync_action = self._action("Check folders for changes", "reindex", self.sync)
-        self.table.addActions([self.reveal_action, self.remove_action])
+        self.copy_action = self._action("Copy path and status", "copy", self.copy_selected)
+        self.copy_action.setShortcut(QKeySequence.StandardKey.Copy)
+        self.copy_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.table.addActions([self.reveal_action, self.remove_action, self.copy_action])
         self.more = self._menu_button(
             "Documents",
             "Remove, show in folder, re-index",
@@ -154,6 +169,7 @@ class LibraryPanel(QWidget):
         layout.addLayout(top)
         layout.addLayout(pick)
         layout.addWidget(self.stack, 1)
+        layout.addWidget(self.details)
         layout.addWidget(self.summary)
         layout.addWidget(self.progress)
 
@@ -262,25 +278,35 @@ class LibraryPanel(QWidget):
         )
 
     def new_collection(self) -> None:
-        name, ok = QInputDialog.getText(self, "New collection", "Name of the new collection:")
-        if not ok or not name.strip():
-            return
-        job = self.lanes.indexing.call("create collection", lambda a: a.create_collection(name))
-        job.signals.finished.connect(lambda info: self.switch_collection(info.name))
-        job.signals.errored.connect(self.error)
+        dialog = CollectionNameDialog(
+            "New collection",
+            "Name of the new collection (any name: “Recipes & notes”, “Q3/Q4”, “中文”):",
+            self.collection_names(),
+            lambda name: self.lanes.indexing.call(
+                "create collection", lambda a: a.create_collection(name)
+            ),
+            parent=self,
+        )
+        if dialog.exec():
+            self.switch_collection(dialog.name)
 
     def rename_collection(self) -> None:
         old = self.collection
-        name, ok = QInputDialog.getText(
-            self, "Rename collection", f"New name for '{old}':", text=old
+        dialog = CollectionNameDialog(
+            "Rename collection",
+            f"New name for “{old}”:",
+            self.collection_names(),
+            lambda name: self.lanes.indexing.call(
+                "rename collection", lambda a: a.rename_collection(old, name)
+            ),
+            current=old,
+            parent=self,
         )
-        if not ok or not name.strip() or name == old:
-            return
-        job = self.lanes.indexing.call(
-            "rename collection", lambda a: a.rename_collection(old, name.strip())
-        )
-        job.signals.finished.connect(lambda _r: self.switch_collection(name.strip()))
-        job.signals.errored.connect(self.error)
+        if dialog.exec():
+            self.switch_collection(dialog.name)
+
+    def collection_names(self) -> list[str]:
+        return [c.name for c in self._collections]
 
     def delete_collection(self) -> None:
         name = self.collection
@@ -303,7 +329,13 @@ class LibraryPanel(QWidget):
     # ingestion --------------------------------------------------------------------------
 
     def add_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Add files to the library")
+        files, _ = QFileDialog.getOpenFileNames(
+            self,
+            "Add files to the library",
+            "",
+            open_filter(),
+            options=QFileDialog.Option.HideNameFilterDetails,
+        )
         if files:
             self.ingest(files)
 
@@ -415,9 +447,19 @@ class LibraryPanel(QWidget):
         return [self.model.row_at(row).path for row in sorted(rows)]
 
     def _selection_changed(self, *_args: object) -> None:
-        chosen = bool(self.table.selectionModel().selectedRows())
-        self.remove_action.setEnabled(chosen)
-        self.reveal_action.setEnabled(chosen)
+        rows = self.table.selectionModel().selectedRows()
+        self.remove_action.setEnabled(bool(rows))
+        self.reveal_action.setEnabled(bool(rows))
+        self.copy_action.setEnabled(bool(rows))
+        self.details.show_row(self.model.row_at(rows[0].row()) if len(rows) == 1 else None)
+
+    def copy_selected(self) -> None:
+        """The selected documents as lines of path and status, for a message or a list."""
+        lines = []
+        for path in self.selected_paths():
+            row = next(r for r in self.model.rows() if r.path == path)
+            lines.append(f"{path}\t{row.status_text}")
+        QGuiApplication.clipboard().setText("\n".join(lines))
 
     def remove_selected(self) -> None:
         for path in self.selected_paths():
@@ -456,13 +498,14 @@ class LibraryPanel(QWidget):
         QDesktopServices.openUrl(QUrl.fromLocalFile(path))
 
     def _update_empty(self) -> None:
-        """The table or the empty state, and the one-line summary under it."""
+        """The table or the empty state, and the summary under it: what is what."""
         rows = self.model.rows()
         self.stack.setCurrentWidget(self.table if rows else self.empty)
-        indexed = [r for r in rows if r.status == "indexed"]
-        failed = sum(r.status == "failed" for r in rows)
-        parts = [f"{len(indexed) + failed} document" + ("" if len(indexed) + failed == 1 else "s")]
-        if failed:
-            parts.append(f"{failed} failed")
-        parts.append(f"{sum(r.chunks for r in indexed)} chunks")
+        count = {s: sum(r.status == s for r in rows) for s in SUMMARY}
+        count["queued"] += count.pop("indexing")
+        parts = [f"{n} {SUMMARY[s]}" for s, n in count.items() if n or s == "indexed"]
+        chunks = sum(r.chunks for r in rows if r.status == "indexed")
+        parts.append(f"{chunks} chunk" + ("" if chunks == 1 else "s"))
         self.summary.setText(" · ".join(parts) if rows else "")
+        if not rows:
+            self.details.show_row(None)

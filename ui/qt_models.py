@@ -6,6 +6,7 @@ while it works: which files are queued or being indexed, and which were passed o
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -17,10 +18,19 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     Qt,
 )
+from PySide6.QtGui import QIcon
 
-from desk_assistant.api import ChatInfo, IngestEvent, SourceInfo
+from desk_assistant.api import FILE_STEPS, ChatInfo, IngestEvent, SourceInfo
+from ui.icons import render
+from ui.theme import colors
 
 AnyIndex = QModelIndex | QPersistentModelIndex
+
+
+@functools.cache
+def _warning_icon(color: str) -> QIcon:
+    return render("warning", color)
+
 
 STATUS_TEXT = {
     "indexed": "indexed",
@@ -92,7 +102,11 @@ class DocumentsModel(QAbstractTableModel):
         self._mark_next_indexing()
 
     def apply(self, event: IngestEvent) -> None:
-        """One file of a running ingestion finished: show its outcome at once."""
+        """One file of a running ingestion finished: show its outcome at once. A file that
+        reports progress is the one being worked on."""
+        if event.kind in FILE_STEPS and event.path is not None:
+            self._mark_indexing(event.path)
+            return
         if event.kind != "file" or event.path is None:
             return
         outcome = event.outcome
@@ -132,8 +146,11 @@ class DocumentsModel(QAbstractTableModel):
         """The first queued file is the one the pipeline works on (files go in order)."""
         if any(r.status == "indexing" for r in self._rows) or not self._queue:
             return
+        self._mark_indexing(self._queue[0])
+
+    def _mark_indexing(self, path: str) -> None:
         for number, row in enumerate(self._rows):
-            if row.path == self._queue[0] and row.status == "queued":
+            if row.path == path and row.status == "queued":
                 self._rows[number] = replace(row, status="indexing")
                 self._changed(number)
                 return
@@ -192,19 +209,21 @@ class DocumentsModel(QAbstractTableModel):
         row = self._rows[index.row()]
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
+            # The status in a word; the reason is in the details under the table.
             return (
                 row.name,
-                row.status_text,
+                STATUS_TEXT.get(row.status, row.status),
                 "" if row.pages is None else str(row.pages),
                 str(row.chunks) if row.status == "indexed" else "",
             )[column]
+        if role == Qt.ItemDataRole.DecorationRole:
+            return _warning_icon(colors()["warning"]) if column == 1 and row.reason else None
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+            return int(right) if column >= 2 else None
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{row.path}\n{row.status_text}"
-        if role == Qt.ItemDataRole.TextAlignmentRole and column >= 2:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == self.PATH_ROLE:
-            return row.path
-        return None
+        return row.path if role == self.PATH_ROLE else None
 
 
 class ChatsModel(QAbstractListModel):
