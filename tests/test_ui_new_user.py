@@ -203,6 +203,81 @@ def test_panes_keep_usable_sizes_and_a_narrow_window_shows_the_document_instead(
     assert window.chat.input.hasFocus() or not window.isActiveWindow()
 
 
+# 4. The PDF can be zoomed, paged and searched ----------------------------------------------
+
+
+def test_the_pdf_zooms_goes_to_a_page_and_finds_words(
+    qtbot: QtBot, app_home: Path, docs: Path
+) -> None:
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtPdfWidgets import QPdfView
+    from PySide6.QtTest import QTest
+
+    window = fake_window(qtbot, app_home, ["It will be finished in October 2027 [1]."])
+    drop_files(window, [docs / "council-report.pdf"])
+    wait_indexed(qtbot, window, 1)
+    ask(qtbot, window, "When will the Harbor Bridge renovation be finished?")
+    wait_answer(qtbot, window)
+    click_link(window.chat.view, "cite:")
+    pdf = window.viewer.pdf
+    assert pdf is not None
+    qtbot.waitUntil(lambda: not pdf.searching and pdf.found)
+    view = pdf.view
+    assert view.zoomMode() == QPdfView.ZoomMode.FitToWidth and pdf.fit_width_button.isChecked()
+    fitted = pdf.effective_zoom()
+    assert pdf.zoom_label.text() == f"{round(100 * fitted)} %"
+
+    pdf.zoom_in_button.click()
+    assert view.zoomMode() == QPdfView.ZoomMode.Custom and view.zoomFactor() > fitted
+    larger = view.zoomFactor()
+    view.setFocus()
+    QTest.keyClick(view, Qt.Key.Key_Plus, Qt.KeyboardModifier.ControlModifier)
+    assert view.zoomFactor() > larger
+    QTest.keyClick(view, Qt.Key.Key_Minus, Qt.KeyboardModifier.ControlModifier)
+    assert view.zoomFactor() == larger
+    wheel = QWheelEvent(
+        QPointF(50, 50),
+        QPointF(view.viewport().mapToGlobal(QPoint(50, 50))),
+        QPoint(0, 0),
+        QPoint(0, 120),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.ControlModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(view.viewport(), wheel)
+    assert (
+        view.zoomFactor() > larger
+        and pdf.zoom_label.text() == f"{round(100 * view.zoomFactor())} %"
+    )
+    pdf.fit_page_button.click()
+    assert view.zoomMode() == QPdfView.ZoomMode.FitInView and pdf.effective_zoom() <= fitted
+    QTest.keyClick(view, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    assert view.zoomMode() == QPdfView.ZoomMode.FitToWidth
+
+    assert pdf.page_field.value() == 2 and pdf.page_field.suffix() == " of 3"  # the cited page
+    pdf.page_field.setValue(3)
+    assert view.pageNavigator().currentPage() == 2
+
+    QTest.keyClick(view, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert pdf.find_field.hasFocus() or not window.isActiveWindow()
+    pdf.find_field.setText("Riverside")
+    QTest.keyClick(pdf.find_field, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: pdf.found_label.text() == "1 of 2")  # pages 1 and 3
+    assert view.searchModel() is pdf.finder and view.pageNavigator().currentPage() == 0
+    pdf.next_button.click()
+    assert pdf.found_label.text() == "2 of 2" and view.pageNavigator().currentPage() == 2
+    pdf.next_button.click()
+    assert pdf.found_label.text() == "1 of 2"  # round again
+    pdf.previous_button.click()
+    assert pdf.found_label.text() == "2 of 2"
+    pdf.find_field.setText("no such words")
+    QTest.keyClick(pdf.find_field, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: pdf.found_label.text() == "No matches")
+    for button in (pdf.zoom_in_button, pdf.zoom_out_button, pdf.fit_page_button, pdf.next_button):
+        assert button.accessibleName() and button.toolTip()  # icon-only, yet named
+
+
 # 5. Any printable collection name; problems said next to the field --------------------------
 
 ODD = """Recipes & notes / Q3: "drafts" 'é' 中"""

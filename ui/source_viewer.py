@@ -164,7 +164,7 @@ class SourceViewer(QWidget):
         if HAS_QTPDF:
             from ui.pdf_pane import PdfPane
 
-            self.pdf = PdfPane(self)
+            self.pdf = PdfPane(icons, self)
         self.text = TextPane(self)
         self.message = QLabel(self)
         self.message.setWordWrap(True)
