@@ -276,6 +276,11 @@ def test_the_pdf_zooms_goes_to_a_page_and_finds_words(
     qtbot.waitUntil(lambda: pdf.found_label.text() == "No matches")
     for button in (pdf.zoom_in_button, pdf.zoom_out_button, pdf.fit_page_button, pdf.next_button):
         assert button.accessibleName() and button.toolTip()  # icon-only, yet named
+    pdf.set_zoom(1.5)
+    window.close()
+    again = fake_window(qtbot, app_home).viewer.pdf
+    assert again is not None and again.view.zoomMode() == QPdfView.ZoomMode.Custom
+    assert again.view.zoomFactor() == 1.5  # the zoom a reader chose is kept
 
 
 # 5. Any printable collection name; problems said next to the field --------------------------

@@ -302,6 +302,9 @@ class MainWindow(QMainWindow):
             if saved is None or not splitter.restoreState(saved):
                 sizes = [400, 880, 0] if splitter is self.splitter else [230, 470]
                 splitter.setSizes(sizes)
+        zoom = self.state.text("viewer/zoom")
+        if zoom and self.viewer.pdf is not None:
+            self.viewer.pdf.use_zoom_setting(zoom)
 
     def _fit_to_screen(self) -> None:
         """The first window: the preferred size where the screen has room for it, else
@@ -316,6 +319,8 @@ class MainWindow(QMainWindow):
         self.setWindowState(Qt.WindowState.WindowMaximized)  # a window manager adds its frame
 
     def _save_state(self) -> None:
+        if self.viewer.pdf is not None:
+            self.state.put("viewer/zoom", self.viewer.pdf.zoom_setting())
         self.state.put("window/geometry", self.saveGeometry())
         self.state.put("splitters/main", self.splitter.saveState())
         self.state.put("splitters/sidebar", self.sidebar.saveState())

@@ -198,6 +198,25 @@ class PdfPane(QWidget):
     def fit_page(self) -> None:
         self.view.setZoomMode(QPdfView.ZoomMode.FitInView)
 
+    def zoom_setting(self) -> str:
+        """The zoom as the window remembers it: "width", "page" or a factor ("1.25")."""
+        mode = self.view.zoomMode()
+        if mode == QPdfView.ZoomMode.FitToWidth:
+            return "width"
+        if mode == QPdfView.ZoomMode.FitInView:
+            return "page"
+        return f"{self.view.zoomFactor():.2f}"
+
+    def use_zoom_setting(self, setting: str) -> None:
+        """Back to the zoom a reader chose last time (anything unknown: fit width)."""
+        if setting == "page":
+            self.fit_page()
+            return
+        try:
+            self.set_zoom(float(setting))
+        except ValueError:
+            self.fit_width()
+
     def _show_zoom(self) -> None:
         mode = self.view.zoomMode()
         self.fit_width_button.setChecked(mode == QPdfView.ZoomMode.FitToWidth)

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import shiboken6
-from PySide6.QtCore import QThreadPool, QUrl, Signal
-from PySide6.QtGui import QColor, QDesktopServices, QTextCharFormat, QTextCursor
+from PySide6.QtCore import Qt, QThreadPool, QUrl, Signal
+from PySide6.QtGui import QColor, QDesktopServices, QResizeEvent, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QStackedWidget,
     QTextEdit,
     QVBoxLayout,
@@ -123,6 +124,32 @@ class TextPane(QPlainTextEdit):
         self.setExtraSelections(selections)
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that shows "…" where its text does not fit."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def setText(self, text: str) -> None:
+        self._full = text
+        self._elide()
+
+    def text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(
+            self._full, Qt.TextElideMode.ElideMiddle, self.width()
+        )
+        super().setText(shown)
+
+
 class SourceViewer(QWidget):
     """The viewer panel: which source, where in it, and the document itself.
 
@@ -139,7 +166,7 @@ class SourceViewer(QWidget):
         self._jobs: list[Job] = []
         self.citation: Citation | None = None
 
-        self.title = QLabel(self)
+        self.title = ElidedLabel(self)
         self.title.setObjectName("viewerTitle")
         self.location = QLabel(self)
         self.location.setObjectName("muted")
@@ -174,18 +201,20 @@ class SourceViewer(QWidget):
             if pane is not None:
                 self.stack.addWidget(pane)
 
+        # Name and close on the first line, where in it and "Open" on the second: a long
+        # file name is cut short ("…") rather than pushing the buttons out of a narrow pane.
         top = QHBoxLayout()
         top.addWidget(self.back_button)
-        names = QVBoxLayout()
-        names.setSpacing(0)
-        names.addWidget(self.title)
-        names.addWidget(self.location)
-        top.addLayout(names, 1)
-        top.addWidget(self.open_button)
+        top.addWidget(self.title, 1)
         top.addWidget(self.close_button)
+        second = QHBoxLayout()
+        second.addWidget(self.location, 1)
+        second.addWidget(self.open_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
+        layout.setSpacing(4)
         layout.addLayout(top)
+        layout.addLayout(second)
         layout.addWidget(self.quote)
         layout.addWidget(self.stack, 1)
 
@@ -245,7 +274,7 @@ class SourceViewer(QWidget):
     def forget(self) -> None:
         """Close, and show nothing of the current source (the collection changed)."""
         self.citation = None
-        self.title.clear()
+        self.title.setText("")
         self.location.clear()
         self.quote.clear()
         self._message("")
