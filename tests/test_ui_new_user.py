@@ -4,6 +4,8 @@ quitting is quick. Fakes for the models, real everything else."""
 
 from __future__ import annotations
 
+import ast
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -381,6 +383,101 @@ def test_the_file_dialog_offers_the_supported_types(
     for pattern in ("*.pdf", "*.PDF", "*.docx", "*.md", "*.html", "*.epub", "*.py", "*.png"):
         assert pattern in supported
     assert any(e.startswith("Documents (") and "*.odt" in e for e in entries)
+
+
+# 7. The window offers the action, never a command to type -----------------------------------
+
+COMMAND = re.compile(r"desk-assistant\s+(?:-|[a-z])")  # "desk-assistant models add PATH"
+
+
+def _strings_outside_docstrings_and_commands(path: Path) -> list[str]:
+    """The string literals of a module, less docstrings, ``command=`` arguments and
+    ``*_COMMAND`` constants (the CLI's own text, which the window never shows)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            first = node.body[0] if node.body else None
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                skipped.add(id(first.value))
+        if isinstance(node, ast.keyword) and node.arg == "command":
+            skipped.update(id(n) for n in ast.walk(node.value))
+        if isinstance(node, ast.Assign) and all(
+            isinstance(t, ast.Name) and t.id.endswith("_COMMAND") for t in node.targets
+        ):
+            skipped.update(id(n) for n in ast.walk(node.value))
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in skipped
+    ]
+
+
+def test_no_window_text_or_engine_message_tells_the_user_to_run_a_command() -> None:
+    root = Path(__file__).resolve().parents[1]
+    modules = sorted((root / "ui").glob("*.py")) + [
+        p for p in sorted((root / "desk_assistant").rglob("*.py")) if "cli" not in p.parts
+    ]
+    offending = [
+        f"{module.relative_to(root)}: {text!r}"
+        for module in modules
+        for text in _strings_outside_docstrings_and_commands(module)
+        if COMMAND.search(text)
+    ]
+    assert offending == []
+    assert len(modules) > 60  # the scan saw the window and the engine
+
+
+def test_every_text_the_window_shows_is_free_of_commands(qtbot: QtBot, app_home: Path) -> None:
+    from PySide6.QtGui import QAction
+
+    from ui.settings_dialog import SettingsDialog
+
+    window = fake_window(qtbot, app_home)
+    models = window.open_models()
+    settings = SettingsDialog(window.lanes.settings, window)
+    qtbot.addWidget(settings)
+    shown: list[str] = []
+    for top in (window, models, settings):
+        for widget in [top, *top.findChildren(QWidget)]:
+            for getter in ("text", "toolTip", "placeholderText", "windowTitle", "accessibleName"):
+                value = getattr(widget, getter, None)
+                if callable(value):
+                    text = value()
+                    shown += [text] if isinstance(text, str) else []
+        shown += [a.text() for a in top.findChildren(QAction)] + [
+            a.toolTip() for a in top.findChildren(QAction)
+        ]
+    assert len(shown) > 200
+    assert [t for t in shown if COMMAND.search(t)] == []
+
+
+def test_a_download_that_needs_a_login_offers_add_file_not_a_command(
+    qtbot: QtBot, app_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from model_server import serving
+    from PySide6.QtWidgets import QFileDialog
+    from tiny_gguf import write_tiny_llama_gguf
+
+    content = write_tiny_llama_gguf(tmp_path / "src.gguf").read_bytes()
+    dialog = fake_window(qtbot, app_home).open_models()
+    qtbot.waitUntil(lambda: not dialog._jobs)
+    with serving(content) as server:
+        server.status_override = 403
+        dialog.start_download(url=server.url)
+        qtbot.waitUntil(lambda: "HTTP 403" in dialog.message.text(), timeout=30_000)
+    said = dialog.message.text()
+    assert "download it in a browser, then add the file" in said
+    assert not COMMAND.search(said) and "desk-assistant" not in said
+    assert dialog.fix_button.isVisible()
+    asked: list[str] = []
+    monkeypatch.setattr(
+        QFileDialog, "getOpenFileName", lambda *a, **k: (asked.append(a[1]), ("", ""))[1]
+    )
+    dialog.fix_button.click()
+    assert asked == ["Add a model file (GGUF)"]  # the file dialog of Add file…
 
 
 # 9. Smaller glitches ----------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 from desk_assistant.api import (
     CATALOGUE,
     PROMPT_FORMATS,
+    DeskAssistantError,
     LibraryEntry,
     LicenceNotice,
     ModelLibrary,
@@ -50,6 +51,7 @@ from desk_assistant.api import (
 )
 from ui.model_server_dialog import ModelServerDialog
 from ui.settings_form import FILE_FILTERS
+from ui.theme import colors
 from ui.workers import Job
 
 OTHER_URL = "Another address (URL)…"
@@ -113,6 +115,12 @@ class ModelsDialog(QDialog):
         self.message = QLabel(self)
         self.message.setWordWrap(True)
         self.message.setObjectName("muted")
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # The way out of a failure, as a button (a download that needs a login in the
+        # browser: then bring the file in with Add file…), never as a command to type.
+        self.fix_button = QPushButton("Add the file you downloaded…", self)
+        self.fix_button.clicked.connect(self.add_file)
+        self.fix_button.hide()
         self.bar = QProgressBar(self)
         self.bar.hide()
         self.cancel_button = QPushButton("Cancel download", self)
@@ -164,7 +172,10 @@ class ModelsDialog(QDialog):
         progress.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
         layout.addLayout(body, 1)
-        layout.addWidget(self.message)
+        said = QHBoxLayout()
+        said.addWidget(self.message, 1)
+        said.addWidget(self.fix_button, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(said)
         layout.addLayout(progress)
         layout.addLayout(buttons)
         layout.addWidget(close)
@@ -195,6 +206,7 @@ class ModelsDialog(QDialog):
     ) -> Job:
         job = Job(name, work)
         self._jobs.add(job)
+        self.fix_button.hide()
         if busy:
             self.message.setText(busy)
         self._set_busy(True)
@@ -232,8 +244,12 @@ class ModelsDialog(QDialog):
         self.prompt_format.setEnabled(not busy and entry is not None and entry.exists)
         self.use_button.setEnabled(not busy and entry is not None and not entry.in_use)
 
-    def _failed(self, message: str, _exc: object) -> None:
-        self.message.setText(f"<span style='color:#c62828'>{html.escape(message)}</span>")
+    def _failed(self, message: str, exc: object) -> None:
+        self.message.setText(
+            f"<span style='color:{colors()['error']}'>{html.escape(message)}</span>"
+        )
+        offer = isinstance(exc, DeskAssistantError) and exc.action == "add-model-file"
+        self.fix_button.setVisible(offer)
 
     def _show_progress(self, done: int, total: int | None) -> None:
         self.bar.show()
