@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QRect, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent
-from PySide6.QtWidgets import QAbstractSlider, QApplication, QWidget
+from PySide6.QtWidgets import QAbstractSlider, QApplication, QLabel, QWidget
 from pytestqt.qtbot import QtBot
 from test_e2e import make_documents
 from test_progress import long_pdf
@@ -478,6 +478,56 @@ def test_a_download_that_needs_a_login_offers_add_file_not_a_command(
     )
     dialog.fix_button.click()
     assert asked == ["Add a model file (GGUF)"]  # the file dialog of Add file…
+
+
+# 8. Settings in plain words, basic and advanced -----------------------------------------------
+
+JARGON = re.compile(r"\b(bm25|convex|rrf|dense|fusion|top.k|embedding|chunk|cosine)\b", re.I)
+
+
+def test_settings_come_in_basic_and_advanced_with_plain_words_and_help(
+    qtbot: QtBot, app_home: Path
+) -> None:
+    from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox
+
+    from desk_assistant.settings import Settings
+    from ui.settings_dialog import NOT_HERE, SettingsDialog
+
+    window = fake_window(qtbot, app_home)
+    dialog = SettingsDialog(window.lanes.settings, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    assert dialog.width() <= 1024 and dialog.height() <= 600  # fits a 1024x640 screen
+    shown = set(dialog.editors) | {"home"}
+    assert shown == set(Settings.model_fields) - NOT_HERE  # every setting is there
+    for name, label in dialog.help.items():
+        assert label.text().endswith((".", ")")) and len(label.text()) > 30, name
+
+    basic = dialog.tabs.widget(0)
+    words: list[str] = []
+    for box in basic.findChildren(QGroupBox):
+        form = box.layout()
+        assert isinstance(form, QFormLayout)
+        for row in range(form.rowCount()):
+            for role in (QFormLayout.ItemRole.LabelRole, QFormLayout.ItemRole.FieldRole):
+                item = form.itemAt(row, role)
+                widget = item.widget() if item is not None else None
+                if isinstance(widget, QLabel):
+                    words.append(widget.text())
+    assert {"Language model", "Longest answer (tokens)", "Data folder"} <= set(words)
+    assert [w for w in words if JARGON.search(w)] == []
+    assert [box.title() for box in basic.findChildren(QGroupBox)] == ["Answers", "Storage"]
+
+    fusion = dialog.editors["fusion"].widget
+    assert isinstance(fusion, QComboBox)
+    assert [fusion.itemText(i) for i in range(fusion.count())] == [
+        "Weighted scores (recommended)",
+        "Ranks only",
+    ]
+    assert dialog.editors["fusion"].value() == "convex"  # what is saved stays the same
+    model_field = dialog.editors["model_path"].widget
+    assert model_field.width() >= 400  # a path fits, not 60 px of it
 
 
 # 9. Smaller glitches ----------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """The settings dialog: every field of ``Settings``, checked before it is saved.
 
-Values are validated by the settings model itself, so the dialog can never save what the
-CLI would refuse to load; the model file is described and test-loaded in the background
-as soon as it is chosen.
+Basic holds what most people change (the model, answer length, grounding, the data
+folder), Advanced the tuning, in sections; each setting has a plain label and a sentence
+of help under it (``ui.settings_text``). Values are validated by the settings model
+itself, so the dialog can never save what the CLI would refuse to load; the model file
+is described and test-loaded in the background as soon as it is chosen.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from pydantic import ValidationError
 from PySide6.QtCore import QCoreApplication, QThreadPool, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -43,40 +47,23 @@ from desk_assistant.api import (
     update_settings,
 )
 from ui.settings_form import Editor, PathWidget, editor_for, label_for
+from ui.settings_text import OTHER_SECTION, WORDING, Wording
 from ui.workers import Job
 
-GROUPS: dict[str, tuple[str, ...]] = {
-    "Answering": (
-        "model_path",
-        "runtime",
-        "threads",
-        "context_length",
-        "max_answer_tokens",
-        "temperature",
-        "top_k",
-        "context_budget",
-        "strict_grounding",
-        "min_relevance",
-        "llm_url",
-        "llm_model",
-        "llm_timeout",
-    ),
-    "Indexing": (
-        "embedding_model",
-        "chunk_size",
-        "chunk_overlap",
-        "embed_batch_size",
-        "max_file_mb",
-        "parse_timeout",
-        "parse_memory_mb",
-        "parse_workers",
-    ),
-    "Storage": ("home", "chroma_url", "chroma_timeout", "ca_bundle"),
-}
-OTHER_GROUP = "Advanced"  # fields the groups above do not name yet
 # The collection is chosen in the library panel; credentials never go to settings.json
 # (the model server dialog keeps an API key in the system keyring).
 NOT_HERE = {"collection", "llm_api_key", "chroma_token"}
+
+
+def wording_for(name: str) -> Wording:
+    """How the dialog speaks of a setting; a field not described yet gets its own
+    description, in Advanced > Other."""
+    if name in WORDING:
+        return WORDING[name]
+    info = Settings.model_fields[name]
+    return Wording("Advanced", OTHER_SECTION, label_for(info, name), info.description or "")
+
+
 _pool: QThreadPool | None = None
 
 
@@ -96,24 +83,25 @@ class SettingsDialog(QDialog):
     def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
-        self.setMinimumWidth(620)
+        self.setMinimumWidth(680)
+        self.resize(760, 560)  # fits a 1024x640 screen; the tabs scroll
         self.settings = settings
         self.saved: Settings | None = None
         self.editors: dict[str, Editor] = {}
+        self.help: dict[str, QLabel] = {}
         self.model_check: ModelCheck | None = None
         self._jobs: list[Job] = []
 
         self.tabs = QTabWidget(self)
-        forms: dict[str, QFormLayout] = {}
-        grouped = {name for names in GROUPS.values() for name in names} | NOT_HERE
+        self._pages = {tab: self._add_tab(tab) for tab in ("Basic", "Advanced")}
+        self._sections: dict[tuple[str, str], QFormLayout] = {}
         fields = Settings.model_fields
-        order = [n for names in GROUPS.values() for n in names if n in fields]
-        order += [n for n in fields if n not in grouped and n not in NOT_HERE]
+        order = [n for n in WORDING if n in fields]
+        order += [n for n in fields if n not in WORDING and n not in NOT_HERE]
         for name in order:
-            group = next((g for g, names in GROUPS.items() if name in names), OTHER_GROUP)
-            if group not in forms:
-                forms[group] = self._add_tab(group)
-            self._add_field(forms[group], name)
+            self._add_field(name)
+        for page in self._pages.values():
+            page.addStretch(1)
 
         self.problem = QLabel(self)
         self.problem.setObjectName("problem")
@@ -131,29 +119,44 @@ class SettingsDialog(QDialog):
         layout.addWidget(buttons)
         self._check_model(probe=False)
 
-    def _add_tab(self, title: str) -> QFormLayout:
+    def _add_tab(self, title: str) -> QVBoxLayout:
         page = QWidget()
-        form = QFormLayout(page)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        column = QVBoxLayout(page)
         scroll = QScrollArea(self.tabs)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(page)
         self.tabs.addTab(scroll, title)
-        return form
+        return column
 
-    def _add_field(self, form: QFormLayout, name: str) -> None:
+    def _section(self, tab: str, title: str) -> QFormLayout:
+        """The form of a titled section of a tab, made when its first setting comes."""
+        key = (tab, title)
+        if key not in self._sections:
+            box = QGroupBox(title)
+            form = QFormLayout(box)
+            form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+            form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+            self._pages[tab].addWidget(box)
+            self._sections[key] = form
+        return self._sections[key]
+
+    def _add_field(self, name: str) -> None:
         info = Settings.model_fields[name]
-        label = label_for(info, name)
+        wording = wording_for(name)
+        form = self._section(wording.tab, wording.section)
         if name == "home":
-            form.addRow(label, self._data_folder())
+            form.addRow(wording.label, self._with_help(self._data_folder(), name, wording.help))
             return
-        editor = editor_for(name, info)
+        editor = editor_for(name, info, wording.choices)
         editor.set_value(getattr(self.settings, name))
-        editor.widget.setToolTip(info.description or "")
-        editor.widget.setAccessibleName(label)
+        editor.widget.setToolTip(wording.help)
+        editor.widget.setAccessibleName(wording.label)
+        editor.widget.setAccessibleDescription(wording.help)
+        if isinstance(editor.widget, QAbstractSpinBox):
+            editor.widget.setMaximumWidth(180)  # a number, not a line of text
         self.editors[name] = editor
-        form.addRow(label, editor.widget)
+        form.addRow(wording.label, self._with_help(editor.widget, name, wording.help))
         if name == "runtime":
             assert isinstance(editor.widget, QComboBox)
             editor.widget.currentIndexChanged.connect(lambda _i: self._check_model(probe=True))
@@ -163,9 +166,22 @@ class SettingsDialog(QDialog):
             assert isinstance(editor.widget, PathWidget)
             editor.widget.changed.connect(lambda _text: self._check_model(probe=True))
             self.model_info = QLabel("Reading the model file…", self)
-            self.model_info.setObjectName("muted")
             self.model_info.setWordWrap(True)
             form.addRow("", self.model_info)
+
+    def _with_help(self, field: QWidget, name: str, text: str) -> QWidget:
+        """The setting's field with a sentence of help under it."""
+        box = QWidget(self)
+        help_label = QLabel(text, box)
+        help_label.setObjectName("muted")
+        help_label.setWordWrap(True)
+        self.help[name] = help_label
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 0, 0, 6)
+        column.setSpacing(2)
+        column.addWidget(field)
+        column.addWidget(help_label)
+        return box
 
     def _data_folder(self) -> QWidget:
         """Where this window's data lives; another folder can be chosen for the next start
@@ -290,10 +306,7 @@ class SettingsDialog(QDialog):
         for name in ("model_path", "embedding_model", "reranker_model"):
             path = values.get(name)
             if isinstance(path, Path) and not path.exists():
-                raise ValueError(
-                    f"{label_for(Settings.model_fields[name], name)}: there is no "
-                    f"file or folder at {path}"
-                )
+                raise ValueError(f"{wording_for(name).label}: there is no file or folder at {path}")
         check = self.model_check
         if check is not None and check.problem and check.path == str(values["model_path"] or ""):
             raise ValueError(f"The model file cannot be used: {check.problem}")
@@ -332,10 +345,10 @@ def _explain(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
         names = [str(part) for part in error["loc"]]
-        info = Settings.model_fields.get(names[0]) if names else None
-        where = label_for(info, names[0]) if info is not None else "Settings"
+        known = bool(names) and names[0] in Settings.model_fields
+        where = wording_for(names[0]).label if known else "Settings"
         message = str(error["msg"]).removeprefix("Value error, ")
-        for name, field in Settings.model_fields.items():
-            message = re.sub(rf"\b{name}\b", label_for(field, name).lower(), message)
+        for name in Settings.model_fields:
+            message = re.sub(rf"\b{name}\b", wording_for(name).label.lower(), message)
         lines.append(f"{where}: {message}")
     return "\n".join(lines)

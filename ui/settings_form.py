@@ -125,10 +125,12 @@ class FloatEditor:
 
 
 class ChoiceEditor:
-    def __init__(self, choices: tuple[Any, ...]) -> None:
+    """A choice among values, each shown by its name in ``names`` (else as it is)."""
+
+    def __init__(self, choices: tuple[Any, ...], names: dict[str, str] | None = None) -> None:
         self.widget = QComboBox()
         for choice in choices:
-            self.widget.addItem(str(choice), choice)
+            self.widget.addItem((names or {}).get(str(choice), str(choice)), choice)
 
     def value(self) -> Any:
         return self.widget.currentData()
@@ -158,6 +160,7 @@ class PathWidget(QWidget):
     def __init__(self, name: str, info: FieldInfo) -> None:
         super().__init__()
         self.line = QLineEdit(self)
+        self.line.setMinimumWidth(320)  # room for a path, not a file name's first letters
         self.line.setPlaceholderText(_empty_meaning(info))
         self.line.editingFinished.connect(lambda: self.changed.emit(self.line.text().strip()))
         self.browse = QPushButton("Browse…", self)
@@ -209,10 +212,11 @@ def label_for(info: FieldInfo, name: str) -> str:
     return description.split(" (empty:", 1)[0]
 
 
-def editor_for(name: str, info: FieldInfo) -> Editor:
+def editor_for(name: str, info: FieldInfo, names: dict[str, str] | None = None) -> Editor:
+    """The editor of a field; ``names`` are what a choice's values are called."""
     annotation, optional = _unwrap_optional(info.annotation)
     if typing.get_origin(annotation) is typing.Literal:
-        return ChoiceEditor(typing.get_args(annotation))
+        return ChoiceEditor(typing.get_args(annotation), names)
     if annotation is bool:
         return BoolEditor()
     if annotation is int:
