@@ -83,17 +83,23 @@ def write_tiny_llama_gguf(
     name: str | None = "tiny-llama-test",
     license: str | None = "apache-2.0",
     metadata: dict[str, str] | None = None,
+    feed_forward_length: int | None = None,
+    head_count_kv: int | None = None,
+    quantized: bool = False,
 ) -> Path:
     """Write the model to ``path`` (about 1 MB with the defaults) and return ``path``.
 
     ``name`` and ``license`` fill ``general.name`` / ``general.license`` (None leaves the
     key out, as many 2023 files do); ``metadata`` adds more string keys, e.g.
-    ``{"general.basename": "vicuna"}``.
+    ``{"general.basename": "vicuna"}``. ``feed_forward_length`` and ``head_count_kv``
+    give a real model's proportions, ``quantized`` stores the weight matrices in Q4_0
+    (as the benchmark of model speed does with a 1B-parameter shape).
     """
     import gguf  # test helper: the package is a dependency of the engine anyway
 
     tokens, scores, types = _vocabulary(vocab_size)
-    ff_length = 2 * embedding_length
+    ff_length = feed_forward_length or 2 * embedding_length
+    kv_heads = head_count_kv or head_count
     head_dim = embedding_length // head_count
     rng = np.random.default_rng(seed)
 
@@ -111,13 +117,15 @@ def write_tiny_llama_gguf(
         writer.add_license(license)
     for key, value in (metadata or {}).items():
         writer.add_string(key, value)
-    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
+    writer.add_file_type(
+        gguf.LlamaFileType.MOSTLY_Q4_0 if quantized else gguf.LlamaFileType.ALL_F32
+    )
     writer.add_context_length(context_length)
     writer.add_embedding_length(embedding_length)
     writer.add_block_count(block_count)
     writer.add_feed_forward_length(ff_length)
     writer.add_head_count(head_count)
-    writer.add_head_count_kv(head_count)
+    writer.add_head_count_kv(kv_heads)
     writer.add_rope_dimension_count(head_dim)
     writer.add_layer_norm_rms_eps(1e-5)
     writer.add_tokenizer_model("llama")
@@ -131,21 +139,30 @@ def write_tiny_llama_gguf(
     if with_chat_template is not None:
         writer.add_chat_template(with_chat_template)
 
+    def matrix(name: str, rows: int, columns: int) -> None:
+        values = weight(rows, columns)
+        if not quantized:
+            writer.add_tensor(name, values)
+            return
+        q4 = gguf.GGMLQuantizationType.Q4_0
+        writer.add_tensor(name, gguf.quants.quantize(values, q4), raw_dtype=q4)
+
     # numpy shapes are (rows, columns) = (outputs, inputs); GGUF stores them reversed.
-    writer.add_tensor("token_embd.weight", weight(vocab_size, embedding_length))
+    kv_width = embedding_length * kv_heads // head_count  # all of it when kv_heads == heads
+    matrix("token_embd.weight", vocab_size, embedding_length)
     writer.add_tensor("output_norm.weight", ones(embedding_length))
-    writer.add_tensor("output.weight", weight(vocab_size, embedding_length))
+    matrix("output.weight", vocab_size, embedding_length)
     for i in range(block_count):
         block = f"blk.{i}"
         writer.add_tensor(f"{block}.attn_norm.weight", ones(embedding_length))
-        for projection in ("attn_q", "attn_k", "attn_v", "attn_output"):
-            writer.add_tensor(
-                f"{block}.{projection}.weight", weight(embedding_length, embedding_length)
-            )
+        matrix(f"{block}.attn_q.weight", embedding_length, embedding_length)
+        matrix(f"{block}.attn_k.weight", kv_width, embedding_length)
+        matrix(f"{block}.attn_v.weight", kv_width, embedding_length)
+        matrix(f"{block}.attn_output.weight", embedding_length, embedding_length)
         writer.add_tensor(f"{block}.ffn_norm.weight", ones(embedding_length))
-        writer.add_tensor(f"{block}.ffn_gate.weight", weight(ff_length, embedding_length))
-        writer.add_tensor(f"{block}.ffn_up.weight", weight(ff_length, embedding_length))
-        writer.add_tensor(f"{block}.ffn_down.weight", weight(embedding_length, ff_length))
+        matrix(f"{block}.ffn_gate.weight", ff_length, embedding_length)
+        matrix(f"{block}.ffn_up.weight", ff_length, embedding_length)
+        matrix(f"{block}.ffn_down.weight", embedding_length, ff_length)
 
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
