@@ -86,6 +86,7 @@ if TYPE_CHECKING:
         UseResult,
     )
     from desk_assistant.models.licence import LicenceNotice
+    from desk_assistant.models.recommend import Choice, Machine, choices, measure_this_machine
     from desk_assistant.models.summary import PROMPT_FORMAT_SOURCES, description_rows
     from desk_assistant.provenance import version_text
 
@@ -108,6 +109,7 @@ _ON_FIRST_USE = {
         "UseResult",
     ),
     "desk_assistant.models.licence": ("LicenceNotice",),
+    "desk_assistant.models.recommend": ("Choice", "Machine", "choices", "measure_this_machine"),
     "desk_assistant.models.summary": ("PROMPT_FORMAT_SOURCES", "description_rows"),
     "desk_assistant.provenance": ("version_text",),
 }
@@ -133,6 +135,7 @@ __all__ = [
     "Answer",
     "Assistant",
     "ChatInfo",
+    "Choice",
     "Citation",
     "CollectionInfo",
     "DeskAssistantError",
@@ -144,6 +147,7 @@ __all__ = [
     "LLMRuntime",
     "LibraryEntry",
     "LicenceNotice",
+    "Machine",
     "Message",
     "ModelCheck",
     "ModelDescription",
@@ -168,6 +172,7 @@ __all__ = [
     "changes",
     "check_model",
     "check_server",
+    "choices",
     "choose_home",
     "chosen_home",
     "collection_name",
@@ -179,6 +184,7 @@ __all__ = [
     "keyring_available",
     "load_settings",
     "make_embedder",
+    "measure_this_machine",
     "read_sections",
     "store_secret",
     "supported_suffixes",

@@ -647,3 +647,50 @@ def test_the_x11_check_names_the_missing_libraries_and_their_packages() -> None:
     assert uses_xcb({"DISPLAY": ":0"}) and not uses_xcb({"QT_QPA_PLATFORM": "offscreen"})
     assert not uses_xcb({"DISPLAY": ":0", "XDG_SESSION_TYPE": "wayland"})
     assert not uses_xcb({})
+
+
+# 10. The first model choice, as a guided step --------------------------------------------------
+
+
+def test_the_guide_recommends_a_model_downloads_it_on_click_and_uses_it(
+    qtbot: QtBot, app_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from model_server import serving
+    from tiny_gguf import write_tiny_llama_gguf
+
+    from desk_assistant.models.catalogue import CatalogueEntry
+    from desk_assistant.models.fit import Memory
+    from ui.model_guide import ModelGuide
+
+    monkeypatch.setattr(
+        "desk_assistant.models.recommend.read_memory",
+        lambda: Memory(available=12 * 10**9, total=16 * 10**9),  # room for Llama 2 7B
+    )
+    window = fake_window(qtbot, app_home)
+    banner = window.banners.banner("builtin-model")
+    assert banner is not None and "Choose a better model…" in banner.buttons
+    content = write_tiny_llama_gguf(tmp_path / "src.gguf", name="LLaMA v2").read_bytes()
+    with serving(content) as server:
+        monkeypatch.setattr(CatalogueEntry, "url", property(lambda _entry: server.url))
+        banner.buttons["Choose a better model…"].click()
+        (guide,) = [w for w in window.findChildren(ModelGuide) if w.isVisible()]
+        qtbot.waitUntil(lambda: "reads memory at" in guide.machine.text(), timeout=30_000)
+        first = guide.list.item(0).text()
+        assert first.startswith("★ Recommended: Llama 2 7B Chat, Q4_K_M")
+        assert "4.08 GB download · Llama 2 Community License · memory: fits" in first
+        assert "writes about" in first and "a typical answer takes about" in first
+        assert server.ranges == []  # nothing was downloaded by looking
+        shown: list[object] = []
+        monkeypatch.setattr(
+            guide, "accept_licence", lambda notice: bool(shown.append(notice)) or True
+        )
+        guide.download_button.click()
+        qtbot.waitUntil(lambda: "Answers now come from" in guide.message.text(), timeout=60_000)
+    assert len(shown) == 1  # the Llama 2 licence, before first use
+    chosen = window.lanes.settings.model_path
+    assert chosen is not None and chosen.read_bytes() == content
+    saved = json.loads((app_home / "settings.json").read_text())
+    assert saved["model_path"] == str(chosen)
+    assert window.banners.banner("builtin-model") is None

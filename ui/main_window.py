@@ -55,6 +55,7 @@ from ui.drop_overlay import DropOverlay
 from ui.icons import Icons, render
 from ui.lanes import Lanes
 from ui.library_panel import LibraryPanel
+from ui.model_guide import ModelGuide
 from ui.models_dialog import ModelsDialog
 from ui.settings_dialog import SettingsDialog
 from ui.source_viewer import SourceViewer
@@ -225,12 +226,14 @@ class MainWindow(QMainWindow):
             "Jump to latest message", self.chat.view.follow, ["Ctrl+End"], "jump-down"
         )
         self.models_action = self._action("Models…", self.open_models, ["Ctrl+M"], "model")
+        self.guide_action = self._action("Choose a better model…", self.open_model_guide)
 
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         for action in (self.add_files_action, self.add_folder_action):
             file_menu.addAction(action)
         file_menu.addSeparator()
+        file_menu.addAction(self.guide_action)
         file_menu.addAction(self.models_action)
         file_menu.addAction(self.settings_action)
         file_menu.addSeparator()
@@ -407,9 +410,12 @@ class MainWindow(QMainWindow):
             BUILTIN_BANNER,
             "info",
             "You are using the built-in small model (SmolLM2-135M): quick, and fine to try "
-            "things out, but its answers are weak. For better answers add a Llama 2 chat "
-            "model file (GGUF), e.g. Llama-2-7B-Chat Q4_K_M.",
-            [("Add a model file…", self.add_model_file)],
+            "things out, but its answers are weak. A larger model that fits this computer "
+            "answers better.",
+            [
+                ("Choose a better model…", self.open_model_guide),
+                ("Add a model file…", self.add_model_file),
+            ],
         )
         banner.closed.connect(lambda: self.state.put("banner/builtin-seen", True))
 
@@ -492,6 +498,15 @@ class MainWindow(QMainWindow):
 
     def add_model_file(self) -> None:
         self.open_models().add_file()
+
+    def open_model_guide(self) -> ModelGuide:
+        """Which model to get for this computer, and one click to get it (non-modal)."""
+        guide = ModelGuide(self.lanes.settings, self)
+        guide.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        guide.model_chosen.connect(self.apply_settings)
+        guide.add_file_requested.connect(self.add_model_file)
+        guide.show()
+        return guide
 
     def show_citation(self, citation: Citation, answer: str = "") -> None:
         opening = not self._viewer_open

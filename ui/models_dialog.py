@@ -9,15 +9,13 @@ process before a runtime has loaded it in a child process (``add(verify=True)``)
 
 from __future__ import annotations
 
-import functools
 import html
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import shiboken6
-from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -49,6 +47,7 @@ from desk_assistant.api import (
     description_rows,
     format_bytes,
 )
+from ui.model_jobs import ByteProgress, ask_licence, run_for, show_bytes
 from ui.model_server_dialog import ModelServerDialog
 from ui.settings_form import FILE_FILTERS
 from ui.theme import colors
@@ -64,22 +63,6 @@ def _server_note(settings: Settings) -> str:
     )
 
 
-@functools.cache
-def _library_pool() -> QThreadPool:
-    """One thread for all model-library jobs: one change at a time, and not owned by a
-    dialog, whose destruction would otherwise wait for a running probe or download."""
-    pool = QThreadPool()
-    pool.setMaxThreadCount(1)
-    return pool
-
-
-class _Progress(QObject):
-    """Bytes done / total from a worker thread, queued to the GUI thread (sizes exceed
-    what an int signal argument holds, hence ``object``)."""
-
-    changed = Signal(object, object)
-
-
 class ModelsDialog(QDialog):
     """Lists the library; ``model_chosen`` carries the new settings after "Use", and
     ``format_changed`` says the model in use is to be prompted in another format."""
@@ -93,10 +76,9 @@ class ModelsDialog(QDialog):
         self.resize(860, 520)
         self.settings = settings
         self.library = ModelLibrary(settings)
-        self._pool = _library_pool()
         self._jobs: set[Job] = set()
         self._cancel: threading.Event | None = None
-        self._progress = _Progress(self)
+        self._progress = ByteProgress(self)
         self._progress.changed.connect(self._show_progress)
 
         self.entries = QListWidget(self)
@@ -204,30 +186,20 @@ class ModelsDialog(QDialog):
     def _run(
         self, name: str, work: Callable[[], Any], done: Callable[[Any], None], busy: str = ""
     ) -> Job:
-        job = Job(name, work)
-        self._jobs.add(job)
         self.fix_button.hide()
         if busy:
             self.message.setText(busy)
-        self._set_busy(True)
 
         def finished(result: Any) -> None:
-            if not shiboken6.isValid(self):
-                return  # the dialog was closed while the job ran
-            self._jobs.discard(job)
             self._set_busy(False)
             done(result)
 
         def errored(message: str, exc: object) -> None:
-            if not shiboken6.isValid(self):
-                return
-            self._jobs.discard(job)
             self._set_busy(False)
             self._failed(message, exc)
 
-        job.signals.finished.connect(finished)
-        job.signals.errored.connect(errored)
-        self._pool.start(job)
+        job = run_for(self, self._jobs, name, work, finished, errored)
+        self._set_busy(True)
         return job
 
     def _set_busy(self, busy: bool) -> None:
@@ -252,14 +224,7 @@ class ModelsDialog(QDialog):
         self.fix_button.setVisible(offer)
 
     def _show_progress(self, done: int, total: int | None) -> None:
-        self.bar.show()
-        if total:
-            self.bar.setRange(0, 1000)
-            self.bar.setValue(int(1000 * done / total))
-            self.bar.setFormat(f"{format_bytes(done)} of {format_bytes(total)}")
-        else:
-            self.bar.setRange(0, 0)
-            self.bar.setFormat(format_bytes(done))
+        show_bytes(self.bar, done, total)
 
     # listing and details ---------------------------------------------------------------
 
@@ -423,14 +388,7 @@ class ModelsDialog(QDialog):
 
     def accept_licence(self, notice: LicenceNotice) -> bool:
         """Show the licence notice once; True when the user accepts it (stored)."""
-        box = QMessageBox(self)
-        box.setWindowTitle(notice.title)
-        box.setText(notice.text)
-        box.setInformativeText("\n".join(notice.urls))
-        accept = box.addButton("I accept", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.exec()
-        return box.clickedButton() is accept
+        return ask_licence(self, notice)
 
     def _used(self, result: UseResult) -> None:
         note = f"Answers now come from {result.entry.name}."
@@ -449,7 +407,8 @@ class ModelsDialog(QDialog):
     def download(self) -> None:
         """Only ever on request: pick a catalogue entry or paste an address."""
         choices = [
-            f"{item.title} — {format_bytes(item.size_bytes)}, {item.licence}" for item in CATALOGUE
+            f"{item.title} — {format_bytes(item.size_bytes)}, {item.licence_name}"
+            for item in CATALOGUE
         ]
         choice, ok = QInputDialog.getItem(
             self, "Download a model", "Model to download:", [*choices, OTHER_URL], 0, False

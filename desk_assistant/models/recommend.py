@@ -22,9 +22,29 @@ from desk_assistant.models.fit import (
     read_memory,
     suggest_threads,
 )
-from desk_assistant.models.speed import MachineSpeed, SpeedEstimate, estimate_speed
+from desk_assistant.models.speed import (
+    MachineSpeed,
+    SpeedEstimate,
+    estimate_speed,
+    measure_machine,
+)
 
 _QUANTIZATION = re.compile(r"Q\d_K_[SML]|Q\d_K|Q\d_\d", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Machine:
+    """This computer, as the model guide shows it and its estimates need it."""
+
+    speed: MachineSpeed
+    memory: Memory | None  # None: it could not be read
+    cores: int
+
+
+def measure_this_machine() -> Machine:
+    """Speed, memory and cores of this computer (a second or two: see ``speed``)."""
+    physical, usable = read_cpu()
+    return Machine(measure_machine(), read_memory(), min(physical or usable, usable))
 
 
 @dataclass(frozen=True, slots=True)
