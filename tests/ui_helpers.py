@@ -26,6 +26,9 @@ def open_window(qtbot: QtBot, home: Path, **options: Any) -> MainWindow:
     settings = load_settings(home, **options.pop("settings", {}))
     window = MainWindow(settings, **options)
     qtbot.addWidget(window)
+    # The offscreen screen is 800x800, so the first window opens maximized on it
+    # (MainWindow._fit_to_screen): tests want the 1280x800 window of a common screen.
+    window.setWindowState(Qt.WindowState.WindowNoState)
     window.resize(1280, 800)
     window.show()
     qtbot.waitExposed(window)
