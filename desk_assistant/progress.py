@@ -152,7 +152,8 @@ class RunProgress:
         parts = [f"Indexing {min(self.done + 1, self.total)} of {self.total} files"]
         if self.step is not None:
             parts.append(self.step.describe())
-        parts.append(f"{self.chunks} chunk" + ("" if self.chunks == 1 else "s"))
+        if self.chunks:  # next to "embedding 16 of 340 chunks", "0 chunks" would confuse
+            parts.append(f"{self.chunks} chunk" + (" indexed" if self.chunks == 1 else "s indexed"))
         eta = self.eta()
         if eta is not None:
             parts.append(f"about {format_duration(eta)} left")

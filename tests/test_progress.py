@@ -106,7 +106,7 @@ def test_the_estimate_moves_with_pages_and_batches_and_counts_down() -> None:
     )
     assert run.fraction() == 1.0 and run.eta() is None
     assert run.failed == [("/d/small.md", "bad")]
-    assert run.describe() == "Indexing 2 of 2 files · 40 chunks"
+    assert run.describe() == "Indexing 2 of 2 files · 40 chunks indexed"
     assert format_duration(125) == "2 min 05 s"
 
 

@@ -229,8 +229,11 @@ def test_the_pdf_zooms_goes_to_a_page_and_finds_words(
     fitted = pdf.effective_zoom()
     assert pdf.zoom_label.text() == f"{round(100 * fitted)} %"
 
+    cited = view.pageNavigator().currentLocation()
     pdf.zoom_in_button.click()
     assert view.zoomMode() == QPdfView.ZoomMode.Custom and view.zoomFactor() > fitted
+    assert view.pageNavigator().currentPage() == 1  # still at the cited page and line
+    assert view.pageNavigator().currentLocation() == cited
     larger = view.zoomFactor()
     view.setFocus()
     QTest.keyClick(view, Qt.Key.Key_Plus, Qt.KeyboardModifier.ControlModifier)

@@ -180,8 +180,21 @@ class PdfPane(QWidget):
         return float(scale)
 
     def set_zoom(self, factor: float) -> None:
+        zoom = min(ZOOM_STEPS[-1], max(ZOOM_STEPS[0], factor))
+        self._keeping_place(lambda: self._zoom_to(zoom))
+
+    def _zoom_to(self, factor: float) -> None:
         self.view.setZoomMode(QPdfView.ZoomMode.Custom)
-        self.view.setZoomFactor(min(ZOOM_STEPS[-1], max(ZOOM_STEPS[0], factor)))
+        self.view.setZoomFactor(factor)
+
+    def _keeping_place(self, change: Callable[[], None]) -> None:
+        """Zoom without losing the reader's place: QPdfView keeps the scroll offset in
+        pixels, which at another zoom is another part of the document."""
+        navigator = self.view.pageNavigator()
+        page, where = navigator.currentPage(), navigator.currentLocation()
+        change()
+        if self.document.pageCount():
+            navigator.jump(page, where, self.view.zoomFactor())
 
     def zoom_in(self) -> None:
         now = self.effective_zoom()
@@ -193,10 +206,10 @@ class PdfPane(QWidget):
         self.set_zoom(smaller[-1] if smaller else ZOOM_STEPS[0])
 
     def fit_width(self) -> None:
-        self.view.setZoomMode(QPdfView.ZoomMode.FitToWidth)
+        self._keeping_place(lambda: self.view.setZoomMode(QPdfView.ZoomMode.FitToWidth))
 
     def fit_page(self) -> None:
-        self.view.setZoomMode(QPdfView.ZoomMode.FitInView)
+        self._keeping_place(lambda: self.view.setZoomMode(QPdfView.ZoomMode.FitInView))
 
     def zoom_setting(self) -> str:
         """The zoom as the window remembers it: "width", "page" or a factor ("1.25")."""
