@@ -3,7 +3,8 @@ answer-speed estimates the model guide shows before a download
 (``desk_assistant.models.speed``).
 
 What runs: ``N`` rounds of (1) the machine measurement the app makes (memory read rate:
-summing a 256 MB array; multiplication rate: a 512 x 512 float32 product; llama.cpp's
+summing a 256 MB array; multiplication rate: a 1024 x 1024 float32 product, each the
+best of seven; llama.cpp's
 per-token overheads, from the built-in model), then (2) llama.cpp reading a prompt of
 about 500 tokens and writing 64 tokens with a model of a real shape - random Q4_0
 weights with the proportions of a 1.1B Llama (22 layers, width 2048, feed-forward 5632,

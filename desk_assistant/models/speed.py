@@ -12,9 +12,10 @@ operations), which on a small virtual machine is not small: the 98 MB built-in m
 writes only about 10 tokens a second here, almost all of it overhead.
 
 So this machine is measured three ways, in a second or two: how fast it reads memory
-(summing a 256 MB array), how fast it multiplies (a 512 x 512 float32 product on all
-cores, numpy's BLAS), and how long the built-in model takes per token when it reads a
-prompt and when it writes (its own size subtracted, what remains is the overhead). A
+(summing a 256 MB array) and how fast it multiplies (a 1024 x 1024 float32 product on
+all cores, numpy's BLAS), each the best of seven tries, and how long the built-in model
+takes per token when it reads a prompt and when it writes (its own size subtracted,
+what remains is the overhead). A
 model's speed then follows from its file size and parameter count: overhead plus the
 bytes or operations it needs at the share of the measured peaks llama.cpp reaches,
 calibrated with a model of a real shape by ``bench/model_speed.py``. Expect the
@@ -44,7 +45,8 @@ TYPICAL_PROMPT_TOKENS = 1400
 TYPICAL_ANSWER_TOKENS = 150
 WORDS_PER_TOKEN = 0.75
 _MEMORY_TEST_BYTES = 256 * 1024 * 1024
-_MATRIX = 512
+_MATRIX = 1024
+_TRIES = 7  # the best of several: the machine's speed, not a moment when another program ran
 _PROBE_PROMPT = "The notice period of the lease is three months, to the end of a month. " * 12
 _PROBE_TOKENS = 24
 BUILTIN_PARAMETERS = 135_000_000  # SmolLM2-135M
@@ -91,7 +93,7 @@ def estimate_speed(size_bytes: int, parameters: int, machine: MachineSpeed) -> S
 
 
 def measure_peaks() -> MachineSpeed:
-    """The memory read rate and the multiplication rate of this machine, best of three."""
+    """The memory read rate and the multiplication rate of this machine, best of seven."""
     import numpy as np
 
     block = np.ones(_MEMORY_TEST_BYTES // 4, dtype=np.float32)
@@ -138,7 +140,7 @@ def measure_machine(model: Path | None = None) -> MachineSpeed:
 
 def _best(work: Callable[[], object]) -> float:
     times = []
-    for _ in range(3):
+    for _ in range(_TRIES):
         started = time.perf_counter()
         work()
         times.append(time.perf_counter() - started)
