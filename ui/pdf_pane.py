@@ -194,6 +194,9 @@ class PdfPane(QWidget):
         page, where = navigator.currentPage(), navigator.currentLocation()
         change()
         if self.document.pageCount():
+            # The navigator ignores a jump to where it thinks it is already, and the view
+            # scrolls only on a jump: forget the old place first.
+            navigator.clear()
             navigator.jump(page, where, self.view.zoomFactor())
 
     def zoom_in(self) -> None:
