@@ -127,12 +127,15 @@ def measure_store(size: int, queries: int) -> dict[str, float]:
     with temp_dir("bench-servers") as folder:
         port = _free_port()
         command = [chroma, "run", "--path", str(folder / "server"), "--port", str(port)]
+        # key_of=str: "bench" is already a Chroma-legal name, no manifest id is needed.
         with _server(command, "/api/v2/heartbeat", port) as process:
             empty = _rss_mb(process.pid)
-            remote = ChromaStore(folder, f"http://127.0.0.1:{port}", writer="bench", wait=600)
+            remote = ChromaStore(
+                folder, f"http://127.0.0.1:{port}", writer="bench", wait=600, key_of=str
+            )
             log(f"{size} chunks -> Chroma server")
             fill_server = _fill(remote, size)
-            local = ChromaStore(folder / "local", writer="bench")
+            local = ChromaStore(folder / "local", writer="bench", key_of=str)
             log(f"{size} chunks -> embedded store")
             fill_local = _fill(local, size)
             _search_ms(remote, vectors[:10])  # warm both: the index is loaded on first use
