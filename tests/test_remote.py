@@ -245,11 +245,11 @@ def test_chroma_client_sends_the_token_over_tls_to_a_custom_ca(
     url, ca, seen = tls_server
     base = url.removesuffix("/v1")
     with pytest.raises(StoreError, match="TLS connection failed"):
-        ChromaStore(app_home, base)
+        ChromaStore(app_home, base, key_of=str)
     with pytest.raises(StoreError, match="DESK_ASSISTANT_CHROMA_TOKEN"):
-        ChromaStore(app_home, base, ca_bundle=ca, token="wrong")
+        ChromaStore(app_home, base, ca_bundle=ca, token="wrong", key_of=str)
     seen.clear()
-    ChromaStore(app_home, base, ca_bundle=ca, token=KEY)
+    ChromaStore(app_home, base, ca_bundle=ca, token=KEY, key_of=str)
     chroma_requests = [h for h in seen if "Chroma Python Client" in h.get("User-Agent", "")]
     assert chroma_requests, seen  # chromadb's own requests, not only our reachability check
     for headers in seen:
