@@ -310,10 +310,9 @@ def test_interrupt_wakes_a_stream_waiting_for_the_server(app_home: Path) -> None
         reader = threading.Thread(target=read_on)
         reader.start()
         time.sleep(0.3)  # the reader is now blocked waiting for the server
-        started = time.monotonic()
         runtime.interrupt()
-        reader.join(5)
-        assert not reader.is_alive() and time.monotonic() - started < 2
+        reader.join(60)  # a hang guard; only the interrupt ends the silence with that error
+        assert not reader.is_alive()
         assert isinstance(outcome[0], GenerationInterrupted)
     finally:
         released.set()

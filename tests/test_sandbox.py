@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import multiprocessing
 from pathlib import Path
 
 import pytest
@@ -39,9 +39,7 @@ def test_hang_crash_and_bomb_each_cost_one_file(tmp_path: Path) -> None:
         parse="sandbox_parsers:misbehave",
     )
     names = ["ok1.txt", "hang.txt", "ok2.txt", "crash.txt", "bomb.txt", "ok3.txt"]
-    started = time.monotonic()
     results = {Path(t.path).name: r for t, r in parser.parse(_tasks(tmp_path, names))}
-    assert time.monotonic() - started < 120
     assert set(results) == set(names)
     for name in ("ok1.txt", "ok2.txt", "ok3.txt"):
         assert isinstance(results[name], ParsedDocument), results[name]
@@ -54,11 +52,12 @@ def test_hang_crash_and_bomb_each_cost_one_file(tmp_path: Path) -> None:
 
 def test_closing_the_iterator_stops_the_workers(tmp_path: Path) -> None:
     parser = SandboxedParser(ChunkingConfig(), parse="sandbox_parsers:misbehave", timeout=600)
+    before = set(multiprocessing.active_children())
     results = parser.parse(_tasks(tmp_path, ["ok.txt", "hang.txt", "later.txt"]))
     first_task, _ = next(results)
-    started = time.monotonic()
     results.close()
-    assert time.monotonic() - started < 10
+    # The worker stuck in hang.txt (600 s allowed) was killed, not left to run on.
+    assert set(multiprocessing.active_children()) <= before
     assert Path(first_task.path).name == "ok.txt"
 
 

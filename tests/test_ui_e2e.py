@@ -3,13 +3,15 @@
 A user drops a PDF, a Word file and a Markdown file on the window, watches them being
 indexed, asks a question whose answer is on page 2 of the PDF, reads the answer as it
 streams in, clicks [1] and lands on page 2 with the passage highlighted; then stops an
-answer with Esc. A heartbeat timer on the GUI thread proves the window never froze.
+answer with Esc. The engine's heavy intents are watched: none may run on the GUI thread
+(the window never freezes), and the stopped answer must end before the model's last word.
+A heartbeat timer on the GUI thread reports how long the window went without an event
+turn (shown with ``-s``; a figure, not an assertion: it depends on the machine's load).
 """
 
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 from test_e2e import make_documents
 from ui_helpers import (
+    EngineCalls,
     Heartbeat,
     ask,
     click_link,
@@ -37,11 +40,12 @@ pytestmark = [
     pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints"),
 ]
 
-# The longest the GUI thread may go without running its 20 ms timer while an ingestion
-# or a generation runs in the background: the ~200 ms of the issue. Measured here (2 shared
-# cores, 8 runs): ingestion 60-121 ms, generation 24-33 ms;
-# the margin is for a machine busy with other work.
-MAX_GAP_MS = 200.0
+
+@pytest.fixture
+def engine(monkeypatch: pytest.MonkeyPatch) -> EngineCalls:
+    calls = EngineCalls()
+    calls.install(monkeypatch)
+    return calls
 
 
 @pytest.fixture
@@ -60,21 +64,21 @@ def report(name: str, beat: Heartbeat) -> None:
 
 
 def test_drop_ask_stream_and_land_on_the_cited_pdf_page(
-    qtbot: QtBot, app_home: Path, tmp_path: Path, heartbeat: Heartbeat
+    qtbot: QtBot, app_home: Path, tmp_path: Path, heartbeat: Heartbeat, engine: EngineCalls
 ) -> None:
     docs = make_documents(tmp_path / "docs")
     heartbeat.start()
     window = open_window(qtbot, app_home)
     wait_models(qtbot, window)
     assert window.status.text() == "Ready", window.status.text()
-    loading_gap = heartbeat.stop()
+    heartbeat.stop()
     report("loading the models", heartbeat)
 
     heartbeat.start()
     drop_files(window, [docs / "council-report.pdf", docs / "handbook.docx", docs / "recipes.md"])
     qtbot.waitUntil(window.library.progress.isVisible)
     wait_indexed(qtbot, window, 3)
-    ingest_gap = heartbeat.stop()
+    heartbeat.stop()
     report("ingestion", heartbeat)
     rows = {Path(r.path).name: r for r in window.library.model.rows()}
     assert rows["council-report.pdf"].pages == 3
@@ -91,7 +95,7 @@ def test_drop_ask_stream_and_land_on_the_cited_pdf_page(
     heartbeat.start()
     ask(qtbot, window, "When will the Harbor Bridge renovation be finished?")
     wait_answer(qtbot, window)
-    answer_gap = heartbeat.stop()
+    heartbeat.stop()
     report("generation", heartbeat)
 
     reply = view.replies[-1]
@@ -116,12 +120,11 @@ def test_drop_ask_stream_and_land_on_the_cited_pdf_page(
     ask(qtbot, window, "What does the renovation of the Harbor Bridge cost?")
     qtbot.waitUntil(lambda: window.chat.tokens_received > 0, timeout=120_000)
     QTest.keyClick(window.chat.input, Qt.Key.Key_Escape)
-    stopped_at = time.perf_counter()
     assert not window.chat.generating
     assert view.replies[-1].stopped
     qtbot.waitUntil(lambda: not window.lanes.asking._jobs, timeout=10_000)
-    assert time.perf_counter() - stopped_at < 2.0  # the model stopped, not ran to its end
+    # The model stopped: the engine's answer ended without its final record.
+    assert engine.answers_finished == [True, False]
 
-    assert ingest_gap < MAX_GAP_MS, f"the window froze for {ingest_gap:.0f} ms while indexing"
-    assert answer_gap < MAX_GAP_MS, f"the window froze for {answer_gap:.0f} ms while answering"
-    del loading_gap  # reported above; loading imports torch, see the report in the issue
+    assert {"warm_up", "ingest", "ask"} <= set(engine.calls), engine.calls
+    assert engine.on_gui_thread == [], f"heavy work on the GUI thread: {engine.on_gui_thread}"

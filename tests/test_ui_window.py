@@ -272,16 +272,18 @@ def test_removing_a_document_can_be_undone(qtbot: QtBot, app_home: Path, docs: P
     wait_indexed(qtbot, window, 3)
 
 
-def test_the_window_opens_fast_without_loading_models(app_home: Path) -> None:
+def test_the_window_opens_without_loading_models(app_home: Path) -> None:
+    """What makes the window quick to show is structural: no model library is imported
+    before it is on screen (the time itself is measured by packaging/test-linux.sh)."""
     script = (
-        "import sys, time\nstart = time.perf_counter()\n"
+        "import sys\n"
         "from PySide6.QtWidgets import QApplication\nfrom ui.app import MainWindow, apply_theme\n"
         "from desk_assistant.settings import load_settings\n"
         "app = QApplication([])\napply_theme(app)\n"
         "window = MainWindow(load_settings())\nwindow.show()\napp.processEvents()\n"
         "heavy = [m for m in ('torch', 'chromadb', 'llama_cpp', 'sentence_transformers',"
-        " 'llama_index') if m in sys.modules]\n"
-        "print(time.perf_counter() - start, heavy)\nwindow.close()\n"
+        " 'llama_index', 'onnxruntime', 'ctransformers') if m in sys.modules]\n"
+        "print(window.isVisible(), heavy)\nwindow.close()\n"
     )
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "DESK_ASSISTANT_HOME": str(app_home)}
     done = subprocess.run(
@@ -293,9 +295,7 @@ def test_the_window_opens_fast_without_loading_models(app_home: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-800:]
-    seconds, heavy = done.stdout.split(" ", 1)
-    assert heavy.strip() == "[]"
-    assert float(seconds) < 2.0
+    assert done.stdout.strip() == "True []"
 
 
 def test_cancel_stops_indexing_and_says_so(qtbot: QtBot, app_home: Path, docs: Path) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from desk_assistant.api import Answer, Assistant
 from desk_assistant.settings import load_settings
 from ui.chat_view import ChatView
 from ui.main_window import MainWindow
@@ -112,6 +116,60 @@ def click_link(view: ChatView, href_prefix: str) -> None:
     QTest.mouseClick(
         view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, position
     )
+
+
+# The intents that parse, embed, search or generate: none may run on the GUI thread.
+HEAVY_INTENTS = ("ingest", "sync", "reindex", "doctor", "retrieve", "search", "ask", "warm_up")
+
+
+@dataclass
+class EngineCalls:
+    """Where the window ran the engine's heavy intents, and how each answer ended.
+
+    The structural form of "the window never freezes": a frozen window is heavy work on
+    the GUI thread, which this sees whatever the machine's speed (a timer's gaps do not).
+    """
+
+    on_gui_thread: list[str] = field(default_factory=list)
+    calls: list[str] = field(default_factory=list)
+    answers_finished: list[bool] = field(default_factory=list)
+
+    def install(self, monkeypatch: Any) -> None:
+        for name in HEAVY_INTENTS:
+            monkeypatch.setattr(Assistant, name, self._watch(name, getattr(Assistant, name)))
+
+    def _note(self, name: str) -> None:
+        self.calls.append(name)
+        if threading.current_thread() is threading.main_thread():
+            self.on_gui_thread.append(name)
+
+    def _watch(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def watched(assistant: Assistant, *args: Any, **kwargs: Any) -> Any:
+            self._note(name)
+            result = method(assistant, *args, **kwargs)
+            return self._iterate(name, result) if isinstance(result, Iterator) else result
+
+        return watched
+
+    def _iterate(self, name: str, items: Iterator[Any]) -> Iterator[Any]:
+        """Each step of a streamed intent runs where it is pulled: note that thread too."""
+        finished = False
+        try:
+            while True:
+                self._note(name)
+                try:
+                    item = next(items)
+                except StopIteration:
+                    return
+                finished = finished or isinstance(item, Answer)
+                yield item
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()  # a stopped answer is saved by the intent's own clean-up
+            if name == "ask":
+                self.answers_finished.append(finished)
 
 
 class Heartbeat:
