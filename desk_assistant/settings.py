@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     context_budget: int = Field(
         1200, ge=128, le=65536, description="Token budget for passages in the prompt"
     )
+    sentence_selection: bool = Field(
+        True, description="Send only the sentences of the passages near the question"
+    )
     strict_grounding: bool = Field(True, description="Refuse to answer when no passage is relevant")
     min_relevance: float = Field(
         0.20,

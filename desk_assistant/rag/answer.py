@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from desk_assistant.backends.llm.base import LLMRuntime
 from desk_assistant.backends.llm.chat_format import ChatFormat
@@ -31,6 +32,7 @@ class AnswerSettings:
     context_budget: int = 1200
     strict_grounding: bool = True
     min_relevance: float = 0.20
+    sentence_selection: bool = True
 
 
 def is_relevant(result: RetrievalResult, min_relevance: float) -> bool:
@@ -70,6 +72,7 @@ def answer_question(
         context_budget=config.context_budget,
         strict_grounding=config.strict_grounding,
         min_relevance=config.min_relevance,
+        sentence_selection=config.sentence_selection,
     )
     refusal = abstention(question, retrieved, settings, parts.model_name(), timings)
     if refusal is not None:
@@ -83,6 +86,11 @@ def answer_question(
         if isinstance(item, Answer):
             timings["total_s"] = time.perf_counter() - started
         yield item
+
+
+class Prepared(NamedTuple):
+    packed: list[PackedPassage]
+    prompt: str
 
 
 class Answerer:
@@ -112,6 +120,14 @@ class Answerer:
         available = window - self._count(frame) - PROMPT_MARGIN
         return max(0, min(self.settings.context_budget, available))
 
+    def prepare(self, question: str, retrieved: RetrievalResult) -> Prepared:
+        """The evidence that fits the budget and the prompt that carries it."""
+        weights = retrieved.term_weights if self.settings.sentence_selection else None
+        budget = self._budget(question)
+        packed = pack(self._relevant(retrieved), budget, self._count, weights=weights)
+        prompt = self.chat_format.render(SYSTEM_PROMPT, user_message(question, packed))
+        return Prepared(packed, prompt)
+
     def answer(
         self, question: str, retrieved: RetrievalResult, timings: dict[str, float]
     ) -> Iterator[Token | Answer]:
@@ -121,8 +137,7 @@ class Answerer:
         """
         model = self.runtime.display_name
         started = time.perf_counter()
-        packed = pack(self._relevant(retrieved), self._budget(question), self._count)
-        prompt = self.chat_format.render(SYSTEM_PROMPT, user_message(question, packed))
+        packed, prompt = self.prepare(question, retrieved)
         timings["prompt_tokens"] = float(self._count(prompt))
         timings["pack_s"] = time.perf_counter() - started
         pieces: list[str] = []

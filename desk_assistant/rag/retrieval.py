@@ -13,8 +13,8 @@ default model: RRF 0.709 nDCG@10, convex combination 0.732 (bench/retrieval.py).
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 import numpy as np
@@ -54,6 +54,9 @@ class RetrievalResult:
     # about something the documents never mention ("Lincoln" in a folder without him)
     # scores low even when its wording resembles theirs. None: no terms to weigh.
     coverage: float | None = None
+    # The question's key terms and their IDF in the collection: what the packer weighs
+    # the passages' sentences by.
+    term_weights: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def relevance(self) -> float:
@@ -75,6 +78,14 @@ def _question_words() -> frozenset[str]:
             "make get use need mean happen take want know"
         )
     )
+
+
+def _coverage(weights: Mapping[str, float], found: set[str]) -> float | None:
+    """The IDF-weighted share of the question's key terms among ``found``."""
+    total = sum(weights.values())
+    if not total:
+        return None
+    return sum(w for term, w in weights.items() if term in found) / total
 
 
 def convex(
@@ -169,7 +180,8 @@ class Retriever:
         ]
         best = max(similarities.values(), default=None)
         found = {term for p in passages for term in rows[p.chunk_id].terms.split()}
-        return RetrievalResult(passages, best, self._coverage(query, found))
+        weights = self.lexical.term_weights(set(analyze(query)) - _question_words())
+        return RetrievalResult(passages, best, _coverage(weights, found), weights)
 
     def _rows(self, ids: list[str]) -> dict[str, ChunkRow]:
         """The chunks by id: this data folder's from the manifest, and on a shared Chroma
@@ -177,14 +189,6 @@ class Retriever:
         rows = self.manifest.chunks(ids)
         rows.update(self.store.shared_rows(self.collection, [c for c in ids if c not in rows]))
         return rows
-
-    def _coverage(self, query: str, found: set[str]) -> float | None:
-        """The IDF-weighted share of the question's key terms among ``found``."""
-        weights = self.lexical.term_weights(set(analyze(query)) - _question_words())
-        total = sum(weights.values())
-        if not total:
-            return None
-        return sum(w for term, w in weights.items() if term in found) / total
 
     def _fuse(
         self,

@@ -1,0 +1,160 @@
+"""Which sentences of the retrieved passages the model reads: those near the question.
+
+A retrieved chunk is ~256 embedding tokens, and the answer to a question is usually one
+or two of its sentences; on a CPU every prompt token costs time before the first word
+(a 7B model reads ~8 tokens/s here). So the packer does not send chunks whole: it scores
+every sentence of the relevant passages against the question, takes the best ones with
+their neighbours (a pronoun or a number often needs the sentence before it), best first,
+until the budget is spent or the rest is far less relevant, and drops the others.
+
+Scores are lexical: the IDF-weighted share of the question's key terms a sentence
+contains (the weights of the collection's BM25 index), with a small share of the
+passage's own rank so that, between equally matching sentences, the better passage's
+wins. ``bench/packing.py`` measures the answer recall this keeps against the tokens it
+spends, on wikiqa, against sending whole passages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from desk_assistant.records import Passage
+from ingest.analysis import analyze
+
+# A sentence ends at . ! ? (and closing quotes or brackets) before white space and a
+# capital, digit or opening quote; a line break always ends one (lists, table rows,
+# headings). Abbreviations ("Dr. Smith") split wrongly now and then, which only costs a
+# neighbour: neighbours are kept anyway.
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|\n+")
+NEIGHBOURS = 1  # sentences kept on each side of a chosen one
+RANK_SHARE = 0.1  # how much a passage's own rank counts beside a sentence's match
+
+
+@dataclass(frozen=True, slots=True)
+class SelectionPolicy:
+    """How hard the packer cuts. ``min_share``: a sentence scoring below this share of
+    the best sentence is left out even when there is room (it would cost time and lead
+    a small model astray); ``min_passage_share``: a passage whose similarity is below
+    this share of the best passage's is not read at all (adaptive k)."""
+
+    min_share: float = 0.5
+    min_passage_share: float = 0.8
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """One sentence of one passage: its character span in the passage text and score."""
+
+    passage: int
+    index: int
+    start: int
+    end: int
+    score: float
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences of ``text`` (white space between them excluded)."""
+    spans = []
+    start = 0
+    for boundary in _SENTENCE_END.finditer(text):
+        if text[start : boundary.start()].strip():
+            spans.append((start, boundary.start()))
+        start = boundary.end()
+    if text[start:].strip():
+        spans.append((start, len(text.rstrip())))
+    return spans
+
+
+def adaptive(passages: Sequence[Passage], policy: SelectionPolicy) -> list[Passage]:
+    """The passages worth reading: those whose similarity is near the best one's."""
+    similarities = [p.similarity for p in passages if p.similarity is not None]
+    if not similarities:
+        return list(passages)
+    floor = max(similarities) * policy.min_passage_share
+    kept = [p for p in passages if p.similarity is None or p.similarity >= floor]
+    return kept or list(passages[:1])
+
+
+class SentenceScorer:
+    """Scores sentences by the IDF-weighted share of the question's key terms they
+    contain (``weights``: term -> IDF, as retrieval weighed them)."""
+
+    def __init__(self, weights: Mapping[str, float]) -> None:
+        self._weights = dict(weights)
+        self._total = sum(self._weights.values())
+
+    def __call__(self, sentence: str) -> float:
+        if not self._total:
+            return 0.0
+        found = set(analyze(sentence))
+        return sum(w for term, w in self._weights.items() if term in found) / self._total
+
+
+def score_spans(passages: Sequence[Passage], scorer: Callable[[str], float]) -> list[Span]:
+    """Every sentence of every passage with its score (a passage's rank breaks ties)."""
+    spans = []
+    for number, passage in enumerate(passages):
+        rank_bonus = RANK_SHARE * (1 - number / max(1, len(passages)))
+        for index, (start, end) in enumerate(sentence_spans(passage.text)):
+            score = scorer(passage.text[start:end]) + rank_bonus
+            spans.append(Span(number, index, start, end, score))
+    return spans
+
+
+def choose(
+    spans: Sequence[Span],
+    budget: int,
+    cost: Callable[[Span], int],
+    policy: SelectionPolicy,
+    label: Callable[[Span], tuple[int, int]] = lambda span: (span.passage, 0),
+) -> set[tuple[int, int]]:
+    """(passage, sentence index) pairs to keep: the best sentences with their neighbours,
+    best first, while they fit in ``budget`` tokens and score at least ``min_share`` of
+    the best. ``cost`` is a sentence's tokens; ``label`` names the block a sentence is
+    shown in and what its label costs, charged once, with the block's first sentence."""
+    by_key = {(s.passage, s.index): s for s in spans}
+    best = max((s.score for s in spans), default=0.0)
+    chosen: set[tuple[int, int]] = set()
+    labelled: set[int] = set()
+    spent = 0
+    for span in sorted(spans, key=lambda s: -s.score):
+        if span.score < best * policy.min_share:
+            break
+        group = [
+            key
+            for i in range(span.index - NEIGHBOURS, span.index + NEIGHBOURS + 1)
+            if (key := (span.passage, i)) in by_key and key not in chosen
+        ]
+        block, label_cost = label(span)
+        price = sum(cost(by_key[key]) for key in group) + (0 if block in labelled else label_cost)
+        if group and spent + price <= budget:
+            chosen.update(group)
+            labelled.add(block)
+            spent += price
+    return chosen
+
+
+def excerpt(passage: Passage, spans: Sequence[Span], keep: set[tuple[int, int]]) -> str:
+    """The kept sentences of ``passage`` (``spans`` are its own) in document order, with
+    "…" wherever text was left out. Kept neighbours keep the white space between them,
+    and a sentence that opened a line still does: line starts matter to the removal of
+    chat-control text (a document's "USER:" line)."""
+    text = passage.text
+    out: list[str] = []
+    previous: Span | None = None
+    ordered = sorted(spans, key=lambda s: s.index)
+    for span in ordered:
+        if (span.passage, span.index) not in keep:
+            continue
+        if previous is not None and span.index == previous.index + 1:
+            out.append(text[previous.end : span.start])
+        elif previous is not None or span.index > 0:
+            line_start = text[: span.start].rstrip(" \t").endswith("\n")
+            out.append(" …\n" if line_start else " … ")
+        out.append(text[span.start : span.end])
+        previous = span
+    if previous is not None and previous.index != ordered[-1].index:
+        out.append(" …")
+    return "".join(out).strip()
