@@ -117,7 +117,7 @@ def measure(parts: Any, collection: str, sample: list[Item]) -> list[Row]:
         for item, result in zip(sample, results, strict=True):
             if settings.strict_grounding and not is_relevant(result, settings.min_relevance):
                 continue  # refused before packing: a miss for every variant alike
-            packed, prompt = answerer.prepare(item.question, result)
+            packed, prompt, _ = answerer.prepare(item.question, result)
             tokens.append(len(parts.runtime.tokenize(prompt)))
             hits += recalled([p.text for p in packed], item.answers)
         row = Row(

@@ -17,7 +17,14 @@ from desk_assistant.parts import Parts
 from desk_assistant.rag.citations import attribute, drop_leading_number, first_repeat
 from desk_assistant.rag.context import assemble
 from desk_assistant.rag.packing import PackedPassage, pack
-from desk_assistant.rag.prompt import EMPTY_ANSWER, NO_ANSWER, SYSTEM_PROMPT, user_message
+from desk_assistant.rag.prompt import (
+    EMPTY_ANSWER,
+    NO_ANSWER,
+    SYSTEM_PROMPT,
+    shared_prefixes,
+    system_message,
+    user_message,
+)
 from desk_assistant.rag.retrieval import RetrievalResult
 from desk_assistant.rag.search import retrieve
 from desk_assistant.records import Answer, Citation, Passage, SearchFilter, Token
@@ -91,6 +98,7 @@ def answer_question(
 class Prepared(NamedTuple):
     packed: list[PackedPassage]
     prompt: str
+    prefixes: list[str]  # leading parts of the prompt that other prompts share
 
 
 class Answerer:
@@ -115,18 +123,21 @@ class Answerer:
 
     def _budget(self, question: str) -> int:
         """Passage tokens that fit beside the instructions, the question and the answer."""
-        frame = self.chat_format.render(SYSTEM_PROMPT, user_message(question, []))
+        frame = self.chat_format.render(SYSTEM_PROMPT, user_message(question))
         window = self.runtime.context_length - self.settings.max_answer_tokens
         available = window - self._count(frame) - PROMPT_MARGIN
         return max(0, min(self.settings.context_budget, available))
 
     def prepare(self, question: str, retrieved: RetrievalResult) -> Prepared:
-        """The evidence that fits the budget and the prompt that carries it."""
+        """The evidence that fits the budget, the prompt that carries it, and the
+        prompt's leading parts that other prompts share."""
         weights = retrieved.term_weights if self.settings.sentence_selection else None
         budget = self._budget(question)
         packed = pack(self._relevant(retrieved), budget, self._count, weights=weights)
-        prompt = self.chat_format.render(SYSTEM_PROMPT, user_message(question, packed))
-        return Prepared(packed, prompt)
+        system = system_message(packed)
+        prompt = self.chat_format.render(system, user_message(question))
+        prefixes = [p for p in shared_prefixes(self.chat_format, system) if prompt.startswith(p)]
+        return Prepared(packed, prompt, prefixes)
 
     def answer(
         self, question: str, retrieved: RetrievalResult, timings: dict[str, float]
@@ -137,7 +148,7 @@ class Answerer:
         """
         model = self.runtime.display_name
         started = time.perf_counter()
-        packed, prompt = self.prepare(question, retrieved)
+        packed, prompt, prefixes = self.prepare(question, retrieved)
         timings["prompt_tokens"] = float(self._count(prompt))
         timings["pack_s"] = time.perf_counter() - started
         pieces: list[str] = []
@@ -148,6 +159,7 @@ class Answerer:
             stop=self.chat_format.stop,
             max_tokens=self.settings.max_answer_tokens,
             temperature=self.settings.temperature,
+            prefixes=prefixes,
         )
         try:
             for piece in stream:

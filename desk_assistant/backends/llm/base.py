@@ -12,17 +12,21 @@ from typing import Any, ClassVar, Self
 
 from desk_assistant.backends.llm.chat_format import ChatFormat
 from desk_assistant.backends.llm.gguf_info import ModelInfo, read_model_info
+from desk_assistant.backends.llm.kv_state import KVState, checkpoint_positions, segments
 from desk_assistant.backends.llm.probe import probe_runtime
 from desk_assistant.errors import DeskAssistantError, ModelLoadError
 
 
 @dataclass(frozen=True, slots=True)
 class LoadParams:
-    """How to load a model: context size and CPU threads (``None`` = runtime default)."""
+    """How to load a model: context size, CPU threads (``None`` = runtime default),
+    prompt batch (tokens evaluated per step) and layers offloaded to a GPU."""
 
     context_length: int = 4096
     threads: int | None = None
     seed: int = 0
+    batch: int = 512
+    gpu_layers: int = 0
 
 
 class LLMRuntime(ABC):
@@ -65,25 +69,44 @@ class LLMRuntime(ABC):
         stop: Sequence[str] = (),
         max_tokens: int = 256,
         temperature: float = 0.1,
+        prefixes: Sequence[str] = (),
     ) -> Generator[str, None, None]:
         """Yield text pieces as they are generated; ``close()`` (or dropping the generator)
         stops generation between two tokens. A prompt that leaves no room for a reply in
-        the context window raises :class:`PromptTooLongError` before anything runs."""
+        the context window raises :class:`PromptTooLongError` before anything runs.
+
+        ``prefixes`` are leading parts of ``prompt`` that other prompts share (the
+        instructions, the passages of a chat): a runtime that keeps the model's state
+        between prompts reuses what it already evaluated of them
+        (:mod:`desk_assistant.backends.llm.kv_state`)."""
         tokens = self._prompt_tokens(prompt)
         budget = reply_budget(len(tokens), max_tokens, self.context_length)
-        pieces = self._pieces(prompt, tokens, budget, temperature) if budget else iter(())
-        return cut_at_stop(pieces, stop)
+        if not budget:
+            return cut_at_stop(iter(()), stop)
+        checkpoints = self._checkpoints(tokens, prefixes)
+        return cut_at_stop(self._pieces(prompt, tokens, budget, temperature, checkpoints), stop)
 
     def _prompt_tokens(self, prompt: str) -> list[int]:
         """The tokens the model will be fed for ``prompt`` (what the reply is budgeted by)."""
         return self.tokenize(prompt)
 
+    def _checkpoints(self, tokens: list[int], prefixes: Sequence[str]) -> tuple[int, ...]:
+        """Where the prompt may be split for reuse; none for a runtime that keeps no
+        state between prompts (a server keeps its own)."""
+        return ()
+
     @abstractmethod
     def _pieces(
-        self, prompt: str, tokens: list[int], budget: int, temperature: float
+        self,
+        prompt: str,
+        tokens: list[int],
+        budget: int,
+        temperature: float,
+        checkpoints: Sequence[int],
     ) -> Iterator[str]:
         """Generate at most ``budget`` (> 0) tokens after the prompt, as text pieces;
-        closing the iterator must stop generation."""
+        closing the iterator must stop generation. ``checkpoints``: see
+        :meth:`FileRuntime._read_prefix`."""
 
     def interrupt(self) -> None:  # noqa: B027 - an optional hook, empty by default
         """Stop the generation in progress, called from another thread (the Stop button).
@@ -188,10 +211,35 @@ class FileRuntime(LLMRuntime):
     distribution: ClassVar[str]  # the package on PyPI that installs it
     crashes_on_bad_files: ClassVar[bool] = False  # then a child process loads it first
 
-    def __init__(self, model: Any, info: ModelInfo, seed: int = 0) -> None:
+    def __init__(self, model: Any, info: ModelInfo, seed: int = 0, batch: int = 512) -> None:
         self._model = model  # the library's own model object
         self._info = info
         self._seed = seed  # re-seeded before every answer: same question, same answer
+        self._batch = batch
+        self._kv = KVState()
+
+    def _checkpoints(self, tokens: list[int], prefixes: Sequence[str]) -> tuple[int, ...]:
+        return checkpoint_positions(tokens, [self._prompt_tokens(p) for p in prefixes])
+
+    def _read_prefix(self, tokens: list[int], checkpoints: Sequence[int]) -> int:
+        """Evaluate ``tokens`` up to their last checkpoint, segment by segment, reusing
+        the segments the model already holds; return how many tokens are in place (the
+        rest of the prompt is for the runtime to evaluate, in one segment)."""
+        reuse = self._kv.reusable(tokens, checkpoints)
+        self._kv.keep(reuse)
+        self._rewind(reuse)
+        for start, end in segments(reuse, checkpoints):
+            self._evaluate(tokens[start:end])
+            self._kv.extend(tokens[start:end])
+        return len(self._kv.tokens)
+
+    @abstractmethod
+    def _rewind(self, length: int) -> None:
+        """Make the model continue after its first ``length`` evaluated tokens (0: none)."""
+
+    @abstractmethod
+    def _evaluate(self, segment: list[int]) -> None:
+        """Evaluate ``segment`` after the tokens already in place, in prompt batches."""
 
     @property
     def info(self) -> ModelInfo:

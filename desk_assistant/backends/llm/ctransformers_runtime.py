@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import codecs
 import ctypes
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from desk_assistant.backends.llm.base import FileRuntime, LoadParams, context_size, default_threads
@@ -100,12 +100,13 @@ class CTransformersRuntime(FileRuntime):
                 local_files_only=True,
                 context_length=context_size(params, info),
                 threads=params.threads or default_threads(),
-                gpu_layers=0,
+                batch_size=params.batch,  # its own default, 8, reads prompts far slower
+                gpu_layers=params.gpu_layers,
                 lib=_cpu_library(),
             )
         except (RuntimeError, ValueError, OSError) as exc:
             raise cls.cannot_load(path, info, str(exc)) from exc
-        return cls(model, info, params.seed)
+        return cls(model, info, params.seed, params.batch)
 
     @property
     def context_length(self) -> int:
@@ -129,15 +130,35 @@ class CTransformersRuntime(FileRuntime):
             prompt, add_bos = prompt[len(bos) :], True
         return self._encode(prompt, add_bos)
 
+    def _rewind(self, length: int) -> None:
+        # ctransformers writes the KV cache at the position of its token list's end.
+        del self._model._context[length:]
+
+    def _evaluate(self, segment: list[int]) -> None:
+        self._model.eval(segment, batch_size=self._batch)
+
     def _pieces(
-        self, prompt: str, tokens: list[int], budget: int, temperature: float
+        self,
+        prompt: str,
+        tokens: list[int],
+        budget: int,
+        temperature: float,
+        checkpoints: Sequence[int],
     ) -> Iterator[str]:
+        # The checkpoints' segments first (see kv_state), then the rest of the prompt;
+        # reset=False keeps ctransformers from matching a prefix of its own.
+        done = self._read_prefix(tokens, checkpoints)
         # ctransformers divides logits by the temperature: 0 would give NaNs, so greedy
         # decoding is top_k=1 instead. Its default repetition penalty (1.1) is turned off
         # to match llama.cpp's: answers quote passages, which a penalty discourages.
         sampling = {"top_k": 1} if temperature <= 0 else {"temperature": temperature}
         generated = self._model.generate(
-            tokens, seed=self._seed, repetition_penalty=1.0, **sampling
+            tokens[done:],
+            seed=self._seed,
+            repetition_penalty=1.0,
+            batch_size=self._batch,
+            reset=False,
+            **sampling,
         )
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         try:

@@ -65,7 +65,12 @@ class FakeRuntime(LLMRuntime):
         return self._replies[min(len(self.prompts) - 1, len(self._replies) - 1)]
 
     def _pieces(
-        self, prompt: str, tokens: list[int], budget: int, temperature: float
+        self,
+        prompt: str,
+        tokens: list[int],
+        budget: int,
+        temperature: float,
+        checkpoints: Sequence[int],
     ) -> Iterator[str]:
         self.prompts.append(prompt)
         return self._generate(_PIECES.findall(self._reply_for(prompt))[:budget])

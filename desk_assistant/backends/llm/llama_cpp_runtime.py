@@ -7,7 +7,7 @@ imported only when a model is loaded: the import alone loads a 24 MB shared libr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from desk_assistant.backends.llm.base import FileRuntime, LoadParams, context_size, default_threads
@@ -45,12 +45,14 @@ class LlamaCppRuntime(FileRuntime):
                 model_path=str(path),
                 n_ctx=context_size(params, info),
                 n_threads=params.threads or default_threads(),
+                n_batch=params.batch,
+                n_gpu_layers=params.gpu_layers,
                 seed=params.seed,
                 verbose=False,  # llama.cpp otherwise logs every tensor to stderr
             )
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelLoadError(f"llama.cpp cannot load {Path(path).name}: {exc}") from exc
-        return cls(llama, info, params.seed)
+        return cls(llama, info, params.seed, params.batch)
 
     @property
     def context_length(self) -> int:
@@ -65,15 +67,31 @@ class LlamaCppRuntime(FileRuntime):
         bos = [self._model.token_bos()] if self._info.add_bos_token else []
         return [*bos, *self.tokenize(prompt)]
 
+    def _rewind(self, length: int) -> None:
+        if length == 0:
+            self._model.reset()
+        else:  # the next evaluation removes the KV entries from here on
+            self._model.n_tokens = length
+
+    def _evaluate(self, segment: list[int]) -> None:
+        self._model.eval(segment)
+
     def _pieces(
-        self, prompt: str, tokens: list[int], budget: int, temperature: float
+        self,
+        prompt: str,
+        tokens: list[int],
+        budget: int,
+        temperature: float,
+        checkpoints: Sequence[int],
     ) -> Iterator[str]:
-        # Forget the previous prompt's KV cache: reusing a cached prefix changes the
-        # arithmetic of the last prompt token, so the same question could get a different
-        # answer the second time (seen with SmolLM2 at temperature 0).
-        self._model.reset()
+        # The cache is reused only up to a checkpoint, never llama-cpp-python's own
+        # longest match: reusing an arbitrary prefix changes the arithmetic of the rest,
+        # so the same question could get a different answer the second time (seen with
+        # SmolLM2 at temperature 0). After _read_prefix, llama-cpp-python finds exactly
+        # the checkpoint's tokens in place and evaluates the rest of the prompt.
+        self._read_prefix(tokens, checkpoints)
         chunks = self._model.create_completion(
-            prompt,
+            tokens,
             max_tokens=budget,
             temperature=max(temperature, 0.0),  # 0 is greedy in llama.cpp
             # Re-seed every answer: the same question gets the same answer, run after run.

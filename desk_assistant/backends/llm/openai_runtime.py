@@ -25,7 +25,7 @@ import math
 import socket
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -396,7 +396,12 @@ class OpenAIRuntime(LLMRuntime):
         return tokens + [0] * (TEMPLATE_TOKENS * (len(messages) + 1))
 
     def _pieces(
-        self, prompt: str, tokens: list[int], budget: int, temperature: float
+        self,
+        prompt: str,
+        tokens: list[int],
+        budget: int,
+        temperature: float,
+        checkpoints: Sequence[int],
     ) -> Iterator[str]:
         body = {
             "model": self.server.model,
