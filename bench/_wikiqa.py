@@ -89,3 +89,18 @@ def questions() -> list[Question]:
 
 def record_count() -> int:
     return len(_records())
+
+
+def corpus_files(count: int) -> tuple[list[Path], set[str]]:
+    """The ``count`` articles with the most questions (first file of each)."""
+    mapping = article_of_files()
+    per_article: dict[str, int] = {}
+    for q in questions():
+        for a in q.articles:
+            per_article[a] = per_article.get(a, 0) + 1
+    top = sorted(per_article, key=lambda a: (-per_article[a], a))[:count]
+    files = {}
+    for stem, article in sorted(mapping.items()):
+        if article in top and article not in files:
+            files[article] = wikiqa_dir() / "articles" / f"{stem}.htm"
+    return list(files.values()), set(top)

@@ -8,12 +8,11 @@ raw ``llama_cpp.Llama`` objects are built with the same model file, ``n_ctx``, t
 seed as the engine's, and complete that same prompt string with the same ``max_tokens``
 and temperature, ``stream=True``:
 
-* **raw (reset)**: ``llama.reset()`` before each call, as the engine does (it drops the KV
-  cache so that a repeated question gets the same answer): identical work, so this is
-  the baseline the targets refer to;
+* **raw (reset)**: ``llama.reset()`` before each call: the whole prompt is read, the
+  baseline the targets refer to (the engine reads less: it keeps the instructions'
+  state between questions, see ``bench/prefix.py``);
 * **raw (prefix kept)**: llama-cpp-python's default, which reuses the KV cache of the
-  prompt prefix shared with the previous call (the system prompt): what the engine's
-  reset costs.
+  longest prompt prefix shared with the previous call.
 
 Every round runs the three on the same question, in rotating order; a warm-up round
 per question (stopped after the first token) runs first, untimed, so all three models
@@ -42,7 +41,6 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from _common import (
@@ -54,10 +52,9 @@ from _common import (
     ratio,
     run_ingest,
     temp_dir,
-    wikiqa_dir,
     write_results,
 )
-from _wikiqa import Question, article_of_files, questions
+from _wikiqa import Question, corpus_files, questions
 
 from desk_assistant.backends.llm.base import LoadParams
 
@@ -266,21 +263,6 @@ def pick_questions(qs: list[Question], articles: set[str], limit: int) -> list[Q
     ]
     random.Random(SEED).shuffle(wanted)
     return wanted[: limit * 3]  # spares: questions the engine abstains on are skipped
-
-
-def corpus_files(count: int) -> tuple[list[Path], set[str]]:
-    """The ``count`` articles with the most questions (first file of each)."""
-    mapping = article_of_files()
-    per_article: dict[str, int] = {}
-    for q in questions():
-        for a in q.articles:
-            per_article[a] = per_article.get(a, 0) + 1
-    top = sorted(per_article, key=lambda a: (-per_article[a], a))[:count]
-    files = {}
-    for stem, article in sorted(mapping.items()):
-        if article in top and article not in files:
-            files[article] = wikiqa_dir() / "articles" / f"{stem}.htm"
-    return list(files.values()), set(top)
 
 
 class Bench:
