@@ -122,6 +122,11 @@ class Settings(BaseSettings):
     embedding_model: Path | None = Field(
         None, description="Embedding model folder, sentence-transformers or ONNX (empty: built-in)"
     )
+    embedding_variant: Literal["fp32", "int8"] = Field(
+        "fp32",
+        description="Variant of an ONNX embedding model: int8 embeds ~1.4x faster; a collection "
+        "indexed with one variant is re-indexed to search with the other",
+    )
     embed_batch_size: int = Field(64, ge=1, le=4096, description="Embedding batch size")
     chunk_size: int = Field(256, ge=32, le=4096, description="Chunk size (tokens)")
     chunk_overlap: int = Field(32, ge=0, le=1024, description="Chunk overlap (tokens)")

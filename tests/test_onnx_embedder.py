@@ -102,31 +102,17 @@ def test_collection_indexed_with_sentence_transformers_is_searched_with_onnx(
     assert [p.similarity for p in after] == pytest.approx([p.similarity for p in before], abs=2e-3)
 
 
-def _export_copy(source: Path, target: Path, **changes: object) -> Path:
-    """A copy of an export folder (the model file linked, not copied) with ``changes`` to
-    its embedder.json."""
-    target.mkdir()
-    for item in source.iterdir():
-        (target / item.name).symlink_to(item)
-    manifest = json.loads((source / MANIFEST).read_text(encoding="utf-8"))
-    (target / MANIFEST).unlink()
-    (target / MANIFEST).write_text(json.dumps({**manifest, **changes}), encoding="utf-8")
-    return target
-
-
 @pytest.mark.slow
 @pytest.mark.model
 def test_a_quantized_variant_is_another_vector_space(
-    app_home: Path, tmp_path: Path, onnx_folder: Path, st_embedder: SentenceTransformerEmbedder
+    app_home: Path, onnx_folder: Path, st_embedder: SentenceTransformerEmbedder
 ) -> None:
-    folder = _export_copy(
-        onnx_folder, tmp_path / "variants", variants={"fp32": "model.onnx", "int8": "model.onnx"}
-    )
-    int8 = OnnxEmbedder(folder, variant="int8")
+    int8 = make_embedder(load_settings(embedding_model=onnx_folder, embedding_variant="int8"))
+    assert isinstance(int8, OnnxEmbedder) and int8.variant == "int8"
     assert int8.model_id == f"{st_embedder.model_id}+int8"
     with pytest.raises(DeskAssistantError, match="no 'int4' variant"):
-        OnnxEmbedder(folder, variant="int4")
-    with make_assistant(app_home, embedder=OnnxEmbedder(folder)) as assistant:
+        OnnxEmbedder(onnx_folder, variant="int4")
+    with make_assistant(app_home, embedder=OnnxEmbedder(onnx_folder)) as assistant:
         assert summary(assistant.ingest([SAMPLES / "project-notes.md"]))["added"] == 1
     with (
         make_assistant(app_home, embedder=int8) as assistant,
@@ -134,6 +120,26 @@ def test_a_quantized_variant_is_another_vector_space(
     ):
         assistant.search("deadline")
     assert raised.value.command == "desk-assistant --collection 'default' reindex"
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_the_int8_variant_stays_close_to_fp32_on_real_text(onnx_folder: Path) -> None:
+    texts = _real_texts(None)
+    fp32 = OnnxEmbedder(onnx_folder).embed_documents(texts)
+    int8 = OnnxEmbedder(onnx_folder, variant="int8").embed_documents(texts)
+    cosine = np.sum(fp32 * int8, axis=1)
+    assert float(cosine.min()) >= 0.97, texts[int(cosine.argmin())][:80]
+    assert float(np.median(cosine)) >= 0.985
+    assert (onnx_folder / "model.int8.onnx").stat().st_size < (
+        onnx_folder / "model.onnx"
+    ).stat().st_size / 3
+
+
+def test_int8_without_an_onnx_export_says_what_to_do() -> None:
+    settings = load_settings(embedding_model=default_embedding_dir(), embedding_variant="int8")
+    with pytest.raises(DeskAssistantError, match="onnx_export"):
+        make_embedder(settings)
 
 
 def _write_manifest(folder: Path, **values: object) -> Path:

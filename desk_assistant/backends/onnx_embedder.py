@@ -30,6 +30,7 @@ MANIFEST = "embedder.json"
 FORMAT = "desk-assistant-onnx-embedder"
 FORMAT_VERSION = 1
 DEFAULT_VARIANT = "fp32"
+INT8_VARIANT = "int8"  # dynamically quantized (onnx_export.add_int8)
 
 
 def vector_space_id(weights_id: str, variant: str) -> str:

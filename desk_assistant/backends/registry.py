@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from desk_assistant.backends.defaults import default_embedding_dir, llm_path
 from desk_assistant.backends.llm.base import LoadParams
 from desk_assistant.backends.llm.loader import FILE_RUNTIMES, load_runtime
+from desk_assistant.errors import DeskAssistantError
 
 if TYPE_CHECKING:
     from desk_assistant.backends.embeddings import Embedder
@@ -33,7 +34,15 @@ def _embedding_folder(settings: Settings) -> Path:
 
 def _sentence_transformers(settings: Settings) -> Embedder:
     from desk_assistant.backends.embeddings import SentenceTransformerEmbedder
+    from desk_assistant.backends.onnx_embedder import DEFAULT_VARIANT
 
+    if settings.embedding_variant != DEFAULT_VARIANT:
+        raise DeskAssistantError(
+            f"The {settings.embedding_variant} embedding variant needs an ONNX export of the "
+            "model (the installers ship one; from a source install: python -m "
+            "desk_assistant.backends.onnx_export MODEL_FOLDER OUT_FOLDER, then set "
+            "embedding_model to OUT_FOLDER)"
+        )
     return SentenceTransformerEmbedder(
         _embedding_folder(settings), batch_size=settings.embed_batch_size
     )
@@ -42,7 +51,11 @@ def _sentence_transformers(settings: Settings) -> Embedder:
 def _onnx(settings: Settings) -> Embedder:
     from desk_assistant.backends.onnx_embedder import OnnxEmbedder
 
-    return OnnxEmbedder(_embedding_folder(settings), batch_size=settings.embed_batch_size)
+    return OnnxEmbedder(
+        _embedding_folder(settings),
+        batch_size=settings.embed_batch_size,
+        variant=settings.embedding_variant,
+    )
 
 
 def _by_folder(settings: Settings) -> Embedder:
