@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     max_answer_tokens: int = Field(384, ge=1, le=8192, description="Max answer tokens")
     temperature: float = Field(0.1, ge=0.0, le=2.0, description="Temperature")
     top_k: int = Field(5, ge=1, le=50, description="Passages per answer")
+    prompt_batch: int = Field(
+        512, ge=8, le=4096, description="Prompt tokens the model reads per step (local models)"
+    )
+    gpu_layers: int = Field(
+        0, ge=0, le=1000, description="Model layers offloaded to a GPU (a GPU build of the runtime)"
+    )
     context_budget: int = Field(
         1200, ge=128, le=65536, description="Token budget for passages in the prompt"
     )

@@ -160,3 +160,18 @@ def test_a_prompt_without_checkpoints_starts_afresh(tiny_model: Path) -> None:
     _ask(runtime, prompt, [])  # e.g. a question rewritten by the model in between
     assert counts[0] == len(runtime._prompt_tokens(prompt))
     runtime.close()
+
+
+def test_prompt_batch_and_gpu_layers_reach_llama_cpp(tiny_model: Path, tmp_path: Path) -> None:
+    from desk_assistant.backends.registry import RUNTIMES
+    from desk_assistant.settings import load_settings
+
+    settings = load_settings(
+        tmp_path, model_path=tiny_model, runtime="llama_cpp", prompt_batch=64, gpu_layers=3
+    )
+    runtime = RUNTIMES["llama_cpp"](settings)
+    assert isinstance(runtime, LlamaCppRuntime)
+    # A CPU build accepts the layer count and runs every layer on the CPU.
+    assert runtime._model.model_params.n_gpu_layers == 3
+    assert runtime._model.context_params.n_batch == 64
+    runtime.close()

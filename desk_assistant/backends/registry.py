@@ -84,7 +84,12 @@ def _local_file(runtime: str) -> RuntimeFactory:
     """Load the configured model file with ``runtime`` ("auto": the first that can)."""
 
     def load(settings: Settings) -> LLMRuntime:
-        params = LoadParams(context_length=settings.context_length, threads=settings.threads)
+        params = LoadParams(
+            context_length=settings.context_length,
+            threads=settings.threads,
+            batch=settings.prompt_batch,
+            gpu_layers=settings.gpu_layers,
+        )
         return load_runtime(llm_path(settings), runtime, params, settings.paths.cache)
 
     return load
