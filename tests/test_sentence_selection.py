@@ -44,7 +44,8 @@ def test_sentences_split_at_ends_and_line_breaks() -> None:
 
 
 def test_the_matching_sentence_and_its_neighbours_are_sent_and_the_rest_left_out() -> None:
-    packed = pack([passage(LEASE)], 500, words, weights=weights("How large is the deposit?"))
+    # Room for the best sentence and its neighbours, not for the whole passage.
+    packed = pack([passage(LEASE)], 30, words, weights=weights("How large is the deposit?"))
     assert len(packed) == 1
     text = packed[0].text
     assert "deposit of 1,800 euros" in text

@@ -36,7 +36,7 @@ PROMPT_MARGIN = 16  # template tokens the renderer may add beyond what we count
 class AnswerSettings:
     max_answer_tokens: int = 384
     temperature: float = 0.1
-    context_budget: int = 1200
+    context_budget: int = 540
     strict_grounding: bool = True
     min_relevance: float = 0.20
     sentence_selection: bool = True
