@@ -27,7 +27,7 @@ import json
 import random
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -166,7 +166,7 @@ def main() -> None:
         ],
     )
     write_results(
-        "packing", {"questions": len(sample), "rows": [r.__dict__ for r in rows]}, args.out
+        "packing", {"questions": len(sample), "rows": [asdict(r) for r in rows]}, args.out
     )
 
 
