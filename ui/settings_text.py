@@ -99,6 +99,38 @@ WORDING: dict[str, Wording] = {
         "How much of the model's memory the passages may fill. Less is faster on a slow "
         "computer, more lets long passages in whole.",
     ),
+    "sentence_selection": Wording(
+        "Advanced",
+        "Running the model",
+        "Only the sentences that matter",
+        "Send the model the sentences of each passage nearest the question (and the ones "
+        "beside them) instead of whole passages: about half the reading before the first "
+        "word, about the same chance that the answer is in what it reads.",
+    ),
+    "prompt_batch": Wording(
+        "Advanced",
+        "Running the model",
+        "Words read per step",
+        "How many tokens of the question and passages the model reads at once. The "
+        "default suits most computers.",
+    ),
+    "gpu_layers": Wording(
+        "Advanced",
+        "Running the model",
+        "Layers on the graphics card",
+        "How many of the model's layers run on a graphics card. Only a GPU build of the "
+        "model runtime uses it (see the README); with the standard one everything runs "
+        "on the processor.",
+    ),
+    "embedding_variant": Wording(
+        "Advanced",
+        "Reading documents",
+        "Faster, slightly coarser indexing",
+        "With an ONNX model (the installers' built-in one): a compact version that "
+        "indexes faster and finds nearly the same passages. Collections indexed with the "
+        "other version must be indexed again.",
+        {"fp32": "Full precision", "int8": "Compact (faster)"},
+    ),
     "min_relevance": Wording(
         "Advanced",
         "Finding passages",
