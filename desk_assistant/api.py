@@ -6,7 +6,9 @@ parts container, the store, the manifest, the lexical index, the pipeline, the a
 path, the backends - can change without the window or the command line noticing.
 
 - :class:`Assistant`: one data folder's intents: ingest, sync, remove, reindex, search,
-  ask, chats, collections, status, doctor, ``warm_up()``; frozen records come back.
+  ask, summarize, chats, collections, status, doctor, ``warm_up()``; frozen records
+  come back.
+- :mod:`export`: a chat, an answer or a summary as Markdown or HTML, with its sources.
 - Settings: :func:`load_settings`, :func:`update_settings` (writes only what the user
   set), the data-folder choice (:func:`choose_home`), the file watcher
   (:func:`changes`, :func:`watch`).
@@ -27,7 +29,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from desk_assistant import __version__
+from desk_assistant import __version__, export
 from desk_assistant.credentials import keyring_available, store_secret
 from desk_assistant.errors import (
     DeskAssistantError,
@@ -50,10 +52,16 @@ from desk_assistant.records import (
     IngestEvent,
     Message,
     Passage,
+    Quote,
+    Searched,
     SearchFilter,
+    SentenceCheck,
     SourceInfo,
     Status,
+    Summary,
+    SummaryProgress,
     Token,
+    exchanges,
 )
 from desk_assistant.service import Assistant, read_sections, supported_suffixes
 from desk_assistant.settings import (
@@ -156,16 +164,21 @@ __all__ = [
     "ModelReport",
     "NotFoundError",
     "Passage",
+    "Quote",
     "RemoveResult",
     "RunProgress",
     "RuntimeName",
     "SearchFilter",
+    "Searched",
+    "SentenceCheck",
     "ServerInfo",
     "Settings",
     "SourceInfo",
     "Status",
     "StoreError",
     "StoreUnavailable",
+    "Summary",
+    "SummaryProgress",
     "Token",
     "UseResult",
     "__version__",
@@ -178,6 +191,8 @@ __all__ = [
     "collection_name",
     "description_rows",
     "enforce_offline",
+    "exchanges",
+    "export",
     "followed_reader",
     "format_bytes",
     "format_duration",

@@ -11,9 +11,10 @@ import json
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from desk_assistant.errors import NotFoundError
-from desk_assistant.records import Answer, ChatInfo, Citation, Message
+from desk_assistant.records import Answer, ChatInfo, Citation, Message, Quote, SentenceCheck
 from desk_assistant.sqlite_schema import SQLiteStore
 
 MIGRATIONS: tuple[str, ...] = (
@@ -38,6 +39,11 @@ MIGRATIONS: tuple[str, ...] = (
         created_at REAL NOT NULL
     );
     CREATE INDEX messages_by_chat ON messages(chat_id, id);
+    """,
+    # 2: what was searched for, the support check and the evidence quote of an answer
+    """
+    ALTER TABLE messages ADD COLUMN query TEXT NOT NULL DEFAULT '';
+    ALTER TABLE messages ADD COLUMN checks TEXT NOT NULL DEFAULT '{}'
     """,
 )
 TITLE_LENGTH = 60
@@ -122,11 +128,18 @@ class ChatStore(SQLiteStore):
 
     def add_answer(self, chat_id: int, answer: Answer) -> None:
         citations = json.dumps([asdict(c) for c in answer.citations])
+        checks = json.dumps(
+            {
+                "sentences": [asdict(s) for s in answer.sentences],
+                "evidence": [asdict(q) for q in answer.evidence],
+                "evidence_first": answer.evidence_first,
+            }
+        )
         now = time.time()
         with self._tx() as db:
             db.execute(
                 "INSERT INTO messages (chat_id, role, text, citations, grounded, stopped, model, "
-                "created_at) VALUES (?, 'assistant', ?, ?, ?, ?, ?, ?)",
+                "created_at, query, checks) VALUES (?, 'assistant', ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     chat_id,
                     answer.text,
@@ -135,27 +148,49 @@ class ChatStore(SQLiteStore):
                     int(answer.stopped),
                     answer.model,
                     now,
+                    answer.query,
+                    checks,
                 ),
             )
             db.execute("UPDATE chats SET updated_at = ? WHERE id = ?", (now, chat_id))
 
     def messages(self, chat_id: int) -> list[Message]:
         rows = self._db.execute(
-            "SELECT id, chat_id, role, text, citations, grounded, stopped, model, created_at "
-            "FROM messages WHERE chat_id = ? ORDER BY id",
+            "SELECT id, chat_id, role, text, citations, grounded, stopped, model, created_at, "
+            "query, checks FROM messages WHERE chat_id = ? ORDER BY id",
             (chat_id,),
         )
-        return [
-            Message(
-                id=r[0],
-                chat_id=r[1],
-                role=r[2],
-                text=r[3],
-                citations=tuple(Citation(**c) for c in json.loads(r[4])),
-                grounded=bool(r[5]),
-                stopped=bool(r[6]),
-                model=r[7],
-                created_at=r[8],
+        messages = []
+        for r in rows:
+            checks = json.loads(r[10])
+            messages.append(
+                Message(
+                    id=r[0],
+                    chat_id=r[1],
+                    role=r[2],
+                    text=r[3],
+                    citations=tuple(Citation(**c) for c in json.loads(r[4])),
+                    grounded=bool(r[5]),
+                    stopped=bool(r[6]),
+                    model=r[7],
+                    created_at=r[8],
+                    query=r[9],
+                    sentences=tuple(_sentence(s) for s in checks.get("sentences", ())),
+                    evidence=tuple(Quote(**q) for q in checks.get("evidence", ())),
+                    evidence_first=bool(checks.get("evidence_first", False)),
+                )
             )
-            for r in rows
-        ]
+        return messages
+
+
+def _sentence(stored: dict[str, Any]) -> SentenceCheck:
+    evidence = stored.get("evidence")
+    return SentenceCheck(
+        text=stored["text"],
+        citations=tuple(stored.get("citations", ())),
+        supported=bool(stored["supported"]),
+        evidence=Quote(**evidence) if evidence else None,
+        score=float(stored.get("score", 0.0)),
+        reason=str(stored.get("reason", "")),
+        missing=tuple(stored.get("missing", ())),
+    )

@@ -456,6 +456,16 @@ class Manifest(SQLiteStore):
                 found[r[0]] = ChunkRow(*r)
         return found
 
+    def document_chunks(self, collection: str, path: str) -> list[ChunkRow]:
+        """The chunks of one indexed file, in document order (for a summary)."""
+        rows = self._db.execute(
+            "SELECT c.id, s.path, c.page, c.heading, c.start, c.end, c.text, c.terms "
+            "FROM sources s JOIN chunks c ON c.content_id = s.content_id "
+            "WHERE s.collection = ? AND s.path = ? ORDER BY c.ord",
+            (collection, path),
+        )
+        return [ChunkRow(*r) for r in rows]
+
     def chunk_rows(self, ids: Sequence[str]) -> list[StoredChunk]:
         """Chunks by id whether or not a path shows them (for repairs), in ``ids`` order."""
         found: dict[str, StoredChunk] = {}

@@ -6,6 +6,7 @@ about Chroma, llama-index or llama.cpp.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -77,8 +78,78 @@ class Token:
 
 
 @dataclass(frozen=True, slots=True)
+class Quote:
+    """The sources' own words: a sentence (or two) of a cited passage, never a paraphrase.
+
+    ``n`` is the citation it belongs to in the answer (``[n]``), 0 while not yet numbered.
+    """
+
+    text: str
+    n: int
+    path: str
+    page: int | None
+    heading: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "n": self.n, "path": self.path, "page": self.page}
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceCheck:
+    """One sentence of an answer and whether the passages back it.
+
+    ``evidence`` is the source sentence closest to it (what a click shows); ``score`` how
+    close it is (0..1; 1 for a sentence too short to claim anything, which is not
+    judged); ``missing`` the numbers, names or negation it has and that sentence lacks;
+    ``reason`` says why it is flagged ("not found in the cited passages (12)").
+    """
+
+    text: str
+    citations: tuple[int, ...]
+    supported: bool
+    evidence: Quote | None = None
+    score: float = 0.0
+    reason: str = ""
+    missing: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "citations": list(self.citations),
+            "supported": self.supported,
+            "evidence": self.evidence.text if self.evidence else "",
+            "evidence_source": (
+                {"path": self.evidence.path, "page": self.evidence.page} if self.evidence else None
+            ),
+            "score": round(self.score, 3),
+            "missing": list(self.missing),
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Searched:
+    """What an answer is built on, streamed before its first token: the query searched
+    for (the question made standalone in a chat) and the evidence quote.
+
+    ``evidence_first`` says that the quote goes above the answer (the built-in small
+    model's answers are weak; its quote is what to read first).
+    """
+
+    question: str
+    query: str
+    evidence: tuple[Quote, ...] = ()
+    evidence_first: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
-    """The finished answer. ``grounded`` is False when the documents held nothing relevant."""
+    """The finished answer. ``grounded`` is False when the documents held nothing relevant.
+
+    ``query`` is what was searched for (the question made standalone in a chat);
+    ``sentences`` judges each sentence against the passages; ``evidence`` quotes the
+    sources' best-answering sentence(s).
+    """
 
     question: str
     text: str
@@ -87,6 +158,19 @@ class Answer:
     model: str
     timings: dict[str, float] = field(default_factory=dict)
     stopped: bool = False
+    query: str = ""
+    sentences: tuple[SentenceCheck, ...] = ()
+    evidence: tuple[Quote, ...] = ()
+    evidence_first: bool = False
+
+    @property
+    def supported(self) -> bool:
+        """False when no sentence of the answer is backed by the passages."""
+        return not self.sentences or any(s.supported for s in self.sentences)
+
+    @property
+    def searched_for(self) -> str:
+        return self.query or self.question
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -94,6 +178,58 @@ class Answer:
             "citations": [c.to_json() for c in self.citations],
             "model": self.model,
             "grounded": self.grounded,
+            "supported": self.supported,
+            "query": self.searched_for,
+            "sentences": [s.to_json() for s in self.sentences],
+            "evidence": [q.to_json() for q in self.evidence],
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryProgress:
+    """Where a summary is: ``done`` of ``total`` steps (sections read, then the steps that
+    combine their summaries, then the summary of the whole document), the seconds
+    probably left, and what the step just done wrote - a section's summary with the
+    section it covers, or a combined one. The ``Token``s that follow are the next step's
+    text; the whole document's summary is the step after ``done == total - 1``."""
+
+    done: int
+    total: int
+    seconds_left: float | None
+    text: str = ""
+    section: Citation | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": "progress",
+            "done": self.done,
+            "total": self.total,
+            "seconds_left": None if self.seconds_left is None else round(self.seconds_left, 1),
+            "text": self.text,
+            "section": self.section.to_json() if self.section else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A document's summary; each ``[n]`` in ``text`` cites ``sections[n - 1]`` (its
+    pages and text). ``stopped`` when the caller stopped it before the end."""
+
+    path: str
+    text: str
+    sections: tuple[Citation, ...]
+    model: str
+    timings: dict[str, float] = field(default_factory=dict)
+    stopped: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": "summary",
+            "path": self.path,
+            "summary": self.text,
+            "sections": [{**c.to_json(), "pages": c.heading} for c in self.sections],
+            "model": self.model,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
 
@@ -194,6 +330,37 @@ class Message:
     stopped: bool = False
     model: str | None = None
     created_at: float = 0.0
+    query: str = ""  # what was searched for the question this answers
+    sentences: tuple[SentenceCheck, ...] = ()
+    evidence: tuple[Quote, ...] = ()
+    evidence_first: bool = False
+
+
+def exchanges(messages: Sequence[Message]) -> list[Answer]:
+    """A chat's answers with the questions they answer (a question still unanswered, or
+    an answer without its question, is left out)."""
+    found: list[Answer] = []
+    asked: str | None = None
+    for message in messages:
+        if message.role == "user":
+            asked = message.text
+        elif asked is not None:
+            found.append(
+                Answer(
+                    asked,
+                    message.text,
+                    message.citations,
+                    grounded=message.grounded,
+                    model=message.model or "",
+                    stopped=message.stopped,
+                    query=message.query,
+                    sentences=message.sentences,
+                    evidence=message.evidence,
+                    evidence_first=message.evidence_first,
+                )
+            )
+            asked = None
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,9 +24,12 @@ from desk_assistant.records import (
     IngestEvent,
     Message,
     Passage,
+    Searched,
     SearchFilter,
     SourceInfo,
     Status,
+    Summary,
+    SummaryProgress,
     Token,
 )
 from desk_assistant.settings import Settings, collection_name
@@ -235,28 +238,37 @@ class Assistant:
         *,
         chat_id: int | None = None,
         where: SearchFilter | None = None,
-    ) -> Iterator[Token | Answer]:
-        """Stream the answer's tokens, then the ``Answer`` with its citations.
+    ) -> Generator[Searched | Token | Answer, None, None]:
+        """Stream what is searched for (``Searched``, with the evidence quote), the
+        answer's tokens, then the ``Answer`` with its citations and support check.
 
-        With ``chat_id`` the question and the answer are kept in that chat, also an answer
-        the caller stopped half-way (marked as stopped).
+        With ``chat_id`` the question is read in the light of that chat (a follow-up is
+        made standalone for the search, earlier turns go into the prompt) and the question
+        and the answer are kept in it, also an answer the caller stopped half-way
+        (marked as stopped).
         """
         from desk_assistant.rag.answer import answer_question
+        from desk_assistant.rag.history import turns
 
         name = self._collection(collection)
-        items = answer_question(self._parts, question, name, k or self._parts.settings.top_k, where)
+        k = k or self._parts.settings.top_k
         if chat_id is None:
-            yield from items
+            yield from answer_question(self._parts, question, name, k, where)
             return
         chats = self._parts.chats
+        history = turns(chats.messages(chat_id))
         chats.add_question(chat_id, question)
+        items = answer_question(self._parts, question, name, k, where, history)
         pieces: list[str] = []
+        query = ""
         finished = False
         try:
             for item in items:
                 if isinstance(item, Answer):
                     chats.add_answer(chat_id, item)
                     finished = True
+                elif isinstance(item, Searched):
+                    query = item.query
                 else:
                     pieces.append(item.text)
                 yield item
@@ -269,14 +281,26 @@ class Assistant:
                     grounded=False,
                     model=self._parts.model_name(),
                     stopped=True,
+                    query=query,
                 )
                 chats.add_answer(chat_id, stopped)
 
     def interrupt(self) -> None:
-        """Stop the answer :meth:`ask` is streaming in another thread, at once (the Stop
-        button: a model server may not send its next words for minutes). That thread's
-        ``ask`` then ends with an error, and the partial answer is kept as stopped."""
+        """Stop the answer :meth:`ask` (or the summary :meth:`summarize`) is streaming in
+        another thread, at once (the Stop button: a model server may not send its next
+        words for minutes). That thread's ``ask`` then ends with an error, and the partial
+        answer is kept as stopped."""
         self._parts.interrupt()
+
+    def summarize(
+        self, path: str | Path, collection: str | None = None
+    ) -> Iterator[SummaryProgress | Token | Summary]:
+        """Summarize an indexed document with the model, section by section: progress
+        after each step, the final summary's tokens, then the ``Summary`` whose sentences
+        cite the sections they came from. Stop iterating to stop it."""
+        from desk_assistant.summarize import Summarizer
+
+        yield from Summarizer(self._parts).run(str(path), self._collection(collection))
 
     def warm_up(self) -> str:
         """Load what the first question needs (embedding model, vector store, LLM and its

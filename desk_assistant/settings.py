@@ -114,6 +114,24 @@ class Settings(BaseSettings):
         le=1.0,
         description="Abstain below this relevance (similarity x share of key terms found)",
     )
+    min_support: float = Field(
+        0.55,
+        ge=0.0,
+        le=1.0,
+        description="Flag an answer sentence whose closeness to the passages is below this",
+    )
+    followup_rewrite: Literal["rule", "model"] = Field(
+        "rule", description="How a follow-up question is made standalone for the search"
+    )
+    chat_history_tokens: int = Field(
+        400, ge=0, le=32768, description="Earlier turns of a chat given to the model (tokens)"
+    )
+    summary_section_tokens: int = Field(
+        1500,
+        ge=128,
+        le=131072,
+        description="Most document text summarized in one step (tokens; the context caps it)",
+    )
 
     fusion: Literal["convex", "rrf"] = Field(
         "convex", description="How dense and BM25 results are combined"

@@ -23,14 +23,16 @@ def make_parts(
     replies: Replies = ("The answer.",),
     embedder: Any = None,
     reranker: Reranker | None = None,
+    window: int = 2048,
     **settings: Any,
 ) -> Parts:
-    """The engine's parts on fakes (hashing embedder, scripted LLM) and the real rest."""
+    """The engine's parts on fakes (hashing embedder, scripted LLM with a context window
+    of ``window`` tokens) and the real rest."""
     settings.setdefault("min_relevance", 0.2)
     return Parts(
         load_settings(home, **settings),
         embedder=embedder or HashingEmbedder(),
-        runtime=FakeRuntime(replies),
+        runtime=FakeRuntime(replies, context_length=window),
         reranker=reranker,
     )
 

@@ -49,7 +49,7 @@ def test_the_facade_offers_intents_and_hands_out_no_part() -> None:
         # ingestion
         "ingest", "sync", "reindex", "remove", "followed", "excludes", "exclude",
         # questions
-        "retrieve", "search", "ask", "interrupt", "warm_up",
+        "retrieve", "search", "ask", "interrupt", "summarize", "warm_up",
         # chats
         "new_chat", "chats", "chat", "messages", "rename_chat", "delete_chat",
         "restore_chat", "purge_chats",

@@ -8,7 +8,7 @@ import pytest
 from fakes import final_answer, make_assistant, summary
 
 from desk_assistant.errors import NotFoundError
-from desk_assistant.records import Token
+from desk_assistant.records import Searched, Token
 
 
 def _docs(folder: Path) -> Path:
@@ -41,6 +41,7 @@ def test_a_stopped_answer_is_kept_as_stopped(tmp_path: Path, app_home: Path) -> 
         summary(assistant.ingest([docs]))
         chat = assistant.new_chat()
         stream = assistant.ask("notice period of the lease?", chat_id=chat.id)
+        assert isinstance(next(stream), Searched)
         for count, item in enumerate(stream):
             assert isinstance(item, Token)
             if count == 4:
@@ -62,3 +63,31 @@ def test_delete_restore_rename(app_home: Path) -> None:
         assert len(assistant.chats()) == 2
         assistant.delete_chat(second.id)
         assert assistant.purge_chats(older_than=-1) == 1
+
+
+def test_a_history_from_before_the_support_check_still_opens(app_home: Path) -> None:
+    """A chats.sqlite3 of schema 1 (no query, no checks) is migrated in place."""
+    import sqlite3
+
+    from desk_assistant.chats import MIGRATIONS, ChatStore
+
+    path = app_home / "chats.sqlite3"
+    path.parent.mkdir(parents=True)
+    old = sqlite3.connect(path)
+    old.executescript(MIGRATIONS[0])
+    old.execute("INSERT INTO chats VALUES (1, 'Lease', 'default', 0, 0, NULL)")
+    old.execute(
+        "INSERT INTO messages (chat_id, role, text, created_at) VALUES (1, 'user', 'Rent?', 0)"
+    )
+    old.execute(
+        "INSERT INTO messages (chat_id, role, text, citations, created_at) "
+        "VALUES (1, 'assistant', 'It is 900 [1].', '[]', 0)"
+    )
+    old.execute("PRAGMA user_version=1")
+    old.commit()
+    old.close()
+    store = ChatStore(path)
+    question, reply = store.messages(1)
+    store.close()
+    assert question.text == "Rent?" and reply.text == "It is 900 [1]."
+    assert reply.query == "" and reply.sentences == () and reply.evidence == ()

@@ -9,28 +9,28 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import multiprocessing
 import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from desk_assistant.cli import models_cmd
+from desk_assistant.cli import conversation, models_cmd
 from desk_assistant.cli.options import (
     EXIT_FAILURE,
     EXIT_OK,
     EXIT_USAGE,
     UsageError,
     common,
-    settings_for,
+    filter_options,
+    open_assistant,
+    question_argument,
+    read_batch,
+    where,
 )
 
 if TYPE_CHECKING:
     from argparse import _SubParsersAction
-
-    from desk_assistant.api import Answer, Assistant, SearchFilter, Token
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     _indexing_commands(commands)
-    _question_commands(commands)
+    conversation.register(commands)
+    _search_command(commands)
     _library_commands(commands)
     models_cmd.register(commands)
     return parser
@@ -89,29 +90,14 @@ def _indexing_commands(commands: _SubParsersAction[argparse.ArgumentParser]) -> 
     exclude.add_argument("--json", action="store_true")
 
 
-def _question_commands(commands: _SubParsersAction[argparse.ArgumentParser]) -> None:
-    ask = commands.add_parser("ask", help="answer a question from your documents")
-    common(ask, top=False)
-    ask.add_argument("question", nargs="?")
-    ask.add_argument("-k", type=int, metavar="N", help="passages to retrieve")
-    ask.add_argument("--model", metavar="PATH", help="GGUF model file (default: built-in)")
-    ask.add_argument("--runtime", choices=["auto", "llama_cpp", "ctransformers", "openai"])
-    ask.add_argument(
-        "--llm-url", metavar="URL", help="model server, e.g. http://host:8080/v1 (--runtime openai)"
-    )
-    ask.add_argument("--llm-model", metavar="NAME", help="the model on the model server")
-    ask.add_argument("--max-tokens", type=int, metavar="N", help="longest answer in tokens")
-    ask.add_argument("--json", action="store_true", help="print one JSON object")
-    ask.add_argument("--batch", metavar="FILE", help="JSON lines {id, question}; '-' = stdin")
-    _filter_options(ask)
-
+def _search_command(commands: _SubParsersAction[argparse.ArgumentParser]) -> None:
     search = commands.add_parser("search", help="show the passages that match a query")
     common(search, top=False)
     search.add_argument("query", nargs="?")
     search.add_argument("-k", type=int, default=5, metavar="N", help="passages (default 5)")
     search.add_argument("--json", action="store_true", help="print a JSON array")
     search.add_argument("--batch", metavar="FILE", help="JSON lines {id, question}; '-' = stdin")
-    _filter_options(search)
+    filter_options(search)
 
 
 def _library_commands(commands: _SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -146,34 +132,6 @@ def _library_commands(commands: _SubParsersAction[argparse.ArgumentParser]) -> N
     common(gui, top=False)
 
 
-def _filter_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--in",
-        dest="within",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="only this file or folder (repeatable)",
-    )
-    parser.add_argument(
-        "--type",
-        dest="formats",
-        action="append",
-        default=[],
-        metavar="FORMAT",
-        help="only this format: pdf, docx, pptx, xlsx, markdown, html, text, ... (repeatable)",
-    )
-
-
-def _where(args: argparse.Namespace) -> SearchFilter | None:
-    from desk_assistant.api import SearchFilter
-
-    folders = tuple(p for p in args.within if Path(p).expanduser().is_dir())
-    files = tuple(p for p in args.within if p not in folders)
-    where = SearchFilter(paths=files, folders=folders, formats=tuple(args.formats))
-    return where or None
-
-
 class _VersionAction(argparse.Action):
     """``--version``: computed only when asked (it may hash the models once, and it
     loads llama.cpp to ask for its build), so ``--help`` stays instant."""
@@ -187,12 +145,6 @@ class _VersionAction(argparse.Action):
         home = getattr(_args[0], "home", None) if _args else None
         sys.stdout.write(version_text(home))
         parser.exit()
-
-
-def _open(args: argparse.Namespace, **overrides: Any) -> Assistant:
-    from desk_assistant.api import Assistant
-
-    return Assistant.open(settings_for(args, **overrides))
 
 
 def _ingest_events(args: argparse.Namespace, out: TextIO, events: Iterator[Any]) -> int:
@@ -216,19 +168,19 @@ def _ingest_events(args: argparse.Namespace, out: TextIO, events: Iterator[Any])
 
 
 def cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
-    with _open(args) as assistant:
+    with open_assistant(args) as assistant:
         return _ingest_events(args, out, assistant.ingest(args.paths))
 
 
 def cmd_sync(args: argparse.Namespace, out: TextIO) -> int:
-    with _open(args) as assistant:
+    with open_assistant(args) as assistant:
         return _ingest_events(args, out, assistant.sync())
 
 
 def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
     from desk_assistant.api import StoreUnavailable, watch
 
-    with _open(args) as assistant:
+    with open_assistant(args) as assistant:
         for events in watch(assistant, debounce=args.debounce):  # the first run catches up
             try:
                 _ingest_events(args, out, events)
@@ -240,7 +192,7 @@ def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_exclude(args: argparse.Namespace, out: TextIO) -> int:
     from desk_assistant.cli.render import print_json
 
-    with _open(args) as assistant:
+    with open_assistant(args) as assistant:
         if args.patterns:
             patterns = assistant.exclude(args.patterns, undo=args.remove)
         else:
@@ -255,56 +207,24 @@ def cmd_exclude(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_reindex(args: argparse.Namespace, out: TextIO) -> int:
-    with _open(args) as assistant:
+    with open_assistant(args) as assistant:
         return _ingest_events(args, out, assistant.reindex())
-
-
-def _read_batch(spec: str) -> list[dict[str, Any]]:
-    try:
-        lines = (
-            sys.stdin.read().splitlines()
-            if spec == "-"
-            else Path(spec).read_text(encoding="utf-8").splitlines()
-        )
-    except OSError as exc:
-        raise UsageError(f"cannot read batch file {spec}: {exc.strerror}") from None
-    items = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError:
-            raise UsageError(f"{spec}:{number}: not a JSON object") from None
-        if not isinstance(item, dict) or not isinstance(item.get("question"), str):
-            raise UsageError(f'{spec}:{number}: expected {{"id": ..., "question": "..."}}')
-        items.append(item)
-    return items
-
-
-def _question(args: argparse.Namespace, name: str) -> str | None:
-    text: str | None = getattr(args, name)
-    if args.batch and text:
-        raise UsageError(f"give either a {name} or --batch, not both")
-    if not args.batch and not (text and text.strip()):
-        raise UsageError(f"a {name} is required (or --batch FILE)")
-    return text
 
 
 def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
     from desk_assistant.cli.render import passage_json, print_json, print_passages
 
-    query = _question(args, "query")
-    batch = _read_batch(args.batch) if args.batch else None
-    with _open(args) as assistant:
+    query = question_argument(args, "query")
+    batch = read_batch(args.batch) if args.batch else None
+    with open_assistant(args) as assistant:
         if batch is not None:
             for item in batch:
-                passages = assistant.search(item["question"], k=args.k, where=_where(args))
+                passages = assistant.search(item["question"], k=args.k, where=where(args))
                 results = [passage_json(r, p) for r, p in enumerate(passages, start=1)]
                 print_json({"id": item.get("id"), "results": results}, out)
             return EXIT_OK
         assert query is not None
-        passages = assistant.search(query, k=args.k, where=_where(args))
+        passages = assistant.search(query, k=args.k, where=where(args))
         if args.json:
             print_json([passage_json(r, p) for r, p in enumerate(passages, start=1)], out)
         else:
@@ -312,57 +232,10 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
-    from desk_assistant.api import Answer
-    from desk_assistant.cli.render import print_citations, print_json
-
-    question = _question(args, "question")
-    batch = _read_batch(args.batch) if args.batch else None
-    overrides = {
-        "model_path": args.model,
-        "runtime": args.runtime,
-        "llm_url": args.llm_url,
-        "llm_model": args.llm_model,
-        "max_answer_tokens": args.max_tokens,
-        "top_k": args.k,
-    }
-    with _open(args, **overrides) as assistant:
-        if batch is not None:
-            for line in batch:
-                answer = _final(assistant.ask(line["question"], where=_where(args)))
-                print_json({"id": line.get("id"), **answer.to_json()}, out)
-            return EXIT_OK
-        assert question is not None
-        if args.json:
-            print_json(_final(assistant.ask(question, where=_where(args))).to_json(), out)
-            return EXIT_OK
-        streamed = False
-        for piece in assistant.ask(question, where=_where(args)):
-            if isinstance(piece, Answer):
-                if not streamed:
-                    out.write(piece.text)
-                out.write("\n")
-                print_citations(piece, out)
-            else:
-                streamed = True
-                out.write(piece.text)
-                out.flush()
-    return EXIT_OK
-
-
-def _final(items: Iterator[Token | Answer]) -> Answer:
-    from desk_assistant.api import Answer
-
-    for item in items:
-        if isinstance(item, Answer):
-            return item
-    raise RuntimeError("the answer stream ended without an answer")
-
-
 def cmd_sources(args: argparse.Namespace, out: TextIO) -> int:
     from desk_assistant.cli.render import print_json, print_sources
 
-    with _open(args) as assistant:
+    with open_assistant(args) as assistant:
         sources = assistant.sources()
         if args.json:
             print_json([s.to_json() for s in sources], out)
@@ -372,7 +245,7 @@ def cmd_sources(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_remove(args: argparse.Namespace, out: TextIO) -> int:
-    with _open(args) as assistant:
+    with open_assistant(args) as assistant:
         removed = assistant.remove(args.path)
     out.write(f"Removed {len(removed)} document{'s' if len(removed) != 1 else ''}.\n")
     return EXIT_OK
@@ -381,7 +254,7 @@ def cmd_remove(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     from desk_assistant.cli.render import print_json
 
-    with _open(args) as assistant:
+    with open_assistant(args) as assistant:
         status = assistant.status().to_json()
     if args.json:
         print_json(status, out)
@@ -396,7 +269,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
     from desk_assistant.cli.render import print_json
 
-    with _open(args) as assistant:
+    with open_assistant(args) as assistant:
         report = assistant.doctor(repair=args.repair)
     if args.json:
         print_json(report.to_json(), out)
@@ -416,7 +289,7 @@ def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_collections(args: argparse.Namespace, out: TextIO) -> int:
     from desk_assistant.cli.render import print_json
 
-    with _open(args) as assistant:
+    with open_assistant(args) as assistant:
         collections = assistant.collections()
     if args.json:
         print_json([c.to_json() for c in collections], out)
@@ -435,7 +308,7 @@ def cmd_gui(args: argparse.Namespace, out: TextIO) -> int:
 
 COMMANDS: dict[str | None, Callable[[argparse.Namespace, TextIO], int]] = {
     "ingest": cmd_ingest,
-    "ask": cmd_ask,
+    **conversation.COMMANDS,
     "search": cmd_search,
     "sources": cmd_sources,
     "remove": cmd_remove,

@@ -5,15 +5,36 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
-from desk_assistant.api import Answer, IngestEvent, Passage, RunProgress, SourceInfo
+from desk_assistant.api import (
+    Answer,
+    ChatInfo,
+    IngestEvent,
+    Passage,
+    Quote,
+    RunProgress,
+    SourceInfo,
+    Summary,
+    SummaryProgress,
+)
 
 
 def print_json(data: Any, out: TextIO) -> None:
     out.write(json.dumps(data, ensure_ascii=False) + "\n")
     out.flush()
+
+
+def _bar(fraction: float, width: int = 24) -> str:
+    filled = int(width * fraction)
+    return f"[{'#' * filled}{'.' * (width - filled)}]"
+
+
+def _clock(seconds: float) -> str:
+    return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
 
 
 class Progress:
@@ -33,12 +54,13 @@ class Progress:
         fraction = self.run.fraction()
         if not self.enabled or event.kind == "summary" or fraction is None:
             return
-        width = 24
-        filled = int(width * fraction)
-        columns = shutil.get_terminal_size().columns
-        line = f"[{'#' * filled}{'.' * (width - filled)}] {self.run.describe()}"
-        self.stream.write(f"\r\033[K{line[: columns - 1]}")
+        self._line(f"{_bar(fraction)} {self.run.describe()}")
         self.stream.flush()
+
+    def _line(self, line: str) -> None:
+        """Write over the terminal's current line, cut to its width."""
+        columns = shutil.get_terminal_size().columns
+        self.stream.write(f"\r\033[K{line[: columns - 1]}")
 
     def _clear(self) -> None:
         if self.enabled:
@@ -48,6 +70,20 @@ class Progress:
         if self.enabled:
             self._clear()
             self.stream.flush()
+
+
+class StepProgress(Progress):
+    """The steps of a summary on stderr: a bar on a terminal, a line per step otherwise
+    (a summary takes minutes; a log should show it moving)."""
+
+    def update_step(self, step: SummaryProgress) -> None:
+        left = "" if step.seconds_left is None else f", {_clock(step.seconds_left)} left"
+        line = f"summarizing: step {step.done}/{step.total}{left}"
+        if self.enabled:
+            self._line(f"{_bar(step.done / step.total if step.total else 0.0)} {line}")
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
 
 
 def describe_summary(counts: dict[str, int], seconds: float) -> str:
@@ -62,6 +98,32 @@ def location(path: str, page: int | None) -> str:
     return f"{path}, page {page}" if page is not None else path
 
 
+def print_quotes(quotes: Sequence[Quote], out: TextIO) -> None:
+    """The sources' own words, with their citation and place."""
+    for q in quotes:
+        marker = f" [{q.n}]" if q.n else ""
+        out.write(
+            f"From your documents: “{q.text}”{marker} ({location(Path(q.path).name, q.page)})\n"
+        )
+
+
+def print_answer_notes(answer: Answer, out: TextIO) -> None:
+    """After the answer: what the passages do not back, and (for a model other than the
+    built-in one) the evidence quote."""
+    if answer.sentences and not answer.supported:
+        out.write("\n! This answer is not backed by your documents.\n")
+    for check in answer.sentences:
+        if check.supported:
+            continue
+        out.write(f"! {check.reason}: “{check.text}”\n")
+        if check.evidence is not None:
+            where = location(Path(check.evidence.path).name, check.evidence.page)
+            out.write(f"  closest: “{check.evidence.text}” ({where})\n")
+    if answer.evidence and not answer.evidence_first:
+        out.write("\n")
+        print_quotes(answer.evidence, out)
+
+
 def print_citations(answer: Answer, out: TextIO) -> None:
     if not answer.citations:
         return
@@ -69,6 +131,22 @@ def print_citations(answer: Answer, out: TextIO) -> None:
     for c in answer.citations:
         snippet = " ".join(c.text.split())[:160]
         out.write(f"  [{c.n}] {location(c.path, c.page)} (score {c.score:.2f})\n      {snippet}\n")
+
+
+def print_summary(summary: Summary, out: TextIO) -> None:
+    out.write(summary.text + "\n")
+    if summary.sections:
+        out.write("\nSections:\n")
+    for c in summary.sections:
+        out.write(f"  [{c.n}] {c.path}, {c.heading}\n")
+
+
+def print_chats(chats: Sequence[ChatInfo], out: TextIO) -> None:
+    if not chats:
+        out.write('No chats yet. Start one: desk-assistant ask --chat new "QUESTION"\n')
+    for c in chats:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(c.updated_at))
+        out.write(f"{c.id:>4}  {c.title}  ({c.collection}, {c.messages} messages, {when})\n")
 
 
 def print_passages(passages: Sequence[Passage], out: TextIO) -> None:

@@ -7,15 +7,21 @@ irrelevant passages answers from memory with confidence, so it must never be ask
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import NamedTuple
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 
+from desk_assistant.backends.embeddings import Embedder
 from desk_assistant.backends.llm.base import LLMRuntime
 from desk_assistant.backends.llm.chat_format import ChatFormat
+from desk_assistant.backends.registry import SERVER_RUNTIMES
 from desk_assistant.parts import Parts
+from desk_assistant.rag import support
 from desk_assistant.rag.citations import attribute, drop_leading_number, first_repeat
 from desk_assistant.rag.context import assemble
+from desk_assistant.rag.evidence import Pick, best_quote
+from desk_assistant.rag.followup import Turn, model_query, rule_query
+from desk_assistant.rag.grounding import Sources, SourceSentence
+from desk_assistant.rag.history import fitting_turns
 from desk_assistant.rag.packing import PackedPassage, pack
 from desk_assistant.rag.prompt import (
     EMPTY_ANSWER,
@@ -27,7 +33,17 @@ from desk_assistant.rag.prompt import (
 )
 from desk_assistant.rag.retrieval import RetrievalResult
 from desk_assistant.rag.search import retrieve
-from desk_assistant.records import Answer, Citation, Passage, SearchFilter, Token
+from desk_assistant.records import (
+    Answer,
+    Citation,
+    Passage,
+    Quote,
+    Searched,
+    SearchFilter,
+    SentenceCheck,
+    Token,
+)
+from desk_assistant.settings import Settings
 
 PROMPT_MARGIN = 16  # template tokens the renderer may add beyond what we count
 
@@ -40,6 +56,25 @@ class AnswerSettings:
     strict_grounding: bool = True
     min_relevance: float = 0.20
     sentence_selection: bool = True
+    min_support: float = 0.55
+    chat_history_tokens: int = 400
+    evidence_first: bool = False  # the quote goes above the answer (the built-in model)
+
+    @classmethod
+    def of(cls, settings: Settings) -> AnswerSettings:
+        return cls(
+            max_answer_tokens=settings.max_answer_tokens,
+            temperature=settings.temperature,
+            context_budget=settings.context_budget,
+            strict_grounding=settings.strict_grounding,
+            min_relevance=settings.min_relevance,
+            sentence_selection=settings.sentence_selection,
+            min_support=settings.min_support,
+            chat_history_tokens=settings.chat_history_tokens,
+            # The built-in model's answers are weak: the sources' own words go first. A
+            # model server's model is another one, whatever model_path says.
+            evidence_first=settings.model_path is None and settings.runtime not in SERVER_RUNTIMES,
+        )
 
 
 def is_relevant(result: RetrievalResult, min_relevance: float) -> bool:
@@ -63,49 +98,67 @@ def abstention(
     return Answer(question, NO_ANSWER, (), grounded=False, model=model, timings=timings)
 
 
+def standalone_query(parts: Parts, question: str, history: Sequence[Turn]) -> str:
+    """What to search for: the question, made standalone when it leans on the chat."""
+    if parts.settings.followup_rewrite == "model":
+        return model_query(question, history, parts.runtime, parts.chat_format)
+    return rule_query(question, history)
+
+
 def answer_question(
-    parts: Parts, question: str, collection: str, k: int, where: SearchFilter | None
-) -> Iterator[Token | Answer]:
-    """The answer path: retrieve, then abstain or load the model and stream its answer.
-    The ``Answer`` carries each step's timing, and ``total_s`` last."""
+    parts: Parts,
+    question: str,
+    collection: str,
+    k: int,
+    where: SearchFilter | None,
+    history: Sequence[Turn] = (),
+) -> Iterator[Searched | Token | Answer]:
+    """The answer path: make the question standalone, retrieve, then abstain or load the
+    model and stream its answer. ``Searched`` comes first, then the tokens, then the
+    ``Answer``, which carries each step's timing and ``total_s`` last."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    retrieved = retrieve(parts, question, collection, k, where=where)
-    timings["retrieval_s"] = time.perf_counter() - started
-    config = parts.settings
-    settings = AnswerSettings(
-        max_answer_tokens=config.max_answer_tokens,
-        temperature=config.temperature,
-        context_budget=config.context_budget,
-        strict_grounding=config.strict_grounding,
-        min_relevance=config.min_relevance,
-        sentence_selection=config.sentence_selection,
-    )
+    query = standalone_query(parts, question, history)
+    timings["query_s"] = time.perf_counter() - started
+    retrieved = retrieve(parts, query, collection, k, where=where)
+    timings["retrieval_s"] = time.perf_counter() - started - timings["query_s"]
+    settings = AnswerSettings.of(parts.settings)
     refusal = abstention(question, retrieved, settings, parts.model_name(), timings)
     if refusal is not None:
         timings["total_s"] = time.perf_counter() - started
-        yield refusal
+        yield Searched(question, query)
+        yield replace(refusal, query=query)
         return
     loading = time.perf_counter()
-    answerer = Answerer(parts.runtime, parts.chat_format, settings)
+    answerer = Answerer(parts.runtime, parts.chat_format, settings, parts.embedder)
     timings["model_load_s"] = time.perf_counter() - loading
-    for item in answerer.answer(question, retrieved, timings):
+    for item in answerer.answer(question, retrieved, timings, query=query, history=history):
         if isinstance(item, Answer):
             timings["total_s"] = time.perf_counter() - started
         yield item
 
 
-class Prepared(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Prepared:
     packed: list[PackedPassage]
+    sources: Sources
+    pick: Pick | None
     prompt: str
     prefixes: list[str]  # leading parts of the prompt that other prompts share
 
 
 class Answerer:
-    def __init__(self, runtime: LLMRuntime, chat_format: ChatFormat, settings: AnswerSettings):
+    def __init__(
+        self,
+        runtime: LLMRuntime,
+        chat_format: ChatFormat,
+        settings: AnswerSettings,
+        embedder: Embedder,
+    ):
         self.runtime = runtime
         self.chat_format = chat_format
         self.settings = settings
+        self.embedder = embedder
 
     def _relevant(self, retrieved: RetrievalResult) -> list[Passage]:
         """Passages worth the model's attention: off-topic ones cost prompt time and lead
@@ -121,36 +174,61 @@ class Answerer:
     def _count(self, text: str) -> int:
         return len(self.runtime.tokenize(text))
 
-    def _budget(self, question: str) -> int:
-        """Passage tokens that fit beside the instructions, the question and the answer."""
-        frame = self.chat_format.render(SYSTEM_PROMPT, user_message(question))
+    def _frame(self, question: str, history: Sequence[Turn]) -> tuple[int, list[tuple[str, str]]]:
+        """Passage tokens that fit beside the instructions, the earlier turns, the question
+        and the answer; and those earlier turns."""
+        turns = fitting_turns(history, self.settings.chat_history_tokens, self._count)
+        frame = self.chat_format.render(SYSTEM_PROMPT, user_message(question), turns)
         window = self.runtime.context_length - self.settings.max_answer_tokens
         available = window - self._count(frame) - PROMPT_MARGIN
-        return max(0, min(self.settings.context_budget, available))
+        return max(0, min(self.settings.context_budget, available)), turns
 
-    def prepare(self, question: str, retrieved: RetrievalResult) -> Prepared:
-        """The evidence that fits the budget, the prompt that carries it, and the
-        prompt's leading parts that other prompts share."""
+    def prepare(
+        self, query: str, retrieved: RetrievalResult, history: Sequence[Turn] = ()
+    ) -> Prepared:
+        """The passages that fit, the prompt (and its leading parts that other prompts
+        share), and the evidence quote among the passages' sentences: everything an
+        answer needs before the model runs."""
         weights = retrieved.term_weights if self.settings.sentence_selection else None
-        budget = self._budget(question)
+        budget, turns = self._frame(query, history)
         packed = pack(self._relevant(retrieved), budget, self._count, weights=weights)
         system = system_message(packed)
-        prompt = self.chat_format.render(system, user_message(question))
-        prefixes = [p for p in shared_prefixes(self.chat_format, system) if prompt.startswith(p)]
-        return Prepared(packed, prompt, prefixes)
+        prompt = self.chat_format.render(system, user_message(query), turns)
+        shared = shared_prefixes(self.chat_format, system, turns)
+        prefixes = [p for p in shared if prompt.startswith(p)]
+        sources = Sources(packed, self.embedder)
+        pick = best_quote(query, self.embedder.embed_query(query), sources)
+        return Prepared(packed, sources, pick, prompt, prefixes)
 
     def answer(
-        self, question: str, retrieved: RetrievalResult, timings: dict[str, float]
-    ) -> Iterator[Token | Answer]:
-        """Stream ``Token``s, then one ``Answer``. Closing the iterator stops generation.
+        self,
+        question: str,
+        retrieved: RetrievalResult,
+        timings: dict[str, float],
+        *,
+        query: str | None = None,
+        history: Sequence[Turn] = (),
+    ) -> Iterator[Searched | Token | Answer]:
+        """Stream ``Searched``, ``Token``s, then one ``Answer``. Closing the iterator stops
+        generation. ``query`` is the question made standalone (what was searched for, and
+        what the model is asked); ``history`` the chat's earlier turns.
 
         The caller has already checked :func:`abstention`; this always asks the model.
         """
+        query = query or question
         model = self.runtime.display_name
         started = time.perf_counter()
-        packed, prompt, prefixes = self.prepare(question, retrieved)
+        prepared = self.prepare(query, retrieved, history)
+        packed, sources, pick, prompt = (
+            prepared.packed,
+            prepared.sources,
+            prepared.pick,
+            prepared.prompt,
+        )
         timings["prompt_tokens"] = float(self._count(prompt))
-        timings["pack_s"] = time.perf_counter() - started
+        timings["prepare_s"] = time.perf_counter() - started
+        first_shown = {pick.sentences[0].n: 1} if pick and self.settings.evidence_first else {}
+        yield Searched(question, query, _quotes(pick, first_shown), self.settings.evidence_first)
         pieces: list[str] = []
         first: float | None = None
         generation_started = time.perf_counter()
@@ -159,7 +237,7 @@ class Answerer:
             stop=self.chat_format.stop,
             max_tokens=self.settings.max_answer_tokens,
             temperature=self.settings.temperature,
-            prefixes=prefixes,
+            prefixes=prepared.prefixes,
         )
         try:
             for piece in stream:
@@ -187,7 +265,9 @@ class Answerer:
         if first is not None and generated > 1 and finished > first:
             timings["tokens_per_s"] = (generated - 1) / (finished - first)
         raw = drop_leading_number(written, len(packed))
-        yield self._finish(question, raw, packed, model, timings)
+        answer = self._finish(question, raw, packed, model, timings, sources, pick)
+        timings["support_s"] = time.perf_counter() - finished
+        yield replace(answer, query=query)
 
     def _finish(
         self,
@@ -196,35 +276,75 @@ class Answerer:
         packed: Sequence[PackedPassage],
         model: str,
         timings: dict[str, float],
+        sources: Sources,
+        pick: Pick | None,
     ) -> Answer:
-        result = attribute(raw, [p.text for p in packed])
-        by_number = {p.n: p.passage for p in packed}
+        quoted = [s.n for s in pick.sentences] if pick else []
+        lead = quoted[:1] if self.settings.evidence_first else []
+        result = attribute(raw, [p.text for p in packed], lead)
         # An answer too short to attribute ("Yes.") still came from the passages it was
-        # given: list the most relevant one as its source rather than none.
-        cited = result.cited or ((1,) if packed else ())
-        citations = tuple(
-            Citation(
-                n=shown,
-                path=by_number[n].path,
-                page=by_number[n].page,
-                text=by_number[n].text,
-                score=by_number[n].similarity or by_number[n].score,
-                heading=by_number[n].heading,
-                start=by_number[n].start,
-                end=by_number[n].end,
-            )
-            for shown, n in enumerate(cited, start=1)
-        )
+        # given: list the most relevant one as its source rather than none; the quote's
+        # passage is always listed, so that its [n] leads somewhere.
+        cited = list(result.cited or ((1,) if packed else ()))
+        cited += [n for n in dict.fromkeys(quoted) if n not in cited]
+        by_number = {p.n: p.passage for p in packed}
+        citations = tuple(_citation(shown, by_number[n]) for shown, n in enumerate(cited, 1))
+        shown_of = {n: shown for shown, n in enumerate(cited, start=1)}
         timings["removed_markers"] = float(result.removed_markers)
-        if not raw:
-            return Answer(
-                question, EMPTY_ANSWER, citations, grounded=False, model=model, timings=timings
-            )
-        return Answer(
+        answer = Answer(
             question,
             result.text,
             citations,
             grounded=bool(citations),
             model=model,
             timings=timings,
+            evidence=_quotes(pick, shown_of),
+            evidence_first=self.settings.evidence_first,
         )
+        if not raw:
+            return replace(answer, text=EMPTY_ANSWER, grounded=False)
+        checks = support.check(
+            result.text,
+            sources,
+            {shown: n for n, shown in shown_of.items()},
+            self.settings.min_support,
+        )
+        return replace(answer, sentences=tuple(_sentence_check(c, shown_of) for c in checks))
+
+
+def _citation(shown: int, passage: Passage) -> Citation:
+    return Citation(
+        n=shown,
+        path=passage.path,
+        page=passage.page,
+        text=passage.text,
+        score=passage.similarity or passage.score,
+        heading=passage.heading,
+        start=passage.start,
+        end=passage.end,
+    )
+
+
+def _quote(sentence: SourceSentence, text: str, shown_of: Mapping[int, int]) -> Quote:
+    passage = sentence.passage
+    return Quote(text, shown_of.get(sentence.n, 0), passage.path, passage.page, passage.heading)
+
+
+def _quotes(pick: Pick | None, shown_of: Mapping[int, int]) -> tuple[Quote, ...]:
+    """The evidence quote as the answer shows it: one quote of the picked sentences."""
+    if pick is None:
+        return ()
+    return (_quote(pick.sentences[0], pick.text, shown_of),)
+
+
+def _sentence_check(check: support.Check, shown_of: Mapping[int, int]) -> SentenceCheck:
+    evidence = check.evidence
+    return SentenceCheck(
+        text=check.text,
+        citations=check.cited,
+        supported=check.supported,
+        evidence=_quote(evidence, evidence.text, shown_of) if evidence else None,
+        score=check.score,
+        reason=check.reason,
+        missing=check.missing,
+    )

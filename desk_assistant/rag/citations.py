@@ -91,12 +91,13 @@ def drop_leading_number(answer: str, passages: int) -> str:
     return answer
 
 
-def attribute(answer: str, passages: Sequence[str]) -> Attribution:
+def attribute(answer: str, passages: Sequence[str], lead: Sequence[int] = ()) -> Attribution:
     """Check the markers of ``answer`` against ``passages`` (numbered from 1), fill gaps,
     and renumber the cited passages 1, 2, ... in order of first citation.
 
     ``cited`` lists the original passage numbers in that order, so the citation shown
-    as ``[i]`` is passage ``cited[i - 1]``.
+    as ``[i]`` is passage ``cited[i - 1]``. Passages in ``lead`` come first (the evidence
+    quote's, when it is shown above the answer), cited or not.
     """
     valid = range(1, len(passages) + 1)
     text, removed = _clean_markers(answer, valid)
@@ -112,7 +113,7 @@ def attribute(answer: str, passages: Sequence[str]) -> Attribution:
             attributed += 1
         pieces.append(_with_markers(sentence, sources) if sources else sentence)
     rebuilt = "".join(pieces)
-    cited: list[int] = []
+    cited: list[int] = [n for n in dict.fromkeys(lead) if n in valid]
     for match in MARKER.finditer(rebuilt):
         for number in re.split(r"\s*[,;]\s*", match.group(1)):
             if int(number) not in cited:

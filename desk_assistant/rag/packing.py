@@ -137,14 +137,14 @@ def _whole(
             continue
         if remaining >= MIN_USEFUL_TOKENS:
             label = format_passage(n, passage, "")
-            text = _truncate(passage.text, remaining - 2 - count_tokens(label), count_tokens)
+            text = truncate(passage.text, remaining - 2 - count_tokens(label), count_tokens)
             if text:
                 packed.append(PackedPassage(n, passage, text))
         break
     return packed
 
 
-def _truncate(text: str, budget: int, count_tokens: Callable[[str], int]) -> str:
+def truncate(text: str, budget: int, count_tokens: Callable[[str], int]) -> str:
     """The longest word-boundary prefix of ``text`` within ``budget`` (binary search)."""
     words = text.split(" ")
     low, high = 0, len(words)

@@ -1,0 +1,269 @@
+"""Summarize one indexed document with the local model: map, then reduce, with progress.
+
+A document rarely fits in a model's context window (a 100-page PDF is ~40,000 tokens; a
+Llama 2 model reads 4,096), so the summary is built in steps that each fit:
+
+1. **map**: the document's chunks, in order and with their overlaps merged back, are cut
+   into sections of at most ``summary_section_tokens`` (fewer when the context window
+   is smaller), and each section is summarized in two or three sentences;
+2. **reduce**: as many section summaries as fit in one prompt are combined; while they
+   do not all fit at once, groups are combined first, level after level;
+3. the last step writes the summary of the whole document, streamed, and each of its
+   sentences cites the sections it came from (by the words they share, as answers do).
+
+Every step reports progress (steps done and left, seconds left); the caller stops the
+summary by no longer iterating, which stops the model at its next token.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from desk_assistant.errors import NotFoundError
+from desk_assistant.parts import Parts
+from desk_assistant.paths import absolute
+from desk_assistant.rag.citations import attribute, first_repeat, sentences
+from desk_assistant.rag.context import assemble
+from desk_assistant.rag.packing import truncate
+from desk_assistant.rag.prompt import neutralize
+from desk_assistant.records import Citation, Passage, Summary, SummaryProgress, Token
+
+SYSTEM = (
+    "You summarize documents faithfully, using only the text you are given. Write plain "
+    "sentences, no lists, no introduction."
+)
+SECTION_TOKENS = 160  # the longest summary of one section or group of sections
+PROMPT_MARGIN = 32  # template tokens the renderer may add beyond what we count
+ITEM_OVERHEAD = 12  # "[n] (pages 3-5)" and the blank line around a summary in a prompt
+
+Count = Callable[[str], int]
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A stretch of the document summarized in one step."""
+
+    n: int
+    text: str
+    first: Passage
+    last: Passage
+
+    @property
+    def label(self) -> str:
+        pages = (self.first.page, self.last.page)
+        if pages[0] is not None and pages[1] is not None:
+            return f"page {pages[0]}" if pages[0] == pages[1] else f"pages {pages[0]}-{pages[1]}"
+        first, last = (
+            p.heading.split(" > ")[-1] if p.heading else "" for p in (self.first, self.last)
+        )
+        if first and last and first != last:
+            return f"{first} – {last}"
+        return first or f"part {self.n}"
+
+    def citation(self) -> Citation:
+        p = self.first
+        return Citation(
+            self.n, p.path, p.page, self.text, 1.0, heading=self.label, start=p.start, end=p.end
+        )
+
+
+def _pieces(passage: Passage, budget: int, count: Count) -> list[Passage]:
+    """A passage cut at sentence ends into pieces of at most ``budget`` tokens."""
+    if count(passage.text) <= budget:
+        return [passage]
+    pieces: list[Passage] = []
+    current = ""
+    for sentence in sentences(passage.text):
+        if current and count(current + sentence) > budget:
+            pieces.append(_with_text(passage, current))
+            current = ""
+        current += sentence
+        if count(current) > budget:  # one sentence longer than the budget (a table)
+            pieces.append(_with_text(passage, truncate(current, budget, count)))
+            current = ""
+    if current.strip():
+        pieces.append(_with_text(passage, current))
+    return pieces
+
+
+def _with_text(passage: Passage, text: str) -> Passage:
+    return Passage(
+        passage.chunk_id,
+        passage.path,
+        passage.page,
+        passage.heading,
+        passage.start,
+        passage.end,
+        text.strip(),
+        passage.score,
+    )
+
+
+def make_sections(passages: Sequence[Passage], budget: int, count: Count) -> list[Section]:
+    """Consecutive passages grouped into sections of at most ``budget`` tokens."""
+    sections: list[Section] = []
+    group: list[Passage] = []
+    used = 0
+    for passage in (piece for p in passages for piece in _pieces(p, budget, count)):
+        cost = count(passage.text) + 2
+        if group and used + cost > budget:
+            sections.append(_section(len(sections) + 1, group))
+            group, used = [], 0
+        group.append(passage)
+        used += cost
+    if group:
+        sections.append(_section(len(sections) + 1, group))
+    return sections
+
+
+def _section(n: int, group: list[Passage]) -> Section:
+    return Section(n, "\n\n".join(p.text for p in group), group[0], group[-1])
+
+
+class Summarizer:
+    """Map-reduce over one document's sections with the data folder's model."""
+
+    def __init__(self, parts: Parts) -> None:
+        self.parts = parts
+        self.runtime = parts.runtime
+        self.chat_format = parts.chat_format
+        self.final_tokens = parts.settings.max_answer_tokens
+
+    def _count(self, text: str) -> int:
+        return len(self.runtime.tokenize(text))
+
+    def budget(self, reply_tokens: int) -> int:
+        """Document tokens one step may read: the setting, or what the window leaves."""
+        frame = self._count(self.chat_format.render(SYSTEM, self._map_request("x", "x", "")))
+        room = self.runtime.context_length - reply_tokens - frame - PROMPT_MARGIN
+        return max(64, min(self.parts.settings.summary_section_tokens, room))
+
+    @staticmethod
+    def _map_request(name: str, label: str, text: str) -> str:
+        return (
+            f"Text from {neutralize(name)} ({label}):\n\n{neutralize(text)}\n\n"
+            "Summarize this text in two or three sentences."
+        )
+
+    @staticmethod
+    def _reduce_request(name: str, parts: Sequence[tuple[str, str]], final: bool) -> str:
+        listed = "\n\n".join(f"[{i}] ({label}) {text}" for i, (label, text) in enumerate(parts, 1))
+        task = (
+            "Write one summary of the whole document in a few sentences. After each "
+            "sentence, cite the parts it comes from like [1] or [2][3]."
+            if final
+            else "Combine these into one summary of two or three sentences."
+        )
+        return f"Summaries of consecutive parts of {neutralize(name)}:\n\n{listed}\n\n{task}"
+
+    def _generate(self, request: str, max_tokens: int) -> Iterator[str]:
+        prompt = self.chat_format.render(SYSTEM, request)
+        stream = self.runtime.stream(
+            prompt, stop=self.chat_format.stop, max_tokens=max_tokens, temperature=0.1
+        )
+        written = ""
+        try:
+            for piece in stream:
+                written += piece
+                if any(mark in piece for mark in ".!?") and first_repeat(written) is not None:
+                    return  # the model loops on a sentence
+                yield piece
+        finally:
+            stream.close()
+
+    def _step(self, request: str, max_tokens: int) -> Generator[Token, None, str]:
+        """One step's text, streamed piece by piece (so that a caller who stops
+        iterating stops the model at once); returns the whole text."""
+        pieces = []
+        for piece in self._generate(request, max_tokens):
+            pieces.append(piece)
+            yield Token(piece)
+        return " ".join("".join(pieces).split())
+
+    def _groups(self, items: Sequence[tuple[str, str]], budget: int) -> list[list[tuple[str, str]]]:
+        """Consecutive summaries grouped so that each group fits one prompt."""
+        groups: list[list[tuple[str, str]]] = [[]]
+        used = 0
+        for label, text in items:
+            cost = self._count(text) + ITEM_OVERHEAD
+            if groups[-1] and used + cost > budget:
+                groups.append([])
+                used = 0
+            groups[-1].append((label, text))
+            used += cost
+        return groups
+
+    def run(self, path: str, collection: str) -> Iterator[SummaryProgress | Token | Summary]:
+        """Progress before and after every step, each step's text as it is written
+        (``Token``s; the last step's is the summary of the whole document, which starts
+        when ``done == total - 1``), then the cited ``Summary``."""
+        target = absolute(path)
+        chunks = self.parts.manifest.document_chunks(collection, target)
+        if not chunks:
+            raise NotFoundError(
+                f"{target} is not indexed in collection '{collection}': add it first "
+                "(desk-assistant ingest PATH)"
+            )
+        started = time.perf_counter()
+        name = Path(target).name
+        passages = [
+            Passage(c.id, c.path, c.page, c.heading, c.start, c.end, c.text, 1.0) for c in chunks
+        ]
+        sections = make_sections(assemble(passages), self.budget(SECTION_TOKENS), self._count)
+        reduce_budget = self.budget(self.final_tokens)
+        total = len(sections) + self._reduce_steps(len(sections), reduce_budget)
+        done = 0
+
+        def progress(text: str, section: Section | None = None) -> SummaryProgress:
+            elapsed = time.perf_counter() - started
+            left = elapsed / done * (total - done) if done else None
+            return SummaryProgress(done, total, left, text, section.citation() if section else None)
+
+        yield progress("")
+        partial: list[tuple[str, str]] = []
+        for section in sections:
+            request = self._map_request(name, section.label, section.text)
+            text = yield from self._step(request, SECTION_TOKENS)
+            partial.append((section.label, text))
+            done += 1
+            yield progress(text, section)
+        current = partial
+        while len(groups := self._groups(current, reduce_budget)) > 1:
+            total = done + len(groups) + self._reduce_steps(len(groups), reduce_budget)
+            combined = []
+            for group in groups:
+                request = self._reduce_request(name, group, False)
+                text = yield from self._step(request, SECTION_TOKENS)
+                combined.append((f"{group[0][0]} to {group[-1][0]}", text))
+                done += 1
+                yield progress(text)
+            current = combined
+        total = done + 1  # the estimate counted summaries at their longest
+        yield progress("")  # the last step, the whole document's summary, begins
+        final = yield from self._step(self._reduce_request(name, current, True), self.final_tokens)
+        done = total
+        # A one-section document is the source of its summary, markers or not.
+        lead = (1,) if len(sections) == 1 else ()
+        cited = attribute(final, [text for _label, text in partial], lead)
+        citations = tuple(
+            replace(sections[n - 1].citation(), n=shown)
+            for shown, n in enumerate(cited.cited, start=1)
+        )
+        timings = {"total_s": time.perf_counter() - started, "steps": float(total)}
+        yield progress(final)
+        model = self.runtime.display_name
+        yield Summary(target, cited.text, citations, model, timings)
+
+    def _reduce_steps(self, items: int, budget: int) -> int:
+        """Steps still to come after ``items`` summaries exist: the combining levels,
+        estimated with each summary at its longest, and the final step."""
+        per_prompt = max(2, budget // (SECTION_TOKENS + ITEM_OVERHEAD))
+        steps = 0
+        while items > per_prompt:
+            items = math.ceil(items / per_prompt)
+            steps += items
+        return steps + 1
