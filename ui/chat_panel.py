@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desk_assistant.api import Answer, ChatInfo, Message, Token
-from ui.chat_view import ChatView, Reply
+from desk_assistant.api import Answer, ChatInfo, Message, Searched, Token, export
+from ui.chat_view import ChatView, note
 from ui.icons import Icons
 from ui.lanes import Lanes
 from ui.qt_models import ChatsModel
@@ -215,6 +215,7 @@ class ChatPanel(QWidget):
         icons.attach(self.view.jump_button, "jump-down")
         self.view.set_placeholder(WELCOME.format(muted=colors()["muted"]))
         self.view.copy_requested.connect(self.copy_text)
+        self.view.copy_markdown_requested.connect(self.copy_markdown)
         self.view.regenerate_requested.connect(self.ask)
         self.view.external_link_clicked.connect(QDesktopServices.openUrl)
         self.input = QuestionBox(self)
@@ -319,9 +320,11 @@ class ChatPanel(QWidget):
             self._text += item.text
             if not self._render.isActive():
                 self._render.start()
+        elif isinstance(item, Searched):
+            self.view.show_searched(item)
         elif isinstance(item, Answer):
             self._render.stop()
-            self.view.finish_answer(Reply.from_answer(item))
+            self.view.finish_answer(item)
             self._idle()
 
     def _render_stream(self) -> None:
@@ -334,7 +337,7 @@ class ChatPanel(QWidget):
             return
         if self._job is not None:
             self._job.cancel()
-        self.view.finish_answer(Reply(self._question, self._text.strip(), (), True, True))
+        self.view.finish_answer(note(self._question, self._text.strip(), stopped=True))
         self._idle()
 
     def _ended(self, job: Job, chat: ChatInfo) -> None:
@@ -358,9 +361,7 @@ class ChatPanel(QWidget):
 
     def _failed(self, message: str, exc: object) -> None:
         if self.view.streaming:
-            self.view.finish_answer(
-                Reply(self._question, f"Could not answer: {message}", (), False, False)
-            )
+            self.view.finish_answer(note(self._question, f"Could not answer: {message}"))
         self._idle()
         self.error.emit(message, exc)
 
@@ -379,6 +380,10 @@ class ChatPanel(QWidget):
 
     def copy_text(self, text: str) -> None:
         QGuiApplication.clipboard().setText(text)
+
+    def copy_markdown(self, answer: Answer) -> None:
+        """The answer with its evidence, flags and sources, as Markdown."""
+        self.copy_text(export.answer_markdown(answer))
 
     def copy_last_answer(self) -> None:
         replies = self.view.replies

@@ -14,6 +14,12 @@ the document's height scrolls it along (the layout of a long document is finishe
 steps, after the text changed, so "scroll to the end" right after an edit would fall
 short). Scrolling up stops following and shows "Jump to latest"; reaching the bottom
 again, or the button, resumes it.
+
+With each answer the view shows what it rests on: the query searched for when a
+follow-up was made standalone, the sources' own words (the evidence quote: above the
+answer of the built-in small model, below a larger model's), and every sentence the
+passages do not back, underlined with a tooltip saying so. Clicking any sentence of an
+answer shows the source sentence closest to it.
 """
 
 from __future__ import annotations
@@ -21,9 +27,8 @@ from __future__ import annotations
 import html
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +37,7 @@ from PySide6.QtGui import (
     QColor,
     QFont,
     QGuiApplication,
+    QMouseEvent,
     QPalette,
     QResizeEvent,
     QTextBlockFormat,
@@ -39,10 +45,11 @@ from PySide6.QtGui import (
     QTextCursor,
     QTextDocument,
     QTextDocumentFragment,
+    QTextFormat,
 )
 from PySide6.QtWidgets import QTextBrowser, QToolButton, QWidget
 
-from desk_assistant.api import Answer, Citation, Message
+from desk_assistant.api import Answer, Citation, Message, Quote, Searched, exchanges
 from ui.icons import render
 from ui.passages import snippet
 from ui.theme import colors
@@ -56,21 +63,15 @@ _MARKDOWN = (
 _MARKER = re.compile(r"\[(\d{1,3})\](?!\()")
 _AT_END = 8  # pixels from the bottom that still count as "at the latest message"
 _INFO_ICON = QUrl("icon:info")  # an image the document holds itself: nothing is loaded
+_MARKDOWN_MARKS = re.compile(r"[*_`#>]")
+# Which answer and which of its sentences a stretch of text is (a click finds it).
+SENTENCE_PROPERTY = QTextFormat.Property.UserProperty + 1
+NOT_BACKED = "This answer is not backed by your documents."
 
 
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """An answer as the view shows it: finished, stored or still streaming."""
-
-    question: str
-    text: str
-    citations: tuple[Citation, ...] = ()
-    grounded: bool = True
-    stopped: bool = False
-
-    @classmethod
-    def from_answer(cls, answer: Answer) -> Reply:
-        return cls(answer.question, answer.text, answer.citations, answer.grounded, answer.stopped)
+def note(question: str, text: str, *, stopped: bool = False) -> Answer:
+    """An answer the window writes itself: a stopped stream, or why there is none."""
+    return Answer(question, text, (), grounded=stopped, model="", stopped=stopped)
 
 
 class SafeDocument(QTextDocument):
@@ -92,16 +93,24 @@ def link_citations(text: str, index: int, numbers: set[int]) -> str:
     return _MARKER.sub(link, text)
 
 
-def source_label(citation: Citation) -> str:
+def source_label(citation: Citation | Quote) -> str:
     name = Path(citation.path).name
     return f"{name}, page {citation.page}" if citation.page else name
+
+
+def quote_citation(quote: Quote) -> Citation:
+    """A quoted sentence as the source viewer shows a citation: its file, page, words."""
+    return Citation(quote.n, quote.path, quote.page, quote.text, 0.0, heading=quote.heading)
 
 
 class ChatView(QTextBrowser):
     """A read-only conversation; link clicks become signals, never navigation."""
 
     citation_clicked = Signal(object, str)  # Citation, the answer that cites it
+    evidence_clicked = Signal(object, str)  # the Citation of a source sentence, the answer
     copy_requested = Signal(str)  # the answer's text
+    copy_markdown_requested = Signal(object)  # the Answer, to copy with its sources
+    export_requested = Signal(object)  # the Answer
     regenerate_requested = Signal(str)  # the question
     external_link_clicked = Signal(QUrl)
 
@@ -114,8 +123,9 @@ class ChatView(QTextBrowser):
         self.setOpenExternalLinks(False)
         self.setAcceptDrops(False)  # files dropped here go to the window: they are ingested
         self.anchorClicked.connect(self._on_anchor)
-        self._replies: list[Reply] = []
+        self._replies: list[Answer] = []
         self._streaming_from: int | None = None
+        self._searched: Searched | None = None  # of the answer being streamed
         self._placeholder = ""
         self._showing_placeholder = False
         self._following = True  # keep the latest message in view
@@ -159,17 +169,12 @@ class ChatView(QTextBrowser):
         self.follow()
 
     def _add_messages(self, messages: list[Message]) -> None:
-        question = ""
+        answered = iter(exchanges(messages))
         for message in messages:
             if message.role == "user":
-                question = message.text
                 self.add_question(message.text)
             else:
-                self._append_reply(
-                    Reply(
-                        question, message.text, message.citations, message.grounded, message.stopped
-                    )
-                )
+                self._append_reply(next(answered))
 
     def add_question(self, text: str) -> None:
         if self._showing_placeholder:
@@ -191,7 +196,14 @@ class ChatView(QTextBrowser):
         """Start the streamed answer with a status line until the first token arrives."""
         self._new_block()
         self._streaming_from = self.document().characterCount() - 1
+        self._searched = None
         self.stream_text("", status)
+
+    def show_searched(self, searched: Searched) -> None:
+        """What the answer being written rests on: the query searched for and, when it
+        goes first, the evidence quote (it stays above the streaming text)."""
+        self._searched = searched
+        self.stream_text("", "Writing…")
 
     def stream_text(self, text: str, status: str = "") -> None:
         """Show the answer so far (the whole text, as Markdown)."""
@@ -199,6 +211,10 @@ class ChatView(QTextBrowser):
             return
         with self._editing():  # one layout change, not a shrink and a growth
             cursor = self._replace_stream()
+            searched = self._searched
+            if searched is not None:
+                quotes = searched.evidence if searched.evidence_first else ()
+                cursor = self._preamble(cursor, searched.question, searched.query, quotes, -1)
             if text:
                 cursor.insertFragment(QTextDocumentFragment.fromMarkdown(text, _MARKDOWN))
             else:
@@ -207,12 +223,13 @@ class ChatView(QTextBrowser):
                 muted.setFontItalic(True)
                 cursor.insertText(status, muted)
 
-    def finish_answer(self, reply: Reply) -> None:
+    def finish_answer(self, reply: Answer) -> None:
         """Replace the streamed text with the final answer, its sources and actions."""
         with self._editing():
             if self._streaming_from is not None:
                 self._replace_stream()
                 self._streaming_from = None
+            self._searched = None
             self._append_reply(reply, in_place=True)
 
     @property
@@ -229,7 +246,7 @@ class ChatView(QTextBrowser):
         self._scroll_to(self.verticalScrollBar().maximum())
 
     @property
-    def replies(self) -> list[Reply]:
+    def replies(self) -> list[Answer]:
         return list(self._replies)
 
     # rendering --------------------------------------------------------------------------
@@ -239,23 +256,75 @@ class ChatView(QTextBrowser):
         self.document().clear()
         self._replies = []
         self._streaming_from = None
+        self._searched = None
         self._showing_placeholder = False
 
-    def _append_reply(self, reply: Reply, *, in_place: bool = False) -> None:
+    def _preamble(
+        self,
+        cursor: QTextCursor,
+        question: str,
+        query: str,
+        quotes: Sequence[Quote],
+        index: int,
+    ) -> QTextCursor:
+        """ "Searched for: ..." when the query is not the question, then ``quotes``; the
+        cursor after them, in a fresh block."""
+        muted = self._muted()
+        wrote = False
+        if query and query != question:
+            cursor.insertHtml(f"<i style='color:{muted}'>Searched for: {html.escape(query)}</i>")
+            wrote = True
+        for quote in quotes:
+            if wrote:
+                cursor = self._new_block()
+            self._quote(cursor, quote, index)
+            wrote = True
+        return self._new_block(top_margin=6) if wrote else cursor
+
+    def _quote(self, cursor: QTextCursor, quote: Quote, index: int) -> None:
+        """The sources' own words, set apart, with their citation."""
+        block = QTextBlockFormat()
+        block.setLeftMargin(12)
+        block.setTopMargin(4)
+        block.setBackground(QColor(colors()["banner"]))
+        cursor.setBlockFormat(block)
+        where = html.escape(source_label(quote))
+        target = f"cite:{index}:{quote.n}" if index >= 0 and quote.n else ""
+        label = f"[{quote.n}] {where}" if quote.n else where
+        link = f"<a href='{target}'>{label}</a>" if target else label
+        cursor.insertHtml(
+            f"<span style='color:{self._muted()}'>From your documents:</span> "
+            f"“{html.escape(quote.text)}” <span style='color:{self._muted()}'>— {link}</span>"
+        )
+
+    def _append_reply(self, reply: Answer, *, in_place: bool = False) -> None:
         index = len(self._replies)
         self._replies.append(reply)
         cursor = self._end() if in_place else self._new_block()
+        first = reply.evidence if reply.evidence_first else ()
+        cursor = self._preamble(cursor, reply.question, reply.query, first, index)
         numbers = {c.n for c in reply.citations}
+        muted = self._muted()
         if not reply.grounded and not reply.stopped:
             cursor.insertHtml(f"<p>{self._info_icon()}&nbsp; {html.escape(reply.text)}</p>")
         elif reply.text:
+            if reply.sentences and not reply.supported:
+                self._not_backed(cursor, reply, index)
+                cursor = self._new_block(top_margin=4)
+            start = cursor.position()
             markdown = link_citations(reply.text, index, numbers)
             cursor.insertFragment(QTextDocumentFragment.fromMarkdown(markdown, _MARKDOWN))
-        muted = self._muted()
+            self._mark_sentences(reply, index, start)
         if reply.stopped:
             cursor = self._new_block()
             said = "Stopped." if reply.text else "Stopped before the answer began."
             cursor.insertHtml(f"<i style='color:{muted}'>{said}</i>")
+        if reply.evidence and not reply.evidence_first:
+            cursor = self._new_block(top_margin=6)
+            for number, quote in enumerate(reply.evidence):
+                if number:
+                    cursor = self._new_block()
+                self._quote(cursor, quote, index)
         if reply.citations:
             cursor = self._new_block(top_margin=8)
             cursor.insertHtml(f"<b style='color:{muted}'>Sources</b>")
@@ -270,8 +339,55 @@ class ChatView(QTextBrowser):
         cursor = self._new_block(top_margin=4)
         cursor.insertHtml(
             f"<span style='color:{muted}'><a href='copy:{index}'>Copy</a>"
+            f" · <a href='markdown:{index}'>Copy with sources</a>"
+            f" · <a href='export:{index}'>Export…</a>"
             f" · <a href='regen:{index}'>Regenerate</a></span>"
         )
+
+    def _not_backed(self, cursor: QTextCursor, reply: Answer, index: int) -> None:
+        """Said plainly when no sentence is backed, with the closest source sentence."""
+        warning = colors()["warning"]
+        closest = max(
+            (c for c in reply.sentences if c.evidence is not None),
+            key=lambda c: c.score,
+            default=None,
+        )
+        text = f"<b style='color:{warning}'>⚠ {NOT_BACKED}</b>"
+        if closest is not None and closest.evidence is not None:
+            quote = closest.evidence
+            target = f"cite:{index}:{quote.n}" if quote.n else ""
+            where = html.escape(source_label(quote))
+            where = f"<a href='{target}'>{where}</a>" if target else where
+            text += f" The closest passage: “{html.escape(quote.text)}” — {where}"
+        cursor.insertHtml(text)
+
+    def _mark_sentences(self, reply: Answer, index: int, start: int) -> None:
+        """Tag each sentence of the rendered answer (a click finds it); underline those
+        the passages do not back, with a tooltip saying so."""
+        position = start
+        for number, check in enumerate(reply.sentences):
+            found = self._find(check.text, position)
+            if found is None:
+                continue
+            form = QTextCharFormat()
+            form.setProperty(SENTENCE_PROPERTY, f"{index}:{number}")
+            if not check.supported:
+                form.setUnderlineStyle(QTextCharFormat.UnderlineStyle.DotLine)
+                form.setUnderlineColor(QColor(colors()["warning"]))
+                form.setToolTip(check.reason + " — click to see the closest source sentence")
+            found.mergeCharFormat(form)
+            position = found.selectionEnd()
+
+    def _find(self, sentence: str, position: int) -> QTextCursor | None:
+        """The sentence in the rendered answer, from ``position`` on (Markdown marks are
+        gone in the rendering, so the search falls back to the text without them)."""
+        for text in (sentence.strip(), _MARKDOWN_MARKS.sub("", sentence).strip()):
+            if not text:
+                continue
+            found = self.document().find(text, position)
+            if not found.isNull():
+                return found
+        return None
 
     def _replace_stream(self) -> QTextCursor:
         assert self._streaming_from is not None
@@ -358,7 +474,33 @@ class ChatView(QTextBrowser):
         super().resizeEvent(event)
         self._place_jump()
 
-    # links ------------------------------------------------------------------------------
+    # clicks -----------------------------------------------------------------------------
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        """A plain click on a sentence of an answer (not a link, not the end of a text
+        selection) shows the source sentence closest to it."""
+        super().mouseReleaseEvent(event)
+        if event.button() != Qt.MouseButton.LeftButton or self.textCursor().hasSelection():
+            return
+        position = event.position().toPoint()
+        if self.anchorAt(position):
+            return
+        self.sentence_at(self.cursorForPosition(position))
+
+    def sentence_at(self, cursor: QTextCursor) -> bool:
+        """Emit ``evidence_clicked`` for the sentence at ``cursor``; whether there was one."""
+        tag = cursor.charFormat().property(SENTENCE_PROPERTY)
+        if not isinstance(tag, str):
+            return False
+        index, _, number = tag.partition(":")
+        reply = self._reply(index)
+        if reply is None or not number.isdigit() or int(number) >= len(reply.sentences):
+            return False
+        evidence = reply.sentences[int(number)].evidence
+        if evidence is None:
+            return False
+        self.evidence_clicked.emit(quote_citation(evidence), reply.text)
+        return True
 
     def _on_anchor(self, url: QUrl) -> None:
         scheme, _, rest = url.toString().partition(":")
@@ -368,18 +510,22 @@ class ChatView(QTextBrowser):
             found = [c for c in reply.citations if str(c.n) == number] if reply else []
             if found and reply:
                 self.citation_clicked.emit(found[0], reply.text)
-        elif scheme == "copy":
-            reply = self._reply(rest)
-            if reply:
-                self.copy_requested.emit(reply.text)
-        elif scheme == "regen":
-            reply = self._reply(rest)
-            if reply:
-                self.regenerate_requested.emit(reply.question)
-        elif scheme in ("http", "https", "mailto"):
+            return
+        reply = self._reply(rest)
+        if scheme in ("http", "https", "mailto"):
             self.external_link_clicked.emit(url)
+        elif reply is None:
+            return
+        elif scheme == "copy":
+            self.copy_requested.emit(reply.text)
+        elif scheme == "markdown":
+            self.copy_markdown_requested.emit(reply)
+        elif scheme == "export":
+            self.export_requested.emit(reply)
+        elif scheme == "regen":
+            self.regenerate_requested.emit(reply.question)
 
-    def _reply(self, index: str) -> Reply | None:
+    def _reply(self, index: str) -> Answer | None:
         return (
             self._replies[int(index)]
             if index.isdigit() and int(index) < len(self._replies)

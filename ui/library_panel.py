@@ -86,6 +86,7 @@ class LibraryPanel(QWidget):
     collection_changed = Signal(str)
     error = Signal(str, object)  # message, exception
     indexing_changed = Signal(bool)
+    summarize_requested = Signal(str)  # the path of an indexed document
 
     def __init__(
         self, lanes: Lanes, icons: Icons, notify: Notify, parent: QWidget | None = None
@@ -139,12 +140,24 @@ class LibraryPanel(QWidget):
         self.copy_action = self._action("Copy path and status", "copy", self.copy_selected)
         self.copy_action.setShortcut(QKeySequence.StandardKey.Copy)
         self.copy_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-        self.table.addActions([self.reveal_action, self.remove_action, self.copy_action])
+        self.summarize_action = self._action(
+            "Summarize this document", None, self.summarize_selected
+        )
+        self.summarize_action.setToolTip("A summary by the model, citing the sections it used")
+        self.table.addActions(
+            [self.summarize_action, self.reveal_action, self.remove_action, self.copy_action]
+        )
         self.more = self._menu_button(
             "Documents",
-            "Remove, show in folder, re-index",
+            "Summarize, remove, show in folder, re-index",
             None,
-            [self.remove_action, self.reveal_action, self.sync_action, self.reindex_action],
+            [
+                self.summarize_action,
+                self.remove_action,
+                self.reveal_action,
+                self.sync_action,
+                self.reindex_action,
+            ],
         )
         self.watcher = FolderWatcher(self)
         self.watcher.changed.connect(self._folders_changed)
@@ -449,9 +462,12 @@ class LibraryPanel(QWidget):
 
     def _selection_changed(self, *_args: object) -> None:
         rows = self.table.selectionModel().selectedRows()
-        self.remove_action.setEnabled(bool(rows))
-        self.reveal_action.setEnabled(bool(rows))
-        self.copy_action.setEnabled(bool(rows))
+        chosen = bool(rows)
+        self.remove_action.setEnabled(chosen)
+        self.reveal_action.setEnabled(chosen)
+        self.copy_action.setEnabled(chosen)
+        one_indexed = len(rows) == 1 and self.model.row_at(rows[0].row()).status == "indexed"
+        self.summarize_action.setEnabled(one_indexed)
         self.details.show_row(self.model.row_at(rows[0].row()) if len(rows) == 1 else None)
 
     def copy_selected(self) -> None:
@@ -461,6 +477,10 @@ class LibraryPanel(QWidget):
             row = next(r for r in self.model.rows() if r.path == path)
             lines.append(f"{path}\t{row.status_text}")
         QGuiApplication.clipboard().setText("\n".join(lines))
+
+    def summarize_selected(self) -> None:
+        for path in self.selected_paths()[:1]:
+            self.summarize_requested.emit(path)
 
     def remove_selected(self) -> None:
         for path in self.selected_paths():

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QRect, QSize, Qt, QTimer
@@ -40,6 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from desk_assistant.api import (
+    Answer,
     ChatInfo,
     Citation,
     DeskAssistantError,
@@ -48,10 +50,13 @@ from desk_assistant.api import (
     Settings,
     StoreError,
     StoreUnavailable,
+    exchanges,
+    export,
 )
 from ui.banner import BannerArea
 from ui.chat_panel import ChatList, ChatPanel
 from ui.drop_overlay import DropOverlay
+from ui.exporting import Export, choose_and_write
 from ui.icons import Icons, render
 from ui.lanes import Lanes
 from ui.library_panel import LibraryPanel
@@ -59,6 +64,7 @@ from ui.model_guide import ModelGuide
 from ui.models_dialog import ModelsDialog
 from ui.settings_dialog import SettingsDialog
 from ui.source_viewer import SourceViewer
+from ui.summary_dialog import SummaryDialog
 from ui.window_state import WindowState
 
 if TYPE_CHECKING:
@@ -225,6 +231,7 @@ class MainWindow(QMainWindow):
         self.jump_action = self._action(
             "Jump to latest message", self.chat.view.follow, ["Ctrl+End"], "jump-down"
         )
+        self.export_chat_action = self._action("Export chat…", self.export_chat, ["Ctrl+E"])
         self.models_action = self._action("Models…", self.open_models, ["Ctrl+M"], "model")
         self.guide_action = self._action("Choose a better model…", self.open_model_guide)
 
@@ -246,10 +253,12 @@ class MainWindow(QMainWindow):
             self.copy_action,
             self.regenerate_action,
             self.jump_action,
+            self.export_chat_action,
         ):
             chat_menu.addAction(action)
         library_menu = bar.addMenu("&Library")
         for action in (
+            self.library.summarize_action,
             self.library.remove_action,
             self.library.reveal_action,
             self.library.sync_action,
@@ -288,6 +297,9 @@ class MainWindow(QMainWindow):
         self.chat.error.connect(self.report_error)
         self.chat.generating_changed.connect(self._generating_changed)
         self.chat.view.citation_clicked.connect(self.show_citation)
+        self.chat.view.evidence_clicked.connect(self.show_citation)
+        self.chat.view.export_requested.connect(self.export_answer)
+        self.library.summarize_requested.connect(self.summarize)
         self.setTabOrder(self.chat.input, self.chat.send_button)
         self.setTabOrder(self.chat.send_button, self.chat.view)
         self.setTabOrder(self.chat.view, self.chat_list.view)
@@ -540,6 +552,55 @@ class MainWindow(QMainWindow):
         super().resizeEvent(event)
         if self._viewer_open:
             self._arrange()
+
+    # summaries and exports ---------------------------------------------------------------
+
+    def summarize(self, path: str) -> SummaryDialog:
+        """The summary of an indexed document, made in a window of its own (questions
+        wait for the model meanwhile, so the status bar says so)."""
+        dialog = SummaryDialog(self.lanes, path, self.library.collection, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.section_clicked.connect(self.show_citation)
+        dialog.error.connect(self.report_error)
+        dialog.show()
+        dialog.start()
+        self.statusBar().showMessage(
+            f"Summarizing {Path(path).name}; questions are answered once it is done or stopped",
+            8000,
+        )
+        return dialog
+
+    def _save(self, export: Export) -> None:
+        try:
+            saved = choose_and_write(self, export, Path.home())
+        except DeskAssistantError as exc:
+            self.report_error(str(exc), exc)
+            return
+        if saved is not None:
+            self.statusBar().showMessage(f"Saved {saved}", 5000)
+
+    def export_answer(self, answer: Answer) -> None:
+        self._save(
+            Export(answer.question, export.answer_markdown(answer), export.answer_html(answer))
+        )
+
+    def export_chat(self) -> None:
+        """The open chat, read from the history (also what is not on screen yet)."""
+        chat = self.chat.chat
+        if chat is None:
+            self.statusBar().showMessage("Open a chat first: there is nothing to export", 4000)
+            return
+        job = self.lanes.library.call("read chat", lambda a: exchanges(a.messages(chat.id)))
+        job.signals.finished.connect(
+            lambda answers: self._save(
+                Export(
+                    chat.title,
+                    export.chat_markdown(chat, answers),
+                    export.chat_html(chat, answers),
+                )
+            )
+        )
+        job.signals.errored.connect(self.report_error)
 
     def about(self) -> None:
         QMessageBox.about(
