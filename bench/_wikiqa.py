@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import json
+import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,3 +105,13 @@ def corpus_files(count: int) -> tuple[list[Path], set[str]]:
         if article in top and article not in files:
             files[article] = wikiqa_dir() / "articles" / f"{stem}.htm"
     return list(files.values()), set(top)
+
+
+def half_split() -> tuple[set[str], list[Path]]:
+    """Half of the articles (seeded) and their files: a collection with the other half
+    held out, so that questions about that half are unanswerable from it."""
+    mapping = article_of_files()
+    articles = sorted(set(mapping.values()))
+    random.Random(0).shuffle(articles)
+    kept = set(articles[: len(articles) // 2])
+    return kept, [f for f in wikiqa_articles() if mapping.get(f.stem) in kept]

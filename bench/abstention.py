@@ -29,10 +29,9 @@ from _common import (
     relevances,
     run_ingest,
     temp_dir,
-    wikiqa_articles,
     write_results,
 )
-from _wikiqa import article_of_files, questions
+from _wikiqa import article_of_files, half_split, questions
 
 COLLECTION = "half"
 
@@ -41,11 +40,8 @@ def main() -> None:
     parser = base_parser(__doc__)
     parser.add_argument("--home", type=Path, help="reuse this data folder between runs")
     args = parser.parse_args()
-    mapping = article_of_files()
-    articles = sorted(set(mapping.values()))
-    random.Random(0).shuffle(articles)
-    kept = set(articles[: len(articles) // 2])
-    files = [f for f in wikiqa_articles() if mapping.get(f.stem) in kept]
+    kept, files = half_split()
+    articles = set(article_of_files().values())
     asked = questions()
     if args.quick:
         asked = random.Random(1).sample(asked, 300)

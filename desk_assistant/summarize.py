@@ -143,10 +143,11 @@ class Summarizer:
         return max(64, min(self.parts.settings.summary_section_tokens, room))
 
     @staticmethod
-    def _map_request(name: str, label: str, text: str) -> str:
+    def _map_request(name: str, label: str, text: str, *, whole: bool = False) -> str:
+        length = "a few sentences" if whole else "two or three sentences"
         return (
             f"Text from {neutralize(name)} ({label}):\n\n{neutralize(text)}\n\n"
-            "Summarize this text in two or three sentences."
+            f"Summarize this text in {length}."
         )
 
     @staticmethod
@@ -215,7 +216,8 @@ class Summarizer:
         ]
         sections = make_sections(assemble(passages), self.budget(SECTION_TOKENS), self._count)
         reduce_budget = self.budget(self.final_tokens)
-        total = len(sections) + self._reduce_steps(len(sections), reduce_budget)
+        single = len(sections) == 1  # it fits one step: that step is the whole summary
+        total = 1 if single else len(sections) + self._reduce_steps(len(sections), reduce_budget)
         done = 0
 
         def progress(text: str, section: Section | None = None) -> SummaryProgress:
@@ -224,6 +226,14 @@ class Summarizer:
             return SummaryProgress(done, total, left, text, section.citation() if section else None)
 
         yield progress("")
+        if single:
+            only = sections[0]
+            request = self._map_request(name, only.label, only.text, whole=True)
+            text = yield from self._step(request, self.final_tokens)
+            done = 1
+            yield progress(text, only)
+            yield self._finish(target, text, [(only.label, text)], sections, started)
+            return
         partial: list[tuple[str, str]] = []
         for section in sections:
             request = self._map_request(name, section.label, section.text)
@@ -246,17 +256,29 @@ class Summarizer:
         yield progress("")  # the last step, the whole document's summary, begins
         final = yield from self._step(self._reduce_request(name, current, True), self.final_tokens)
         done = total
-        # A one-section document is the source of its summary, markers or not.
+        yield progress(final)
+        yield self._finish(target, final, partial, sections, started)
+
+    def _finish(
+        self,
+        target: str,
+        final: str,
+        partial: Sequence[tuple[str, str]],
+        sections: Sequence[Section],
+        started: float,
+    ) -> Summary:
+        """The cited summary: its sentences attributed to the sections whose summaries
+        share their words (a one-section document is the source of its summary, markers
+        or not)."""
         lead = (1,) if len(sections) == 1 else ()
         cited = attribute(final, [text for _label, text in partial], lead)
         citations = tuple(
             replace(sections[n - 1].citation(), n=shown)
             for shown, n in enumerate(cited.cited, start=1)
         )
-        timings = {"total_s": time.perf_counter() - started, "steps": float(total)}
-        yield progress(final)
         model = self.runtime.display_name
-        yield Summary(target, cited.text, citations, model, timings)
+        timings = {"total_s": time.perf_counter() - started, "sections": float(len(sections))}
+        return Summary(target, cited.text, citations, model, timings)
 
     def _reduce_steps(self, items: int, budget: int) -> int:
         """Steps still to come after ``items`` summaries exist: the combining levels,

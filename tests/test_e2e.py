@@ -98,6 +98,66 @@ def test_answer_cites_the_right_pdf_page(indexed: tuple[Path, Path]) -> None:
     assert "October 2027" in first["text"]
     assert "2027" in answer["answer"]
     assert answer["timings"]["first_token_s"] > 0
+    # the sources' own words come with it, cited, first (the built-in model)
+    [quote] = answer["evidence"]
+    assert "finished in October 2027" in quote["text"] and quote["n"] == 1
+    assert (quote["path"], quote["page"]) == (first["path"], 2)
+    assert answer["sentences"] and all(
+        isinstance(s["supported"], bool) for s in answer["sentences"]
+    )
+
+
+def test_a_follow_up_in_a_stored_chat_retrieves_the_right_page(indexed: tuple[Path, Path]) -> None:
+    docs, home = indexed
+    question = "What does the Harbor Bridge renovation cost?"
+    code, _out = cli("--home", str(home), "ask", "--chat", "new", "--max-tokens", "32", question)
+    assert code == 0
+    code, out = cli(
+        "--home", str(home), "ask", "--chat", "1", "--max-tokens", "32", "--json",
+        "When will it be finished?",
+    )  # fmt: skip
+    assert code == 0
+    answer = json.loads(out)
+    assert answer["query"] == "When will Harbor Bridge be finished?"
+    assert answer["citations"][0]["path"] == str(docs / "council-report.pdf")
+    assert answer["citations"][0]["page"] == 2
+    code, out = cli("--home", str(home), "chats", "--json")
+    assert [c["messages"] for c in json.loads(out)] == [4]
+
+
+def test_the_built_in_models_wrong_notice_period_is_flagged(indexed: tuple[Path, Path]) -> None:
+    """The issue's example: asked for the tenant's notice period in the sample tenancy
+    agreement, the built-in model gives the landlord's; the sentence must be flagged."""
+    _, home = indexed
+    lease = Path(__file__).resolve().parents[1] / "assets" / "samples" / "tenancy-agreement.pdf"
+    where = ("--home", str(home), "--collection", "lease")
+    assert cli(*where, "ingest", str(lease))[0] == 0
+    code, out = cli(*where, "ask", "--json", "What is the notice period for the tenant?")
+    assert code == 0
+    answer = json.loads(out)
+    assert answer["grounded"] and answer["citations"][0]["page"] == 3
+    assert "three months" in answer["evidence"][0]["text"]
+    if "three" not in answer["answer"].lower():  # a wrong answer must not pass unflagged
+        flagged = [s for s in answer["sentences"] if not s["supported"]]
+        assert flagged, answer
+        assert "tenant may terminate" in flagged[0]["evidence"]
+
+
+def test_a_document_is_summarized_with_cited_sections(indexed: tuple[Path, Path]) -> None:
+    docs, home = indexed
+    code, out = cli(
+        "--home", str(home), "summarize", str(docs / "council-report.pdf"), "--json",
+        "--max-tokens", "64",
+    )  # fmt: skip
+    assert code == 0
+    events = [json.loads(line) for line in out.splitlines()]
+    progress, summary = events[:-1], events[-1]
+    # three short pages fit one step: that step writes the summary
+    assert [(p["done"], p["total"]) for p in progress] == [(0, 1), (1, 1)]
+    assert progress[1]["section"]["page"] == 1 and progress[1]["text"]
+    assert summary["event"] == "summary" and summary["summary"]
+    assert summary["sections"][0]["path"] == str(docs / "council-report.pdf")
+    assert summary["sections"][0]["pages"] == "pages 1-3"
 
 
 def test_search_finds_word_and_markdown_passages(indexed: tuple[Path, Path]) -> None:

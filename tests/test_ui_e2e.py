@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QFileDialog
 from pytestqt.qtbot import QtBot
 from test_e2e import make_documents
 from ui_helpers import (
@@ -64,7 +65,12 @@ def report(name: str, beat: Heartbeat) -> None:
 
 
 def test_drop_ask_stream_and_land_on_the_cited_pdf_page(
-    qtbot: QtBot, app_home: Path, tmp_path: Path, heartbeat: Heartbeat, engine: EngineCalls
+    qtbot: QtBot,
+    app_home: Path,
+    tmp_path: Path,
+    heartbeat: Heartbeat,
+    engine: EngineCalls,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     docs = make_documents(tmp_path / "docs")
     heartbeat.start()
@@ -117,8 +123,23 @@ def test_drop_ask_stream_and_land_on_the_cited_pdf_page(
     assert highlighted.page() == 1 and highlighted.rectangles()
     assert viewer.pdf.search.searchString() in first.text.replace("\n", " ")
 
-    ask(qtbot, window, "What does the renovation of the Harbor Bridge cost?")
+    # the sources' own words are above the built-in model's answer, with their citation
+    text = view.toPlainText()
+    assert text.index("From your documents: “") < text.index(reply.text.split("[")[0].strip())
+    assert reply.evidence[0].n == 1 and "October 2027" in reply.evidence[0].text
+
+    # an answer exports to PDF with its sources
+    exported = tmp_path / "answer.pdf"
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", lambda *_a, **_k: (str(exported), "PDF (*.pdf)")
+    )
+    click_link(view, "export:0")
+    assert exported.read_bytes().startswith(b"%PDF")
+
+    # a follow-up: what was searched for shows while the answer is being written
+    ask(qtbot, window, "What does it cost?")
     qtbot.waitUntil(lambda: window.chat.tokens_received > 0, timeout=120_000)
+    assert "Searched for: What does Harbor Bridge cost?" in view.toPlainText()
     QTest.keyClick(window.chat.input, Qt.Key.Key_Escape)
     assert not window.chat.generating
     assert view.replies[-1].stopped

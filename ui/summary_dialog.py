@@ -128,9 +128,11 @@ class SummaryDialog(QDialog):
                 self.writing += item.text
         elif isinstance(item, Summary):
             self.summary = item
+            sections = int(item.timings.get("sections", len(self.sections)))
             self.status.setText(
-                f"Done in {clock(item.timings.get('total_s', 0.0))}: {len(self.sections)} "
-                "sections read. Click a marker like [1] to see its section."
+                f"Done in {clock(item.timings.get('total_s', 0.0))}: {sections} "
+                f"section{'s' if sections != 1 else ''} read. Click a marker like [1] to see "
+                "its section."
             )
             self._finish()
         if not self._render.isActive():

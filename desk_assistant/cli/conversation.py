@@ -59,6 +59,9 @@ def register(commands: _SubParsersAction[argparse.ArgumentParser]) -> None:
     common(summarize, top=False)
     summarize.add_argument("path", metavar="PATH")
     _model_options(summarize)
+    summarize.add_argument(
+        "--max-tokens", type=int, metavar="N", help="longest summary of the whole document"
+    )
     summarize.add_argument("--format", choices=FORMATS, default="text", help="output")
     summarize.add_argument(
         "--json", action="store_true", help="a JSON object per step, the summary last"
@@ -200,8 +203,9 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO) -> int:
 
     shape = _format(args)
     progress = StepProgress()
+    overrides = {**_model_overrides(args), "max_answer_tokens": args.max_tokens}
     result: Summary | None = None
-    with open_assistant(args, **_model_overrides(args)) as assistant:
+    with open_assistant(args, **overrides) as assistant:
         for item in assistant.summarize(args.path):
             if isinstance(item, SummaryProgress):
                 if shape == "json":
