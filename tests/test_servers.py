@@ -16,6 +16,8 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import pytest
 from fakes import summary
@@ -26,8 +28,10 @@ from desk_assistant.api import (
     Answer,
     Assistant,
     DeskAssistantError,
+    Searched,
     StoreError,
     StoreUnavailable,
+    Summary,
     Token,
     load_settings,
 )
@@ -99,6 +103,40 @@ def test_cli_ingests_and_asks_through_both_servers(
     status = json.loads(out)
     assert status["vector_store"] == chroma.url
     assert status["model"] == f"{llm.url}/v1"  # the model is the server's only one
+
+
+@pytest.mark.model
+def test_follow_ups_and_summaries_go_through_a_model_server(tmp_path: Path, llm: Server) -> None:
+    """The follow-up rewrite and every summary step are requests to the server (the
+    runtime protocol), and its answer's quote comes after it (not the built-in model)."""
+    from desk_assistant.backends.llm.openai_runtime import OpenAIRuntime
+
+    docs = _docs(tmp_path / "docs", lease=LEASE, penguins=PENGUINS)
+    settings = {"runtime": "openai", "llm_url": f"{llm.url}/v1", "followup_rewrite": "model"}
+    prompts: list[str] = []
+    original = OpenAIRuntime._pieces
+
+    def recording(self: OpenAIRuntime, prompt: str, *args: Any) -> Iterator[str]:
+        prompts.append(prompt)
+        return original(self, prompt, *args)
+
+    with (
+        _client(tmp_path / "home", max_answer_tokens=40, **settings) as assistant,
+        mock.patch.object(OpenAIRuntime, "_pieces", autospec=True, side_effect=recording),
+    ):
+        summary(assistant.ingest([docs]))
+        chat = assistant.new_chat().id
+        list(assistant.ask("Where do emperor penguins breed?", chat_id=chat))
+        items = list(assistant.ask("When do they breed?", chat_id=chat))
+        made = list(assistant.summarize(docs / "penguins.txt"))
+    searched, answer, result = items[0], items[-1], made[-1]
+    assert isinstance(searched, Searched) and isinstance(answer, Answer)
+    assert any("Last question: When do they breed?" in p for p in prompts)  # the rewrite
+    assert searched.query != "When do they breed?" and answer.query == searched.query
+    assert answer.citations[0].path == str(docs / "penguins.txt")
+    assert answer.model == MODEL_ALIAS and not answer.evidence_first
+    assert isinstance(result, Summary) and result.text and result.model == MODEL_ALIAS
+    assert any("Summarize this text" in p for p in prompts)
 
 
 def test_two_clients_share_one_collection(tmp_path: Path, chroma: Server) -> None:

@@ -159,3 +159,13 @@ def test_a_larger_models_quote_follows_its_answer(lease: Path, app_home: Path) -
     assert not answer.evidence_first and answer.supported
     # the quote's passage is cited, numbered after the answer's own citations
     assert answer.evidence[0].n in {c.n for c in answer.citations}
+
+
+def test_a_model_servers_quote_follows_its_answer(tmp_path: Path) -> None:
+    from desk_assistant.rag.answer import AnswerSettings
+    from desk_assistant.settings import load_settings
+
+    local = load_settings(tmp_path)
+    served = load_settings(tmp_path, runtime="openai", llm_url="http://127.0.0.1:9/v1")
+    assert AnswerSettings.of(local).evidence_first  # the built-in model
+    assert not AnswerSettings.of(served).evidence_first  # no model file, yet not built-in
