@@ -206,8 +206,8 @@ class Summarizer:
         chunks = self.parts.manifest.document_chunks(collection, target)
         if not chunks:
             raise NotFoundError(
-                f"{target} is not indexed in collection '{collection}': add it first "
-                "(desk-assistant ingest PATH)"
+                f"{target} is not indexed in collection '{collection}': add it first",
+                command="desk-assistant ingest PATH",
             )
         started = time.perf_counter()
         name = Path(target).name

@@ -254,6 +254,35 @@ WORDING: dict[str, Wording] = {
         "How long to wait for the Chroma server before it counts as away; indexing is "
         "tried again later.",
     ),
+    "min_support": Wording(
+        "Advanced",
+        "Checking answers",
+        "Support needed by a sentence",
+        "How closely a sentence of an answer must match a sentence of your documents to "
+        "count as backed by them; a sentence below it is underlined. Higher flags more.",
+    ),
+    "followup_rewrite": Wording(
+        "Advanced",
+        "Checking answers",
+        "Follow-up questions",
+        "How a follow-up such as 'And for the landlord?' becomes a whole question before "
+        "the search: by a rule (fast; better with the built-in model) or by the model.",
+        {"rule": "By a rule (recommended)", "model": "By the language model"},
+    ),
+    "chat_history_tokens": Wording(
+        "Advanced",
+        "Checking answers",
+        "Earlier conversation read (tokens)",
+        "How much of the chat's earlier questions and answers the model reads with a new "
+        "question. More helps follow-ups and leaves less room for passages.",
+    ),
+    "summary_section_tokens": Wording(
+        "Advanced",
+        "Checking answers",
+        "Document read per summary step (tokens)",
+        "How much of a document the model reads at a time when it summarizes it (less "
+        "when its memory is smaller). More means fewer, slower steps.",
+    ),
     "ca_bundle": Wording(
         "Advanced",
         "Servers",
