@@ -40,11 +40,19 @@ def ask_once(session: Session) -> bool:
     if not flagged:
         print(f"no sentence of {answer.text!r} is flagged", file=sys.stderr)
         return False
+    from PySide6.QtGui import QTextDocument
+
     view = chat.view
-    found = view.document().find(flagged[0].text[:20])
+    document = view.document()
+    # The answer is the last place its words are, case and all (the question may hold
+    # them too, in other case: find() ignores case by default).
+    flags = QTextDocument.FindFlag.FindBackward | QTextDocument.FindFlag.FindCaseSensitively
+    found = document.find(flagged[0].text[:20], document.characterCount(), flags)
     cursor = view.textCursor()
     cursor.setPosition(found.selectionStart() + 2)
-    view.sentence_at(cursor)
+    if not view.sentence_at(cursor):
+        print(f"could not click {flagged[0].text!r}", file=sys.stderr)
+        return False
     pdf = window.viewer.pdf
     wait_until(lambda: pdf is None or not pdf.searching, 30, "the sentence in the PDF")
     return True
