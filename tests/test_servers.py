@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -223,8 +223,11 @@ def test_unreachable_chroma_is_a_message_in_the_cli(
     assert "refused the connection" in error and "Traceback" not in error
 
 
-def _ask(client: Assistant) -> Iterator[Token | Answer]:
-    return client.ask("Write a long letter to the landlord about the lease notice period.")
+def _ask(client: Assistant) -> Generator[Searched | Token | Answer, None, None]:
+    """A long answer asked for: what was searched for has come, the model comes next."""
+    items = client.ask("Write a long letter to the landlord about the lease notice period.")
+    assert isinstance(next(items), Searched)  # sent before the model is asked
+    return items
 
 
 def test_model_server_killed_mid_answer_says_so(tmp_path: Path) -> None:
