@@ -112,14 +112,14 @@ def measure(parts: Any, collection: str, sample: list[Item]) -> list[Row]:
     rows = []
     for packer, budget in variants:
         settings = replace(base, context_budget=budget, sentence_selection=packer == "sentences")
-        answerer = Answerer(parts.runtime, parts.chat_format, settings)
+        answerer = Answerer(parts.runtime, parts.chat_format, settings, parts.embedder)
         hits, tokens = 0, []
         for item, result in zip(sample, results, strict=True):
             if settings.strict_grounding and not is_relevant(result, settings.min_relevance):
                 continue  # refused before packing: a miss for every variant alike
-            packed, prompt, _ = answerer.prepare(item.question, result)
-            tokens.append(len(parts.runtime.tokenize(prompt)))
-            hits += recalled([p.text for p in packed], item.answers)
+            prepared = answerer.prepare(item.question, result)
+            tokens.append(len(parts.runtime.tokenize(prepared.prompt)))
+            hits += recalled([p.text for p in prepared.packed], item.answers)
         row = Row(
             packer,
             budget,
