@@ -65,6 +65,7 @@ from desk_assistant.settings import (
     update_settings,
 )
 from desk_assistant.watch import changes, followed_reader, watch
+from desk_assistant.writer_lock import WriterBusy
 
 if TYPE_CHECKING:
     # Only a type: its module loads numpy, which `status` and `--help` never need.
@@ -168,6 +169,7 @@ __all__ = [
     "StoreUnavailable",
     "Token",
     "UseResult",
+    "WriterBusy",
     "__version__",
     "changes",
     "check_model",

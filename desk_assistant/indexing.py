@@ -95,7 +95,11 @@ class Indexer:
     # the write protocol --------------------------------------------------------------
 
     def recover(self) -> int:
-        """Undo vector writes a killed run never committed, then collect orphans."""
+        """Undo vector writes a killed run never committed, then collect orphans.
+
+        Called only by the holder of the data folder's writer lock: every writer that is
+        alive has then finished its writes, so each journal row left is a dead one's.
+        """
         pending = self.manifest.pending()
         for write in pending:
             committed = self.manifest.all_chunk_ids(write.collection)

@@ -23,6 +23,7 @@ from desk_assistant.errors import EmbeddingModelMismatch
 from desk_assistant.manifest import Manifest
 from desk_assistant.paths import writer_id
 from desk_assistant.settings import Settings
+from desk_assistant.writer_lock import WriterLock
 from ingest.chunking import ChunkingConfig
 from ingest.sandbox import SandboxedParser
 
@@ -49,6 +50,7 @@ class Parts:
     ) -> None:
         self.settings = settings
         self.paths = settings.paths.ensure()
+        self.writer_lock = WriterLock(self.paths.home)  # held by every write, across processes
         self.manifest = Manifest(self.paths.manifest)
         self._embedder = embedder
         self._runtime = runtime

@@ -101,19 +101,20 @@ class Answer:
 FileOutcome = Literal["added", "updated", "unchanged", "removed", "failed", "skipped"]
 
 
-IngestKind = Literal["scan", "parse", "ocr", "chunk", "embed", "file", "summary"]
+IngestKind = Literal["waiting", "scan", "parse", "ocr", "chunk", "embed", "file", "summary"]
 
 
 @dataclass(frozen=True, slots=True)
 class IngestEvent:
     """One step of an ingestion run, streamed to the CLI and the UI.
 
-    ``kind`` is "scan" (discovery done: ``total`` files to process, ``queued`` with their
-    ``sizes``), "file" (one file finished with ``outcome``; ``done`` of ``total`` files),
-    or "summary" (the run's counts, always last). In between, a long file says how far
-    it is: "parse" and "ocr" (``done`` of ``total`` pages of ``path`` read from the text
-    layer / by OCR), "chunk" (``done`` of ``total`` sections split into chunks) and
-    "embed" (``done`` of ``total`` chunks of ``path`` embedded).
+    ``kind`` is "waiting" (another writer has the data folder: ``reason`` says who; sent
+    now and then until it is free), "scan" (discovery done: ``total`` files to process,
+    ``queued`` with their ``sizes``), "file" (one file finished with ``outcome``; ``done``
+    of ``total`` files), or "summary" (the run's counts, always last). In between, a long
+    file says how far it is: "parse" and "ocr" (``done`` of ``total`` pages of ``path``
+    read from the text layer / by OCR), "chunk" (``done`` of ``total`` sections split into
+    chunks) and "embed" (``done`` of ``total`` chunks of ``path`` embedded).
     """
 
     kind: IngestKind
@@ -133,6 +134,8 @@ class IngestEvent:
             return {"event": "summary", **self.counts}
         if self.kind == "scan":
             return {"event": "scan", "total": self.total, **self.counts}
+        if self.kind == "waiting":
+            return {"event": "waiting", "reason": self.reason}
         hidden = ("counts", "queued", "sizes")
         data = {k: v for k, v in asdict(self).items() if v is not None and k not in hidden}
         data["event"] = data.pop("kind")

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -63,15 +65,36 @@ def read_sections(path: str | Path, *, timeout: float = 60.0, memory_mb: int = 2
         raise DeskAssistantError(f"Cannot read {Path(path).name}: {exc}") from exc
 
 
+WaitNotice = Callable[[str | None], None]
+
+
 class Assistant:
     """One data folder's documents, collections, questions and chats, as intents.
 
     The work is done by the indexing pipeline, ``doctor`` and the answer path over the
     data folder's :class:`~desk_assistant.parts.Parts`; this facade only says what to do.
+
+    Every intent that writes the index holds the data folder's writer lock (see
+    :mod:`desk_assistant.writer_lock`): while another process or thread writes, it waits
+    up to ``writer_wait`` seconds (``None``: as long as it takes), telling ``on_wait``
+    whom it waits for when the wait begins and ``None`` when it ends. Streaming intents
+    also yield a "waiting" event now and then, so a caller can give up by closing them.
+    Reads never wait.
     """
 
-    def __init__(self, parts: Parts) -> None:
+    def __init__(
+        self,
+        parts: Parts,
+        *,
+        client: str = "Desk Assistant",
+        writer_wait: float | None = None,
+        on_wait: WaitNotice | None = None,
+    ) -> None:
         self._parts = parts
+        self._client = client
+        self._writer_wait = writer_wait
+        self._on_wait = on_wait
+        self._interrupted = threading.Event()
 
     @classmethod
     def open(
@@ -80,10 +103,63 @@ class Assistant:
         *,
         embedder: Embedder | None = None,
         runtime: LLMRuntime | None = None,
+        client: str = "Desk Assistant",
+        writer_wait: float | None = None,
+        on_wait: WaitNotice | None = None,
     ) -> Assistant:
         """The Assistant of the data folder ``settings`` name; ``embedder`` and ``runtime``
-        replace the configured models (fakes in tests, a model shared between threads)."""
-        return cls(Parts(settings, embedder=embedder, runtime=runtime))
+        replace the configured models (fakes in tests, a model shared between threads).
+        ``client`` names the program for a writer waiting on this one ("desk-assistant",
+        "the desktop app")."""
+        return cls(
+            Parts(settings, embedder=embedder, runtime=runtime),
+            client=client,
+            writer_wait=writer_wait,
+            on_wait=on_wait,
+        )
+
+    @contextmanager
+    def _writing(self, what: str) -> Iterator[None]:
+        """Be the data folder's only writer for the block."""
+        waited = False
+
+        def notify(message: str | None) -> None:
+            nonlocal waited
+            waited = True
+            if self._on_wait is not None:
+                self._on_wait(message)
+
+        with self._parts.writer_lock.hold(
+            f"{self._client} {what}",
+            timeout=self._writer_wait,
+            notify=notify,
+            cancelled=self._interrupted.is_set,
+        ):
+            if waited and self._on_wait is not None:
+                self._on_wait(None)
+            yield
+
+    def _writes(
+        self, what: str, work: Callable[[], Iterator[IngestEvent]]
+    ) -> Iterator[IngestEvent]:
+        """Run a streaming write under the writer lock; while waiting for it, yield a
+        "waiting" event four times a second (the caller may stop there)."""
+        lock = self._parts.writer_lock
+        notice: str | None = None
+        for holder in lock.waits(
+            f"{self._client} {what}", timeout=self._writer_wait, cancelled=self._interrupted.is_set
+        ):
+            if notice is None:
+                notice = lock.waiting_message(holder)
+                if self._on_wait is not None:
+                    self._on_wait(notice)
+            yield IngestEvent("waiting", reason=notice)
+        try:
+            if notice is not None and self._on_wait is not None:
+                self._on_wait(None)
+            yield from work()
+        finally:
+            lock.release()
 
     @property
     def settings(self) -> Settings:
@@ -96,7 +172,9 @@ class Assistant:
     def abort(self) -> None:
         """Kill the child processes (document parsers) at once, from any thread, while
         another thread may still be using this Assistant: for quitting without waiting
-        for it. The Assistant is not to be used afterwards."""
+        for it. An intent waiting for another writer stops waiting (it raises
+        ``WriterBusy``). The Assistant is not to be used afterwards."""
+        self._interrupted.set()
         self._parts.abort()
 
     def __enter__(self) -> Assistant:
@@ -129,9 +207,12 @@ class Assistant:
     ) -> Iterator[IngestEvent]:
         """Add ``paths`` to the collection and bring it in line with them: add, update,
         skip, remove. The paths are followed from now on (see :meth:`sync`)."""
+        wanted = [absolute(p) for p in paths]
+        return self._writes("ingest", lambda: self._ingest(wanted, collection))
+
+    def _ingest(self, wanted: list[str], collection: str | None) -> Iterator[IngestEvent]:
         name = self._collection(collection)
         manifest = self._parts.manifest
-        wanted = [absolute(p) for p in paths]
         # Followed before the vector store is touched: when its server is away, the next
         # sync still knows what waits to be indexed.
         self._parts.check_embedding_model(name, create=True)
@@ -141,6 +222,9 @@ class Assistant:
 
     def sync(self, collection: str | None = None) -> Iterator[IngestEvent]:
         """Re-scan every file and folder the collection follows: new, changed, deleted."""
+        return self._writes("sync", lambda: self._sync(collection))
+
+    def _sync(self, collection: str | None) -> Iterator[IngestEvent]:
         name, indexer = self._prepare(collection)
         manifest = self._parts.manifest
         roots = manifest.roots(name)
@@ -160,7 +244,8 @@ class Assistant:
         manifest = self._parts.manifest
         if manifest.embedding_model(name) is None:
             raise NotFoundError(f"there is no collection '{name}' yet: ingest something first")
-        manifest.set_excluded(name, patterns, excluded=not undo)
+        with self._writing("exclude"):
+            manifest.set_excluded(name, patterns, excluded=not undo)
         return manifest.excludes(name)
 
     def remove(self, path: str | Path, collection: str | None = None) -> list[str]:
@@ -172,20 +257,24 @@ class Assistant:
         name = self._collection(collection)
         manifest = self._parts.manifest
         target = absolute(path)
-        removed = manifest.paths_under(name, target)
-        followed = manifest.unfollow(name, target)
-        if not removed and not followed:
-            raise NotFoundError(f"{target} is not in collection '{name}'")
-        if any(_inside(target, root) for root in manifest.roots(name)):
-            escaped = glob.escape(target)
-            manifest.set_excluded(name, [escaped, f"{escaped}{os.sep}*"], excluded=True)
-        indexer = self._indexer()
-        indexer.recover()
-        indexer.remove(removed, name)
+        with self._writing("remove"):
+            removed = manifest.paths_under(name, target)
+            followed = manifest.unfollow(name, target)
+            if not removed and not followed:
+                raise NotFoundError(f"{target} is not in collection '{name}'")
+            if any(_inside(target, root) for root in manifest.roots(name)):
+                escaped = glob.escape(target)
+                manifest.set_excluded(name, [escaped, f"{escaped}{os.sep}*"], excluded=True)
+            indexer = self._indexer()
+            indexer.recover()
+            indexer.remove(removed, name)
         return removed
 
     def reindex(self, collection: str | None = None) -> Iterator[IngestEvent]:
         """Rebuild a collection from its files with the current embedding model."""
+        return self._writes("reindex", lambda: self._reindex(collection))
+
+    def _reindex(self, collection: str | None) -> Iterator[IngestEvent]:
         name = self._collection(collection)
         manifest = self._parts.manifest
         roots = manifest.roots(name)
@@ -194,13 +283,15 @@ class Assistant:
             self._drop_index(name)
         self._parts.check_embedding_model(name, create=True)
         manifest.set_excluded(name, excludes, excluded=True)
-        yield from self.ingest(roots, name)
+        yield from self._ingest(roots, name)
 
     def doctor(self, collection: str | None = None, *, repair: bool = False) -> HealthReport:
         """Check (and optionally repair) manifest, vector store and lexical index."""
         from desk_assistant.doctor import check_collection
 
-        return check_collection(self._parts, self._collection(collection), repair=repair)
+        # Even a check holds the lock: a write in progress would look like damage.
+        with self._writing("doctor --repair" if repair else "doctor"):
+            return check_collection(self._parts, self._collection(collection), repair=repair)
 
     # questions ---------------------------------------------------------------------
 
@@ -331,8 +422,9 @@ class Assistant:
 
     def create_collection(self, name: str) -> CollectionInfo:
         """An empty collection, bound to the configured embedding model."""
-        checked = self._new_collection_name(name)
-        self._parts.check_embedding_model(checked, create=True)
+        with self._writing("create collection"):
+            checked = self._new_collection_name(name)
+            self._parts.check_embedding_model(checked, create=True)
         return next(c for c in self.collections() if c.name == checked)
 
     def rename_collection(self, old: str, new: str) -> None:
@@ -341,17 +433,19 @@ class Assistant:
         manifest = self._parts.manifest
         if manifest.embedding_model(old) is None:
             raise NotFoundError(f"there is no collection '{old}'")
-        new = self._new_collection_name(new)
-        self._indexer().recover()
-        self._parts.forget_name(old)
-        manifest.rename_collection(old, new)
-        self._parts.chats.rename_collection(old, new)
+        with self._writing("rename collection"):
+            new = self._new_collection_name(new)
+            self._indexer().recover()
+            self._parts.forget_name(old)
+            manifest.rename_collection(old, new)
+            self._parts.chats.rename_collection(old, new)
 
     def delete_collection(self, name: str) -> None:
         """Forget a collection and its index (the files themselves are never touched)."""
         if self._parts.manifest.embedding_model(name) is None:
             raise NotFoundError(f"there is no collection '{name}'")
-        self._drop_index(name)
+        with self._writing("delete collection"):
+            self._drop_index(name)
 
     def _drop_index(self, name: str) -> None:
         """Delete the collection's vectors, lexical index and manifest rows (this last:

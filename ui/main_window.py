@@ -178,7 +178,10 @@ class MainWindow(QMainWindow):
         self.drop_overlay = DropOverlay(central)
 
         self.status = QLabel(self)
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self._waiting_for: str | None = None  # another process writing to the data folder
         self.model_label = QLabel(self)
+        self.model_label.setTextFormat(Qt.TextFormat.PlainText)
         self.model_label.setObjectName("muted")
         self.statusBar().addWidget(self.status, 1)
         self.statusBar().addPermanentWidget(self.model_label)
@@ -274,6 +277,7 @@ class MainWindow(QMainWindow):
         self.addToolBar(toolbar)
 
     def _connect(self) -> None:
+        self.lanes.writer_waiting.connect(self._writer_waiting)
         self.library.collection_changed.connect(self._collection_changed)
         self.library.error.connect(self.report_error)
         # While the vector store's server is away, indexing is tried again now and then.
@@ -576,7 +580,16 @@ class MainWindow(QMainWindow):
         self.send_action.setEnabled(not generating)
         self._update_status()
 
+    def _writer_waiting(self, message: str | None) -> None:
+        self._waiting_for = message
+        if message is not None:
+            self.status.setText(f"{message}…")
+        else:
+            self._update_status()
+
     def _update_status(self) -> None:
+        if self._waiting_for is not None:
+            return  # says whom a change waits for until it can go ahead
         if not self._model_name:
             return  # "Loading model…" until the models are there
         if self.chat.generating:

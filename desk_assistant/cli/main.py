@@ -24,6 +24,7 @@ from desk_assistant.cli.options import (
     EXIT_USAGE,
     UsageError,
     common,
+    say_waiting,
     settings_for,
 )
 
@@ -192,7 +193,12 @@ class _VersionAction(argparse.Action):
 def _open(args: argparse.Namespace, **overrides: Any) -> Assistant:
     from desk_assistant.api import Assistant
 
-    return Assistant.open(settings_for(args, **overrides))
+    return Assistant.open(
+        settings_for(args, **overrides),
+        client="desk-assistant",
+        writer_wait=args.wait,
+        on_wait=say_waiting,
+    )
 
 
 def _ingest_events(args: argparse.Namespace, out: TextIO, events: Iterator[Any]) -> int:
@@ -202,6 +208,8 @@ def _ingest_events(args: argparse.Namespace, out: TextIO, events: Iterator[Any])
     progress = Progress()
     started = time.monotonic()
     for event in events:
+        if event.kind == "waiting":
+            continue  # said on stderr once (say_waiting)
         if args.json:
             if event.kind in FILE_STEPS:
                 continue  # progress inside a file is for the progress line only

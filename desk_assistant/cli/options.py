@@ -17,8 +17,8 @@ class UsageError(Exception):
 
 
 def common(parser: argparse.ArgumentParser, *, top: bool) -> None:
-    """Add --home, --collection, --chroma-url and --debug, accepted before and after the
-    command (SUPPRESS keeps a sub-command's default from overwriting a value given
+    """Add --home, --collection, --chroma-url, --wait and --debug, accepted before and after
+    the command (SUPPRESS keeps a sub-command's default from overwriting a value given
     before the command)."""
     default: Any = None if top else argparse.SUPPRESS
     parser.add_argument(
@@ -40,6 +40,14 @@ def common(parser: argparse.ArgumentParser, *, top: bool) -> None:
         help="use this Chroma server for the vectors (default: the chroma_url setting)",
     )
     parser.add_argument(
+        "--wait",
+        type=float,
+        metavar="SECONDS",
+        default=default,
+        help="when another Desk Assistant is writing to the data folder, wait at most this "
+        "long for it (default: as long as it takes; 0: not at all)",
+    )
+    parser.add_argument(
         "--debug",
         action="store_true",
         default=False if top else argparse.SUPPRESS,
@@ -58,3 +66,10 @@ def settings_for(args: argparse.Namespace, **overrides: Any) -> Settings:
     for warning in settings.file_warnings:
         sys.stderr.write(f"desk-assistant: warning: {warning}\n")
     return settings
+
+
+def say_waiting(message: str | None) -> None:
+    """Tell the user on stderr that this command waits for another writer (once)."""
+    if message is not None:
+        sys.stderr.write(f"desk-assistant: {message} (Ctrl+C to stop waiting)\n")
+        sys.stderr.flush()
