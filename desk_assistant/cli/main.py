@@ -27,6 +27,7 @@ from desk_assistant.cli.options import (
     say_waiting,
     settings_for,
 )
+from desk_assistant.cli.terminal import one_line, safe_stream, say
 
 if TYPE_CHECKING:
     from argparse import _SubParsersAction
@@ -256,7 +257,7 @@ def cmd_exclude(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         print_json(patterns, out)
     else:
-        out.write("".join(f"{p}\n" for p in patterns) or "No exclusions.\n")
+        out.write("".join(f"{one_line(p)}\n" for p in patterns) or "No exclusions.\n")
         if args.patterns:
             out.write("Run 'desk-assistant sync' to apply the change to indexed files.\n")
     return EXIT_OK
@@ -396,8 +397,8 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     else:
         width = max(len(k) for k in status)
         for key, value in status.items():
-            shown = ", ".join(value) if isinstance(value, list) else value
-            out.write(f"{key.replace('_', ' '):<{width}}  {shown}\n")
+            shown = ", ".join(map(one_line, value)) if isinstance(value, list) else value
+            out.write(f"{key.replace('_', ' '):<{width}}  {one_line(str(shown))}\n")
     return EXIT_OK
 
 
@@ -410,10 +411,10 @@ def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
         print_json(report.to_json(), out)
     else:
         checked = ", ".join(f"{n} {what}" for what, n in report.checked.items())
-        out.write(f"Collection '{report.collection}': checked {checked}.\n")
+        out.write(f"Collection '{one_line(report.collection)}': checked {checked}.\n")
         for finding in report.findings:
             state = "repaired" if finding.repaired else "found"
-            out.write(f"  {state}: {finding.check}: {finding.problem}\n")
+            out.write(f"  {state}: {finding.check}: {one_line(finding.problem)}\n")
         if not report.findings:
             out.write("  No problems found.\n")
         elif not report.healthy:
@@ -430,7 +431,7 @@ def cmd_collections(args: argparse.Namespace, out: TextIO) -> int:
         print_json([c.to_json() for c in collections], out)
     else:
         for c in collections:
-            out.write(f"{c.name}  ({c.sources} documents, {c.chunks} chunks)\n")
+            out.write(f"{one_line(c.name)}  ({c.sources} documents, {c.chunks} chunks)\n")
     return EXIT_OK
 
 
@@ -464,7 +465,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     multiprocessing.freeze_support()  # a frozen parser worker starts here (Windows, macOS)
     parser = build_parser()
     args = parser.parse_args(argv)
-    stream = out or sys.stdout
+    stream = safe_stream(out or sys.stdout)  # file names and passages are untrusted text
     from desk_assistant.api import DeskAssistantError, enforce_offline
 
     enforce_offline()
@@ -472,25 +473,22 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         return COMMANDS[args.command](args, stream)
     except UsageError as exc:
         parser.print_usage(sys.stderr)
-        sys.stderr.write(f"desk-assistant: error: {exc}\n")
+        say(f"error: {exc}")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        sys.stderr.write("desk-assistant: interrupted\n")
+        say("interrupted")
         return 130
     except BrokenPipeError:
         return EXIT_OK
     except DeskAssistantError as exc:
         if args.debug:
             raise
-        sys.stderr.write(f"desk-assistant: {exc.for_terminal()}\n")
+        say(exc.for_terminal())
         return EXIT_FAILURE
     except Exception as exc:
         if args.debug:
             raise
-        sys.stderr.write(
-            f"desk-assistant: unexpected error: {type(exc).__name__}: {exc} (run with --debug "
-            "for details)\n"
-        )
+        say(f"unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)")
         return EXIT_FAILURE
 
 

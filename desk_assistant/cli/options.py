@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TYPE_CHECKING, Any
+
+from desk_assistant.cli.terminal import say
 
 if TYPE_CHECKING:
     from desk_assistant.api import Settings
@@ -64,12 +65,11 @@ def settings_for(args: argparse.Namespace, **overrides: Any) -> Settings:
         args.home, collection=args.collection, chroma_url=args.chroma_url, **overrides
     )
     for warning in settings.file_warnings:
-        sys.stderr.write(f"desk-assistant: warning: {warning}\n")
+        say(f"warning: {warning}")
     return settings
 
 
 def say_waiting(message: str | None) -> None:
     """Tell the user on stderr that this command waits for another writer (once)."""
     if message is not None:
-        sys.stderr.write(f"desk-assistant: {message} (Ctrl+C to stop waiting)\n")
-        sys.stderr.flush()
+        say(f"{message} (Ctrl+C to stop waiting)")

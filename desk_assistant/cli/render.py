@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from desk_assistant.api import Answer, IngestEvent, Passage, RunProgress, SourceInfo
+from desk_assistant.cli.terminal import one_line
 
 
 def print_json(data: Any, out: TextIO) -> None:
@@ -29,14 +30,15 @@ class Progress:
         self.run.add(event)
         if event.outcome in ("failed", "skipped") and event.reason:
             self._clear()
-            self.stream.write(f"{event.outcome}: {event.path}: {event.reason}\n")
+            path, reason = one_line(event.path or ""), one_line(event.reason)
+            self.stream.write(f"{event.outcome}: {path}: {reason}\n")
         fraction = self.run.fraction()
         if not self.enabled or event.kind == "summary" or fraction is None:
             return
         width = 24
         filled = int(width * fraction)
         columns = shutil.get_terminal_size().columns
-        line = f"[{'#' * filled}{'.' * (width - filled)}] {self.run.describe()}"
+        line = f"[{'#' * filled}{'.' * (width - filled)}] {one_line(self.run.describe())}"
         self.stream.write(f"\r\033[K{line[: columns - 1]}")
         self.stream.flush()
 
@@ -59,7 +61,7 @@ def describe_summary(counts: dict[str, int], seconds: float) -> str:
 
 
 def location(path: str, page: int | None) -> str:
-    return f"{path}, page {page}" if page is not None else path
+    return f"{one_line(path)}, page {page}" if page is not None else one_line(path)
 
 
 def print_citations(answer: Answer, out: TextIO) -> None:
@@ -96,4 +98,4 @@ def print_sources(sources: Sequence[SourceInfo], out: TextIO) -> None:
         detail = f"{s.chunks} chunks" + (f", {s.pages} pages" if s.pages else "")
         if s.status != "indexed":
             detail = f"{s.status}: {s.error}"
-        out.write(f"{s.path}  [{detail}]\n")
+        out.write(f"{one_line(s.path)}  [{one_line(detail)}]\n")
