@@ -13,6 +13,7 @@ from desk_assistant.backends.embeddings import HashingEmbedder
 from desk_assistant.errors import DeskAssistantError, EmbeddingModelMismatch, NotFoundError
 from desk_assistant.indexing import Indexer
 from desk_assistant.parts import Parts
+from desk_assistant.rag.answer import QuestionTooLong
 from desk_assistant.records import Token
 
 
@@ -340,3 +341,19 @@ def test_the_cli_takes_the_collection_by_its_display_name(
     assert {Path(s["path"]).name for s in json.loads(out.getvalue())} == {"lease.md", "birds.txt"}
     assert main(["--collection", "two\nlines", "status"], out=io.StringIO()) == 1
     assert "line breaks" in capsys.readouterr().err
+
+
+def test_a_question_too_long_for_the_model_says_so_before_anything_else(
+    tmp_path: Path, app_home: Path
+) -> None:
+    docs = _docs(tmp_path / "docs")
+    with assistant_and_parts(app_home) as (assistant, parts):
+        summary(assistant.ingest([docs]))
+        question = "How long is the notice period? " * 3500  # ~100 KB, 21,000 tokens
+        with pytest.raises(QuestionTooLong, match=r"too long: it is 21,00\d tokens") as refused:
+            final_answer(assistant.ask(question))
+        assert "2,048 tokens at a time" in str(refused.value)
+        assert "Shorten the question to at most about 1,5" in str(refused.value)
+        assert parts.runtime.prompts == []  # type: ignore[attr-defined]
+        # A question that fits is answered as before.
+        assert final_answer(assistant.ask("How long is the notice period?")).grounded

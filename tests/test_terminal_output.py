@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
+from fakes import make_assistant, summary
 
 from desk_assistant.cli.main import main
 from desk_assistant.cli.terminal import clean, one_line, safe_stream
-from tests.fakes import make_assistant, summary
 
 HOSTILE = "\033]0;PWNED\007clear\033[2J\x9b31m\u202eexe.txt"
 

@@ -12,9 +12,9 @@ import threading
 from pathlib import Path
 
 import pytest
+from fakes import make_assistant, summary
 
 from desk_assistant.writer_lock import WriterBusy, WriterLock
-from tests.fakes import make_assistant, summary
 
 ROOT = Path(__file__).resolve().parents[1]
 

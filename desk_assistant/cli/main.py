@@ -14,6 +14,7 @@ import multiprocessing
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -268,27 +269,75 @@ def cmd_reindex(args: argparse.Namespace, out: TextIO) -> int:
         return _ingest_events(args, out, assistant.reindex())
 
 
-def _read_batch(spec: str) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class _BadLine:
+    """A line of a batch file that holds no question: it gets an error line of its own."""
+
+    number: int
+    reason: str
+
+
+def _read_batch(spec: str) -> list[dict[str, Any] | _BadLine]:
     try:
         lines = (
             sys.stdin.read().splitlines()
             if spec == "-"
             else Path(spec).read_text(encoding="utf-8").splitlines()
         )
-    except OSError as exc:
-        raise UsageError(f"cannot read batch file {spec}: {exc.strerror}") from None
-    items = []
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise UsageError(f"cannot read batch file {spec}: {reason}") from None
+    items: list[dict[str, Any] | _BadLine] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             item = json.loads(line)
         except json.JSONDecodeError:
-            raise UsageError(f"{spec}:{number}: not a JSON object") from None
+            items.append(_BadLine(number, "not a JSON object"))
+            continue
         if not isinstance(item, dict) or not isinstance(item.get("question"), str):
-            raise UsageError(f'{spec}:{number}: expected {{"id": ..., "question": "..."}}')
+            items.append(_BadLine(number, 'expected {"id": ..., "question": "..."}'))
+            continue
         items.append(item)
     return items
+
+
+def _answer_batch(
+    args: argparse.Namespace,
+    out: TextIO,
+    batch: list[dict[str, Any] | _BadLine],
+    answer: Callable[[str], dict[str, Any]],
+) -> int:
+    """One JSON line per input line, in order, whatever happens to the others: the
+    result, or ``{"id": ..., "error": ...}`` for a line that failed."""
+    from desk_assistant.api import DeskAssistantError
+    from desk_assistant.cli.render import print_json
+
+    failed = 0
+    for item in batch:
+        if isinstance(item, _BadLine):
+            result: dict[str, Any] = {
+                "id": None,
+                "error": f"{args.batch}:{item.number}: {item.reason}",
+            }
+        else:
+            try:
+                result = {"id": item.get("id"), **answer(item["question"])}
+            except Exception as exc:  # one failed question must not cost the others
+                if args.debug:
+                    raise
+                message = (
+                    str(exc)
+                    if isinstance(exc, DeskAssistantError)
+                    else f"unexpected error: {type(exc).__name__}: {exc}"
+                )
+                result = {"id": item.get("id"), "error": message}
+        failed += "error" in result
+        print_json(result, out)
+    if failed:
+        say(f'{failed} of {len(batch)} lines failed; each has an "error" in its output line')
+    return EXIT_FAILURE if failed else EXIT_OK
 
 
 def _question(args: argparse.Namespace, name: str) -> str | None:
@@ -307,11 +356,12 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
     batch = _read_batch(args.batch) if args.batch else None
     with _open(args) as assistant:
         if batch is not None:
-            for item in batch:
-                passages = assistant.search(item["question"], k=args.k, where=_where(args))
-                results = [passage_json(r, p) for r, p in enumerate(passages, start=1)]
-                print_json({"id": item.get("id"), "results": results}, out)
-            return EXIT_OK
+
+            def search(text: str) -> dict[str, Any]:
+                passages = assistant.search(text, k=args.k, where=_where(args))
+                return {"results": [passage_json(r, p) for r, p in enumerate(passages, 1)]}
+
+            return _answer_batch(args, out, batch, search)
         assert query is not None
         passages = assistant.search(query, k=args.k, where=_where(args))
         if args.json:
@@ -337,10 +387,11 @@ def cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
     }
     with _open(args, **overrides) as assistant:
         if batch is not None:
-            for line in batch:
-                answer = _final(assistant.ask(line["question"], where=_where(args)))
-                print_json({"id": line.get("id"), **answer.to_json()}, out)
-            return EXIT_OK
+
+            def answer(text: str) -> dict[str, Any]:
+                return _final(assistant.ask(text, where=_where(args))).to_json()
+
+            return _answer_batch(args, out, batch, answer)
         assert question is not None
         if args.json:
             print_json(_final(assistant.ask(question, where=_where(args))).to_json(), out)

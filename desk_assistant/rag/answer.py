@@ -13,10 +13,11 @@ from typing import NamedTuple
 
 from desk_assistant.backends.llm.base import LLMRuntime
 from desk_assistant.backends.llm.chat_format import ChatFormat
+from desk_assistant.errors import DeskAssistantError
 from desk_assistant.parts import Parts
 from desk_assistant.rag.citations import attribute, drop_leading_number, first_repeat
 from desk_assistant.rag.context import assemble
-from desk_assistant.rag.packing import PackedPassage, pack
+from desk_assistant.rag.packing import MIN_USEFUL_TOKENS, PackedPassage, pack
 from desk_assistant.rag.prompt import (
     EMPTY_ANSWER,
     NO_ANSWER,
@@ -30,6 +31,13 @@ from desk_assistant.rag.search import retrieve
 from desk_assistant.records import Answer, Citation, Passage, SearchFilter, Token
 
 PROMPT_MARGIN = 16  # template tokens the renderer may add beyond what we count
+# A question up to this many UTF-8 bytes has at most as many tokens, so it surely fits
+# any context window it is checked against: only longer ones load the model to count.
+SHORT_QUESTION_BYTES = 1024
+
+
+class QuestionTooLong(DeskAssistantError):
+    """The question leaves the model no room for passages from the documents."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +78,6 @@ def answer_question(
     The ``Answer`` carries each step's timing, and ``total_s`` last."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    retrieved = retrieve(parts, question, collection, k, where=where)
-    timings["retrieval_s"] = time.perf_counter() - started
     config = parts.settings
     settings = AnswerSettings(
         max_answer_tokens=config.max_answer_tokens,
@@ -81,6 +87,11 @@ def answer_question(
         min_relevance=config.min_relevance,
         sentence_selection=config.sentence_selection,
     )
+    if len(question.encode("utf-8", "surrogatepass")) > SHORT_QUESTION_BYTES:
+        # Counted in the model's own tokens before anything else is spent on it.
+        Answerer(parts.runtime, parts.chat_format, settings).budget(question)
+    retrieved = retrieve(parts, question, collection, k, where=where)
+    timings["retrieval_s"] = time.perf_counter() - started
     refusal = abstention(question, retrieved, settings, parts.model_name(), timings)
     if refusal is not None:
         timings["total_s"] = time.perf_counter() - started
@@ -121,18 +132,37 @@ class Answerer:
     def _count(self, text: str) -> int:
         return len(self.runtime.tokenize(text))
 
-    def _budget(self, question: str) -> int:
-        """Passage tokens that fit beside the instructions, the question and the answer."""
+    def budget(self, question: str) -> int:
+        """Passage tokens that fit beside the instructions, the question and the answer;
+        :class:`QuestionTooLong` when that leaves too little to answer from."""
         frame = self.chat_format.render(SYSTEM_PROMPT, user_message(question))
-        window = self.runtime.context_length - self.settings.max_answer_tokens
+        context = self.runtime.context_length
+        window = context - self.settings.max_answer_tokens
         available = window - self._count(frame) - PROMPT_MARGIN
-        return max(0, min(self.settings.context_budget, available))
+        if available < MIN_USEFUL_TOKENS:
+            empty = self.chat_format.render(SYSTEM_PROMPT, user_message(""))
+            if window - self._count(empty) - PROMPT_MARGIN < MIN_USEFUL_TOKENS:
+                raise DeskAssistantError(
+                    f"The model reads {context:,} tokens at a time, too few for its "
+                    f"instructions, passages and an answer of up to "
+                    f"{self.settings.max_answer_tokens:,} tokens: lower the longest answer "
+                    f"or raise the context length in the settings."
+                )
+            asked = self._count(question)
+            most = max(0, asked + available - MIN_USEFUL_TOKENS)
+            raise QuestionTooLong(
+                f"The question is too long: it is {asked:,} tokens, and the model reads "
+                f"{context:,} tokens at a time, which must also hold its instructions, "
+                f"passages from your documents and the answer. Shorten the question to at "
+                f"most about {most:,} tokens (roughly {most * 3 // 4:,} words)."
+            )
+        return min(self.settings.context_budget, available)
 
     def prepare(self, question: str, retrieved: RetrievalResult) -> Prepared:
         """The evidence that fits the budget, the prompt that carries it, and the
         prompt's leading parts that other prompts share."""
         weights = retrieved.term_weights if self.settings.sentence_selection else None
-        budget = self._budget(question)
+        budget = self.budget(question)
         packed = pack(self._relevant(retrieved), budget, self._count, weights=weights)
         system = system_message(packed)
         prompt = self.chat_format.render(system, user_message(question))
