@@ -64,12 +64,20 @@ class Parts:
         self._reranker = reranker
 
     def abort(self) -> None:
-        """Kill the parser processes now, from any thread (see Assistant.abort)."""
+        """Kill the child processes now, from any thread (see Assistant.abort): the parsers,
+        and what an untrusted model file may be running (a chat template's render)."""
         parser = self._parser
         if parser is not None:
             parser.abort()
+        self._close_chat_format()
+
+    def _close_chat_format(self) -> None:
+        chat_format = self._chat_format
+        if chat_format is not None:
+            chat_format.close()
 
     def close(self) -> None:
+        self._close_chat_format()
         if self._parser is not None:
             self._parser.close()
             self._parser = None

@@ -170,10 +170,10 @@ class Assistant:
         self._parts.close()
 
     def abort(self) -> None:
-        """Kill the child processes (document parsers) at once, from any thread, while
-        another thread may still be using this Assistant: for quitting without waiting
-        for it. An intent waiting for another writer stops waiting (it raises
-        ``WriterBusy``). The Assistant is not to be used afterwards."""
+        """Kill the child processes (document parsers, a chat template's render) at once,
+        from any thread, while another thread may still be using this Assistant: for
+        quitting without waiting for it. An intent waiting for another writer stops
+        waiting (it raises ``WriterBusy``). The Assistant is not to be used afterwards."""
         self._interrupted.set()
         self._parts.abort()
 
