@@ -55,7 +55,7 @@ from desk_assistant.records import (
     Status,
     Token,
 )
-from desk_assistant.service import Assistant, read_sections, supported_suffixes
+from desk_assistant.service import Assistant, check_pdf, read_sections, supported_suffixes
 from desk_assistant.settings import (
     COLLECTION_NAME_LENGTH,
     RuntimeName,
@@ -173,6 +173,7 @@ __all__ = [
     "__version__",
     "changes",
     "check_model",
+    "check_pdf",
     "check_server",
     "choices",
     "choose_home",

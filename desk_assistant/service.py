@@ -33,7 +33,7 @@ from desk_assistant.records import (
 )
 from desk_assistant.settings import Settings, collection_name
 from ingest.loaders import EXTENSIONS, LoadedText, LoaderError
-from ingest.sandbox import load_isolated
+from ingest.sandbox import load_isolated, run_isolated
 from ingest.scan import Excludes
 
 if TYPE_CHECKING:
@@ -66,6 +66,19 @@ def read_sections(path: str | Path, *, timeout: float = 60.0, memory_mb: int = 2
 
 
 WaitNotice = Callable[[str | None], None]
+
+
+def check_pdf(path: str | Path, page: int, *, timeout: float = 30.0) -> int:
+    """Open a PDF and render its ``page`` in an isolated process, as a viewer would, and
+    return its page count: what the window does before its own PDF view (in the app's
+    process and on its GUI thread) is given a file that could hang or crash it."""
+    try:
+        count: int = run_isolated(
+            "ingest.loaders.pdf:open_page", str(path), page, timeout=timeout, memory_mb=1024
+        )
+    except LoaderError as exc:
+        raise DeskAssistantError(f"Cannot show {Path(path).name}: {exc}") from exc
+    return count
 
 
 class Assistant:

@@ -43,6 +43,7 @@ from ui.folder_watcher import FolderWatcher
 from ui.icons import Icons
 from ui.ingest_progress import IngestProgress
 from ui.lanes import Lanes
+from ui.plain_text import as_html
 from ui.qt_models import DocumentsModel
 from ui.workers import Job
 
@@ -314,8 +315,10 @@ class LibraryPanel(QWidget):
         answer = QMessageBox.question(
             self,
             "Delete collection",
-            f"Delete the collection '{name}' and its index?\n\nYour files are not touched; "
-            "their chats are kept.",
+            as_html(
+                f"Delete the collection '{name}' and its index?\n\nYour files are not "
+                "touched; their chats are kept."
+            ),
         )
         if answer != QMessageBox.StandardButton.Yes:
             return
@@ -362,8 +365,10 @@ class LibraryPanel(QWidget):
             answer = QMessageBox.question(
                 self,
                 "Re-index collection",
-                f"Rebuild the index of '{collection}' from its files? Questions can still "
-                "be asked meanwhile, but answers may miss documents until it is done.",
+                as_html(
+                    f"Rebuild the index of '{collection}' from its files? Questions can still "
+                    "be asked meanwhile, but answers may miss documents until it is done."
+                ),
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return None

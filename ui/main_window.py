@@ -57,6 +57,7 @@ from ui.lanes import Lanes
 from ui.library_panel import LibraryPanel
 from ui.model_guide import ModelGuide
 from ui.models_dialog import ModelsDialog
+from ui.plain_text import as_html
 from ui.settings_dialog import SettingsDialog
 from ui.source_viewer import SourceViewer
 from ui.window_state import WindowState
@@ -437,7 +438,7 @@ class MainWindow(QMainWindow):
             answer = QMessageBox.question(
                 self,
                 "Different embedding model",
-                f"{message}\n\nRe-index the collection now?",
+                as_html(f"{message}\n\nRe-index the collection now?"),
             )
             if answer == QMessageBox.StandardButton.Yes:
                 self.library.reindex(confirm=False)
@@ -459,8 +460,10 @@ class MainWindow(QMainWindow):
             QMessageBox.critical(
                 self,
                 "Cannot use the data folder",
-                f"{message}\n\nIf another Desk Assistant is running, close it; if the disk is "
-                "full, free some space. Nothing was lost: try again afterwards.",
+                as_html(
+                    f"{message}\n\nIf another Desk Assistant is running, close it; if the disk "
+                    "is full, free some space. Nothing was lost: try again afterwards."
+                ),
             )
             return
         if isinstance(exc, ModelLoadError):
