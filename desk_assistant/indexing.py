@@ -64,6 +64,7 @@ class _Run:
         reason: str | None = None,
         chunks: int = 0,
         pages: int | None = None,
+        warnings: tuple[str, ...] = (),
     ) -> IngestEvent:
         self.counts[outcome] += 1
         if outcome in ("added", "updated", "failed"):
@@ -77,6 +78,7 @@ class _Run:
             pages=pages,
             done=self.done,
             total=self.total,
+            warnings=warnings,
         )
 
 
@@ -173,6 +175,7 @@ class Indexer:
             fmt=document.format,
             pages=document.pages,
             chunks=list(zip(ids, document.chunks, strict=True)),
+            warnings=document.warnings,
         )
         self._track(run, added=[(i, c.terms) for i, c in zip(ids, document.chunks, strict=True)])
 
@@ -306,7 +309,13 @@ class Indexer:
             self._store(run, item, document, vectors[offset : offset + size])
             offset += size
             for entry, outcome in item.entries:
-                yield run.event(entry.path, outcome, chunks=size, pages=document.pages)
+                yield run.event(
+                    entry.path,
+                    outcome,
+                    chunks=size,
+                    pages=document.pages,
+                    warnings=document.warnings,
+                )
 
     def _embed(self, documents: list[ParsedDocument]) -> Generator[IngestEvent, None, np.ndarray]:
         """The documents' chunk vectors, in order, computed one embedding batch at a time:

@@ -101,6 +101,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE collections ADD COLUMN key TEXT;
     CREATE UNIQUE INDEX collections_by_key ON collections(key);
     """,
+    # 4: what the loader could not read of a file (unreadable pages, an OCR budget hit),
+    # as a JSON list, shown beside the file instead of being dropped
+    """
+    ALTER TABLE contents ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]';
+    """,
 )
 
 
@@ -281,12 +286,24 @@ class Manifest(SQLiteStore):
     def sources(self, collection: str) -> list[SourceInfo]:
         rows = self._db.execute(
             "SELECT s.path, s.status, s.error, t.format, t.pages, COALESCE(t.chunk_count, 0), "
-            "s.size, s.updated_at FROM sources s LEFT JOIN contents t ON t.id = s.content_id "
+            "s.size, s.updated_at, COALESCE(t.warnings, '[]') "
+            "FROM sources s LEFT JOIN contents t ON t.id = s.content_id "
             "WHERE s.collection = ? ORDER BY s.path",
             (collection,),
         ).fetchall()
         return [
-            SourceInfo(r[0], collection, r[1], r[2], r[3], r[4], int(r[5]), int(r[6]), r[7])
+            SourceInfo(
+                r[0],
+                collection,
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                int(r[5]),
+                int(r[6]),
+                r[7],
+                tuple(json.loads(r[8])),
+            )
             for r in rows
         ]
 
@@ -387,13 +404,22 @@ class Manifest(SQLiteStore):
         fmt: str | None,
         pages: int | None,
         chunks: Sequence[tuple[str, Chunk]],
+        warnings: Sequence[str] = (),
     ) -> None:
         """Store new content with its chunks and point ``entries`` at it, atomically."""
         with self._tx() as db:
             cursor = db.execute(
                 "INSERT INTO contents (collection, content_hash, format, pages, chunk_count, "
-                "indexed_at) VALUES (?,?,?,?,?,?)",
-                (collection, content_hash, fmt, pages, len(chunks), time.time()),
+                "indexed_at, warnings) VALUES (?,?,?,?,?,?,?)",
+                (
+                    collection,
+                    content_hash,
+                    fmt,
+                    pages,
+                    len(chunks),
+                    time.time(),
+                    json.dumps(list(warnings)),
+                ),
             )
             content_id = cursor.lastrowid
             db.executemany(

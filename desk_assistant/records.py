@@ -128,6 +128,7 @@ class IngestEvent:
     done: int = 0
     total: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # indexed, but parts of the file could not be read
 
     def to_json(self) -> dict[str, Any]:
         if self.kind == "summary":
@@ -136,9 +137,11 @@ class IngestEvent:
             return {"event": "scan", "total": self.total, **self.counts}
         if self.kind == "waiting":
             return {"event": "waiting", "reason": self.reason}
-        hidden = ("counts", "queued", "sizes")
+        hidden = ("counts", "queued", "sizes", "warnings")
         data = {k: v for k, v in asdict(self).items() if v is not None and k not in hidden}
         data["event"] = data.pop("kind")
+        if self.warnings:
+            data["warnings"] = list(self.warnings)
         return data
 
 
@@ -155,9 +158,12 @@ class SourceInfo:
     chunks: int
     size: int
     indexed_at: float | None
+    warnings: tuple[str, ...] = ()  # what the loader could not read ("40 of 100 pages ...")
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["warnings"] = list(self.warnings)
+        return data
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -357,3 +358,37 @@ def test_a_question_too_long_for_the_model_says_so_before_anything_else(
         assert parts.runtime.prompts == []  # type: ignore[attr-defined]
         # A question that fits is answered as before.
         assert final_answer(assistant.ask("How long is the notice period?")).grounded
+
+
+def test_what_a_loader_could_not_read_is_kept_and_shown(
+    tmp_path: Path, app_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fpdf import FPDF
+
+    from desk_assistant.cli.render import print_sources
+
+    monkeypatch.setenv("DESK_ASSISTANT_TESSERACT", "off")  # the blank pages stay unread
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=12)
+    pdf.add_page()
+    pdf.cell(text="The harbour bridge reopens in 2027.")
+    for _ in range(3):
+        pdf.add_page()  # a scanned page would look like this: no text layer
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    pdf.output(str(docs / "report.pdf"))
+    warning = "3 of 4 pages have no text layer (OCR not available)"
+    with assistant_and_parts(app_home) as (assistant, _parts):
+        events = list(assistant.ingest([docs]))
+        added = next(e for e in events if e.outcome == "added")
+        assert added.warnings == (warning,) and added.to_json()["warnings"] == [warning]
+        [source] = assistant.sources()
+        assert source.status == "indexed" and source.warnings == (warning,)
+        assert source.to_json()["warnings"] == [warning]
+        listing = io.StringIO()
+        print_sources([source], listing)
+        assert listing.getvalue().endswith(f"[1 chunks, 4 pages; {warning}]\n")
+        # A copy of the file shares the content, and its warnings.
+        (docs / "copy.pdf").write_bytes((docs / "report.pdf").read_bytes())
+        list(assistant.sync())
+        assert [s.warnings for s in assistant.sources()] == [(warning,), (warning,)]

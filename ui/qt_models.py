@@ -48,6 +48,7 @@ class DocumentRow:
     reason: str | None = None
     pages: int | None = None
     chunks: int = 0
+    warnings: tuple[str, ...] = ()  # indexed, but the loader could not read all of it
 
     @property
     def name(self) -> str:
@@ -56,12 +57,14 @@ class DocumentRow:
     @property
     def status_text(self) -> str:
         text = STATUS_TEXT.get(self.status, self.status)
-        return f"{text}: {self.reason}" if self.reason else text
+        if self.reason:
+            return f"{text}: {self.reason}"
+        return f"{text} ({'; '.join(self.warnings)})" if self.warnings else text
 
     @classmethod
     def from_source(cls, source: SourceInfo) -> DocumentRow:
         status = "indexed" if source.status == "indexed" else "failed"
-        return cls(source.path, status, source.error, source.pages, source.chunks)
+        return cls(source.path, status, source.error, source.pages, source.chunks, source.warnings)
 
 
 class DocumentsModel(QAbstractTableModel):
@@ -121,7 +124,9 @@ class DocumentsModel(QAbstractTableModel):
         elif outcome == "failed":
             row = DocumentRow(event.path, "failed", event.reason)
         elif outcome in ("added", "updated"):
-            row = DocumentRow(event.path, "indexed", None, event.pages, event.chunks)
+            row = DocumentRow(
+                event.path, "indexed", None, event.pages, event.chunks, event.warnings
+            )
         else:
             return
         self._upsert(row)

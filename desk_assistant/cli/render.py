@@ -29,9 +29,9 @@ class Progress:
     def update(self, event: IngestEvent) -> None:
         self.run.add(event)
         if event.outcome in ("failed", "skipped") and event.reason:
-            self._clear()
-            path, reason = one_line(event.path or ""), one_line(event.reason)
-            self.stream.write(f"{event.outcome}: {path}: {reason}\n")
+            self._note(event.outcome, event.path, event.reason)
+        for warning in event.warnings:
+            self._note("warning", event.path, warning)
         fraction = self.run.fraction()
         if not self.enabled or event.kind == "summary" or fraction is None:
             return
@@ -41,6 +41,10 @@ class Progress:
         line = f"[{'#' * filled}{'.' * (width - filled)}] {one_line(self.run.describe())}"
         self.stream.write(f"\r\033[K{line[: columns - 1]}")
         self.stream.flush()
+
+    def _note(self, what: str, path: str | None, text: str) -> None:
+        self._clear()
+        self.stream.write(f"{what}: {one_line(path or '')}: {one_line(text)}\n")
 
     def _clear(self) -> None:
         if self.enabled:
@@ -96,6 +100,8 @@ def print_sources(sources: Sequence[SourceInfo], out: TextIO) -> None:
         out.write("No documents in this collection yet. Add some: desk-assistant ingest PATH\n")
     for s in sources:
         detail = f"{s.chunks} chunks" + (f", {s.pages} pages" if s.pages else "")
+        if s.warnings:
+            detail += "; " + "; ".join(s.warnings)
         if s.status != "indexed":
             detail = f"{s.status}: {s.error}"
         out.write(f"{one_line(s.path)}  [{one_line(detail)}]\n")
