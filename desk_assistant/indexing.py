@@ -29,7 +29,7 @@ from ingest.types import FileEntry, ParsedDocument
 if TYPE_CHECKING:
     from desk_assistant.lexical import LexicalIndex
 
-OUTCOMES = ("added", "updated", "unchanged", "removed", "failed", "skipped")
+OUTCOMES = ("added", "updated", "unchanged", "removed", "failed", "skipped", "unavailable")
 
 
 def chunk_id(collection: str, content_hash: str, index: int, writer: str) -> str:
@@ -215,6 +215,10 @@ class Indexer:
             counts={"unchanged": run.counts["unchanged"]},
         )
         try:
+            self.manifest.mark_available(collection, work.reachable_roots)
+            self.manifest.mark_unavailable(collection, work.unavailable)
+            for path, reason in work.unavailable:
+                yield run.event(path, "unavailable", reason)
             for entry, _digest in work.touched:
                 self.manifest.refresh_stat(collection, entry)
             for skip in work.skipped:

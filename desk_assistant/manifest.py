@@ -378,6 +378,29 @@ class Manifest(SQLiteStore):
                 (entry.size, entry.mtime_ns, collection, entry.path),
             )
 
+    def mark_unavailable(self, collection: str, items: Iterable[tuple[str, str]]) -> None:
+        """Indexed files that cannot be reached now, with the reason: their content stays
+        indexed (and citable) until they are back or removed."""
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE sources SET status = 'unavailable', error = ? "
+                "WHERE collection = ? AND path = ? AND content_id IS NOT NULL",
+                [(reason, collection, path) for path, reason in items],
+            )
+
+    def mark_available(self, collection: str, roots: Iterable[str]) -> None:
+        """The files under ``roots`` (which are there again) count as indexed again; a scan
+        of them then finds each unchanged, changed or gone as usual."""
+        with self._tx() as db:
+            for root in roots:
+                folder = root.rstrip("/\\") + "/"
+                db.execute(
+                    "UPDATE sources SET status = 'indexed', error = NULL "
+                    "WHERE collection = ? AND status = 'unavailable' "
+                    "AND (path = ? OR substr(path, 1, ?) = ?)",
+                    (collection, root, len(folder), folder),
+                )
+
     def remove_source(self, collection: str, path: str) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM sources WHERE collection = ? AND path = ?", (collection, path))

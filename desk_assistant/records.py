@@ -98,7 +98,9 @@ class Answer:
         }
 
 
-FileOutcome = Literal["added", "updated", "unchanged", "removed", "failed", "skipped"]
+FileOutcome = Literal[
+    "added", "updated", "unchanged", "removed", "failed", "skipped", "unavailable"
+]
 
 
 IngestKind = Literal["waiting", "scan", "parse", "ocr", "chunk", "embed", "file", "summary"]
@@ -217,6 +219,7 @@ class Status:
     sources: int
     indexed: int
     failed: int
+    unavailable: int  # on a drive or share that is not there now: kept, still citable
     chunks: int
     embedding_model: str | None
     model: str

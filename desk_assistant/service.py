@@ -489,6 +489,7 @@ class Assistant:
             sources=sum(v for k, v in counts.items() if k != "chunks"),
             indexed=counts.get("indexed", 0),
             failed=counts.get("failed", 0),
+            unavailable=counts.get("unavailable", 0),
             chunks=counts.get("chunks", 0),
             embedding_model=stored[0] if stored else None,
             model=parts.model_location(),

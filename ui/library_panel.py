@@ -52,6 +52,7 @@ Notify = Callable[[str, str, str, list[tuple[str, Callable[[], object]]]], None]
 SUMMARY = {
     "indexed": "indexed",
     "failed": "failed",
+    "unavailable": "unavailable",  # kept while their folder is not there
     "unsupported": "not supported",
     "queued": "waiting",
     "indexing": "waiting",
@@ -510,7 +511,7 @@ class LibraryPanel(QWidget):
         count = {s: sum(r.status == s for r in rows) for s in SUMMARY}
         count["queued"] += count.pop("indexing")
         parts = [f"{n} {SUMMARY[s]}" for s, n in count.items() if n or s == "indexed"]
-        chunks = sum(r.chunks for r in rows if r.status == "indexed")
+        chunks = sum(r.chunks for r in rows if r.status in ("indexed", "unavailable"))
         parts.append(f"{chunks} chunk" + ("" if chunks == 1 else "s"))
         self.summary.setText(" · ".join(parts) if rows else "")
         if not rows:

@@ -38,13 +38,14 @@ STATUS_TEXT = {
     "indexing": "indexing…",
     "failed": "failed",
     "unsupported": "not indexed",
+    "unavailable": "unavailable",
 }
 
 
 @dataclass(frozen=True, slots=True)
 class DocumentRow:
     path: str
-    status: str  # indexed | queued | indexing | failed | unsupported
+    status: str  # indexed | queued | indexing | failed | unsupported | unavailable
     reason: str | None = None
     pages: int | None = None
     chunks: int = 0
@@ -63,7 +64,7 @@ class DocumentRow:
 
     @classmethod
     def from_source(cls, source: SourceInfo) -> DocumentRow:
-        status = "indexed" if source.status == "indexed" else "failed"
+        status = source.status if source.status in ("indexed", "unavailable") else "failed"
         return cls(source.path, status, source.error, source.pages, source.chunks, source.warnings)
 
 
@@ -121,6 +122,8 @@ class DocumentsModel(QAbstractTableModel):
         if outcome == "skipped":
             row = DocumentRow(event.path, "unsupported", event.reason)
             self._passed_over[event.path] = row
+        elif outcome == "unavailable":
+            row = DocumentRow(event.path, "unavailable", event.reason)
         elif outcome == "failed":
             row = DocumentRow(event.path, "failed", event.reason)
         elif outcome in ("added", "updated"):
@@ -219,7 +222,7 @@ class DocumentsModel(QAbstractTableModel):
                 row.name,
                 STATUS_TEXT.get(row.status, row.status),
                 "" if row.pages is None else str(row.pages),
-                str(row.chunks) if row.status == "indexed" else "",
+                str(row.chunks) if row.status in ("indexed", "unavailable") else "",
             )[column]
         if role == Qt.ItemDataRole.DecorationRole:
             return _warning_icon(colors()["warning"]) if column == 1 and row.reason else None

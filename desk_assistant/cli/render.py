@@ -28,7 +28,7 @@ class Progress:
 
     def update(self, event: IngestEvent) -> None:
         self.run.add(event)
-        if event.outcome in ("failed", "skipped") and event.reason:
+        if event.outcome in ("failed", "skipped", "unavailable") and event.reason:
             self._note(event.outcome, event.path, event.reason)
         for warning in event.warnings:
             self._note("warning", event.path, warning)
@@ -61,6 +61,8 @@ def describe_summary(counts: dict[str, int], seconds: float) -> str:
     parts.append(f"{counts.get('failed', 0)} failed")
     if counts.get("skipped"):
         parts.append(f"{counts['skipped']} skipped")
+    if counts.get("unavailable"):
+        parts.append(f"{counts['unavailable']} unavailable (kept)")
     return ", ".join(parts) + f" ({seconds:.1f} s)"
 
 
