@@ -31,6 +31,7 @@ from desk_assistant import __version__
 from desk_assistant.credentials import keyring_available, store_secret
 from desk_assistant.errors import (
     DeskAssistantError,
+    DiskFull,
     EmbeddingModelMismatch,
     ModelLoadError,
     NotFoundError,
@@ -140,6 +141,7 @@ __all__ = [
     "Citation",
     "CollectionInfo",
     "DeskAssistantError",
+    "DiskFull",
     "EmbeddingModelMismatch",
     "Finding",
     "FitReport",

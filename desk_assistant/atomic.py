@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from desk_assistant.disk_space import disk_full, is_disk_full
+
 
 @contextmanager
 def replacing(path: Path, *, suffix: str = ".tmp") -> Iterator[BinaryIO]:
@@ -28,8 +30,10 @@ def replacing(path: Path, *, suffix: str = ".tmp") -> Iterator[BinaryIO]:
             handle.flush()
             os.fsync(handle.fileno())
         partial.replace(path)
-    except BaseException:
+    except BaseException as exc:
         partial.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and is_disk_full(exc):
+            raise disk_full(path.parent, doing=f"Saving {path.name}") from exc
         raise
 
 

@@ -49,5 +49,9 @@ class StoreUnavailable(StoreError):
     the same work can be done again once it is back."""
 
 
+class DiskFull(StoreError):
+    """A write failed because the disk (or the user's quota) is full; nothing was lost."""
+
+
 class NotFoundError(DeskAssistantError):
     """A source, collection or chat that does not exist."""

@@ -14,6 +14,7 @@ model between its threads, serialised).
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +27,8 @@ from desk_assistant.settings import Settings
 from desk_assistant.writer_lock import WriterLock
 from ingest.chunking import ChunkingConfig
 from ingest.sandbox import SandboxedParser
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from desk_assistant.backends.embeddings import Embedder
@@ -138,7 +141,10 @@ class Parts:
         generation = self.manifest.generation(collection)
         if index.generation != generation and not (index.load() and index.generation == generation):
             index.rebuild(self.manifest.iter_terms(collection), generation)
-            index.save()
+            try:
+                index.save()
+            except OSError as exc:  # a cache: a full disk must not fail the question
+                log.warning("the BM25 index of %r was not saved: %s", collection, exc)
         return index
 
     def forget_lexical(self, collection: str) -> None:

@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from desk_assistant.errors import DeskAssistantError, NotFoundError
+from desk_assistant.disk_space import disk_full, is_disk_full
+from desk_assistant.errors import DeskAssistantError, DiskFull, NotFoundError
 from desk_assistant.parts import Parts
 from desk_assistant.paths import absolute
 from desk_assistant.records import (
@@ -132,6 +133,18 @@ class Assistant:
         )
 
     @contextmanager
+    def _disk_guard(self, doing: str) -> Iterator[None]:
+        """A full disk, from whichever layer, becomes one message naming the folder."""
+        try:
+            yield
+        except DiskFull:
+            raise
+        except Exception as exc:
+            if is_disk_full(exc):
+                raise disk_full(self._parts.paths.home, doing=doing) from exc
+            raise
+
+    @contextmanager
     def _writing(self, what: str) -> Iterator[None]:
         """Be the data folder's only writer for the block."""
         waited = False
@@ -150,7 +163,8 @@ class Assistant:
         ):
             if waited and self._on_wait is not None:
                 self._on_wait(None)
-            yield
+            with self._disk_guard(f"The {what}"):
+                yield
 
     def _writes(
         self, what: str, work: Callable[[], Iterator[IngestEvent]]
@@ -170,7 +184,8 @@ class Assistant:
         try:
             if notice is not None and self._on_wait is not None:
                 self._on_wait(None)
-            yield from work()
+            with self._disk_guard(f"The {what}"):
+                yield from work()
         finally:
             lock.release()
 
@@ -352,6 +367,12 @@ class Assistant:
         if chat_id is None:
             yield from items
             return
+        with self._disk_guard("Keeping the question in the chat"):
+            yield from self._kept_in_chat(chat_id, question, items)
+
+    def _kept_in_chat(
+        self, chat_id: int, question: str, items: Iterator[Token | Answer]
+    ) -> Iterator[Token | Answer]:
         chats = self._parts.chats
         chats.add_question(chat_id, question)
         pieces: list[str] = []

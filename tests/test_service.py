@@ -11,7 +11,12 @@ import pytest
 from fakes import assistant_and_parts, final_answer, make_assistant, summary
 
 from desk_assistant.backends.embeddings import HashingEmbedder
-from desk_assistant.errors import DeskAssistantError, EmbeddingModelMismatch, NotFoundError
+from desk_assistant.errors import (
+    DeskAssistantError,
+    DiskFull,
+    EmbeddingModelMismatch,
+    NotFoundError,
+)
 from desk_assistant.indexing import Indexer
 from desk_assistant.parts import Parts
 from desk_assistant.rag.answer import QuestionTooLong
@@ -392,3 +397,28 @@ def test_what_a_loader_could_not_read_is_kept_and_shown(
         (docs / "copy.pdf").write_bytes((docs / "report.pdf").read_bytes())
         list(assistant.sync())
         assert [s.warnings for s in assistant.sources()] == [(warning,), (warning,)]
+
+
+def test_a_full_disk_names_the_folder_and_loses_nothing(
+    tmp_path: Path, app_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = _docs(tmp_path / "docs")
+    with assistant_and_parts(app_home) as (assistant, parts):
+        summary(assistant.ingest([docs / "lease.md"]))
+        before = parts.store.ids("default")
+        real_upsert = parts.store.upsert
+
+        def full(*_args: object, **_kwargs: object) -> None:  # what Chroma's core raises
+            raise RuntimeError("error returned from database: (code: 13) database or disk is full")
+
+        monkeypatch.setattr(parts.store, "upsert", full)
+        with pytest.raises(DiskFull) as stopped:
+            summary(assistant.ingest([docs]))
+        message = str(stopped.value)
+        assert f"The disk that holds {app_home} is full" in message
+        assert "Nothing was lost" in message and "RuntimeError" not in message
+        assert parts.store.ids("default") == before  # nothing half-written
+        monkeypatch.setattr(parts.store, "upsert", real_upsert)  # space freed
+        assert summary(assistant.ingest([docs]))["added"] == 1
+        _consistent(parts)
+        assert len(assistant.sources()) == 2

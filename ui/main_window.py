@@ -43,6 +43,7 @@ from desk_assistant.api import (
     ChatInfo,
     Citation,
     DeskAssistantError,
+    DiskFull,
     EmbeddingModelMismatch,
     ModelLoadError,
     Settings,
@@ -443,6 +444,22 @@ class MainWindow(QMainWindow):
             if answer == QMessageBox.StandardButton.Yes:
                 self.library.reindex(confirm=False)
             return
+        if isinstance(exc, StoreError):
+            self._report_store_error(message, exc)
+            return
+        if isinstance(exc, ModelLoadError):
+            self.banners.show_banner("model", "error", message, [("Settings…", self.open_settings)])
+            return
+        actions: list[tuple[str, Callable[[], object]]] = []
+        if isinstance(exc, DeskAssistantError) and exc.action == "add-model-file":
+            actions.append(("Add a model file…", self.add_model_file))
+        self.banners.show_banner("error", "error", message, actions)
+
+    def _report_store_error(self, message: str, exc: StoreError) -> None:
+        """The data folder or the vector store failed: how depends on what can be done."""
+        if isinstance(exc, DiskFull):  # says which folder and that nothing was lost
+            QMessageBox.critical(self, "The disk is full", as_html(message))
+            return
         if isinstance(exc, StoreUnavailable):
             self.banners.show_banner(
                 "store",
@@ -453,26 +470,17 @@ class MainWindow(QMainWindow):
             )
             self._store_retry.start()
             return
-        if isinstance(exc, StoreError) and self.lanes.settings.chroma_url:
+        if self.lanes.settings.chroma_url:
             self.banners.show_banner("store", "error", message, [("Settings…", self.open_settings)])
             return
-        if isinstance(exc, StoreError):
-            QMessageBox.critical(
-                self,
-                "Cannot use the data folder",
-                as_html(
-                    f"{message}\n\nIf another Desk Assistant is running, close it; if the disk "
-                    "is full, free some space. Nothing was lost: try again afterwards."
-                ),
-            )
-            return
-        if isinstance(exc, ModelLoadError):
-            self.banners.show_banner("model", "error", message, [("Settings…", self.open_settings)])
-            return
-        actions: list[tuple[str, Callable[[], object]]] = []
-        if isinstance(exc, DeskAssistantError) and exc.action == "add-model-file":
-            actions.append(("Add a model file…", self.add_model_file))
-        self.banners.show_banner("error", "error", message, actions)
+        QMessageBox.critical(
+            self,
+            "Cannot use the data folder",
+            as_html(
+                f"{message}\n\nIf another Desk Assistant is running, close it; if the disk "
+                "is full, free some space. Nothing was lost: try again afterwards."
+            ),
+        )
 
     def resume_indexing(self) -> None:
         """Index what waits for the vector store's server (a sync: what is done is skipped)."""
