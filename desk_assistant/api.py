@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from desk_assistant import __version__
 from desk_assistant.credentials import keyring_available, store_secret
 from desk_assistant.errors import (
+    DamagedStore,
     DeskAssistantError,
     DiskFull,
     EmbeddingModelMismatch,
@@ -140,6 +141,7 @@ __all__ = [
     "Choice",
     "Citation",
     "CollectionInfo",
+    "DamagedStore",
     "DeskAssistantError",
     "DiskFull",
     "EmbeddingModelMismatch",

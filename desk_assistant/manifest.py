@@ -21,11 +21,55 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from desk_assistant.atomic import write_json
 from desk_assistant.records import CollectionInfo, SourceInfo
 from desk_assistant.sqlite_schema import SQLiteStore
 from ingest.scan import KnownFile
 from ingest.types import Chunk, FileEntry
+
+RECORD_FILE = "library-record.json"
+RECORD_FORMAT = "desk-assistant library record"
+RECORD_VERSION = 1
+
+
+def record_document(collections: list[dict[str, Any]]) -> dict[str, Any]:
+    """The record file's content: self-describing, so a person (or a later version) finding
+    it beside a damaged data folder knows what it is."""
+    from desk_assistant import __version__
+
+    return {
+        "format": RECORD_FORMAT,
+        "schema_version": RECORD_VERSION,
+        "about": (
+            "What Desk Assistant cannot rebuild from your files: the collections (the name "
+            "you gave each, and the internal id its vectors are kept under), the files "
+            "and folders each follows and what each excludes. If the index database "
+            "(manifest.sqlite3) is lost or damaged, it is rebuilt from this record and the "
+            "vector store (chroma/), which keeps every passage with its file and page."
+        ),
+        "written_by": f"Desk Assistant {__version__}",
+        "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "manifest_schema": len(MIGRATIONS),
+        "collections": collections,
+    }
+
+
+def read_record(home: Path) -> list[dict[str, Any]]:
+    """The collections the record file lists ([] when it is missing or unreadable: it is
+    a safety copy, and the vector store still names its collections)."""
+    try:
+        data = json.loads((home / RECORD_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(data, dict) or data.get("format") != RECORD_FORMAT:
+        return []
+    found = data.get("collections")
+    if not isinstance(found, list):
+        return []
+    return [c for c in found if isinstance(c, dict) and isinstance(c.get("name"), str)]
+
 
 # Numbered migrations (see desk_assistant.sqlite_schema): never edit a released entry.
 MIGRATIONS: tuple[str, ...] = (
@@ -133,15 +177,26 @@ class ChunkRow:
 
 @dataclass(frozen=True, slots=True)
 class StoredChunk:
+    """A chunk as stored, with its content: what its vector's metadata is made from."""
+
     id: str
+    content_id: int
     content_hash: str
-    page: int | None
-    text: str
+    chunk: Chunk
     path: str  # the first path that shows it ("" when none does any more)
-    heading: str | None
-    start: int
-    end: int
-    terms: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContentFacts:
+    """A content's own facts and the files that show it (its header in the vector store)."""
+
+    content_hash: str
+    format: str | None
+    pages: int | None
+    chunk_count: int
+    indexed_at: float
+    warnings: tuple[str, ...]
+    sources: tuple[dict[str, str | int], ...]  # path, root, size, mtime_ns
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +219,11 @@ class Orphan:
 class Manifest(SQLiteStore):
     """Thin typed access to the manifest database; one connection per thread of use."""
 
+    REPAIR = (
+        "Nothing is lost: a repair moves it aside and rebuilds it from the vector store, "
+        "which keeps every passage with its file, page and folder."
+    )
+
     def __init__(self, path: Path) -> None:
         super().__init__(path, MIGRATIONS, "index database")
 
@@ -175,19 +235,37 @@ class Manifest(SQLiteStore):
         ).fetchone()
         return None if row is None or row[0] is None else (row[0], int(row[1]))
 
-    def ensure_collection(self, name: str, embedding_model: str, dim: int) -> None:
+    def ensure_collection(
+        self,
+        name: str,
+        embedding_model: str,
+        dim: int,
+        created_at: float | None = None,
+        key: str | None = None,
+    ) -> None:
+        """Make the collection unless it exists; ``created_at`` and ``key`` (its internal
+        id) are given when it is rebuilt from the record and the vector store."""
         with self._tx() as db:
             if db.execute("SELECT 1 FROM collections WHERE name = ?", (name,)).fetchone():
                 return
-            key = derived_key(name)
+            key = key or derived_key(name)
             # A renamed collection keeps its id: the name it had may come back as another.
             while db.execute("SELECT 1 FROM collections WHERE key = ?", (key,)).fetchone():
                 key = f"{derived_key(name)}-{secrets.token_hex(3)}"
             db.execute(
                 "INSERT INTO collections (name, key, embedding_model, embedding_dim, created_at) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (name, key, embedding_model, dim, time.time()),
+                (name, key, embedding_model, dim, created_at or time.time()),
             )
+        self.save_record()
+
+    def set_embedding_model(self, name: str, embedding_model: str, dim: int) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE collections SET embedding_model = ?, embedding_dim = ? WHERE name = ?",
+                (embedding_model, dim, name),
+            )
+        self.save_record()
 
     def collection_key(self, name: str) -> str:
         """The collection's internal id (for the vector store and the lexical index), which
@@ -215,10 +293,12 @@ class Manifest(SQLiteStore):
             )
             for table in ("contents", "sources", "roots", "excludes", "journal"):
                 db.execute(f"UPDATE {table} SET collection = ? WHERE collection = ?", (new, old))
+        self.save_record()
 
     def drop_collection(self, name: str) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM collections WHERE name = ?", (name,))
+        self.save_record()
 
     def generation(self, collection: str) -> int:
         """A counter bumped by every change of chunks, so derived indexes know they are stale."""
@@ -237,16 +317,20 @@ class Manifest(SQLiteStore):
 
     def follow(self, collection: str, paths: Iterable[str]) -> None:
         with self._tx() as db:
-            db.executemany(
+            cursor = db.executemany(
                 "INSERT OR IGNORE INTO roots (collection, path, added_at) VALUES (?, ?, ?)",
                 [(collection, path, time.time()) for path in paths],
             )
+        if cursor.rowcount:
+            self.save_record()
 
     def unfollow(self, collection: str, path: str) -> bool:
         with self._tx() as db:
             cursor = db.execute(
                 "DELETE FROM roots WHERE collection = ? AND path = ?", (collection, path)
             )
+        if cursor.rowcount:
+            self.save_record()
         return cursor.rowcount > 0
 
     def roots(self, collection: str) -> list[str]:
@@ -273,6 +357,46 @@ class Manifest(SQLiteStore):
                     "DELETE FROM excludes WHERE collection = ? AND pattern = ?",
                     [(collection, p) for p in patterns],
                 )
+        self.save_record()
+
+    # the record of what cannot be rebuilt ------------------------------------------
+
+    @property
+    def record_path(self) -> Path:
+        return self.path.parent / RECORD_FILE
+
+    def lost_collections(self) -> list[str]:
+        """Collections the record file lists that this manifest does not know: it was
+        deleted or emptied (deleting a collection takes it out of the record too). Cheap:
+        no vector store is opened."""
+        record = read_record(self.path.parent)
+        known = {c.name for c in self.collections()} if record else set()
+        return [c["name"] for c in record if c["name"] not in known]
+
+    def save_record(self) -> None:
+        """Write the collections, their followed paths and exclusions beside the manifest:
+        what no file and no vector can give back if the manifest is lost. Called after
+        every change of them (by the data folder's one writer)."""
+        collections = []
+        for name, key, model, dim, created in self._db.execute(
+            "SELECT name, key, embedding_model, embedding_dim, created_at FROM collections "
+            "ORDER BY name"
+        ).fetchall():
+            followed = self._db.execute(
+                "SELECT path, added_at FROM roots WHERE collection = ? ORDER BY path", (name,)
+            ).fetchall()
+            collections.append(
+                {
+                    "name": name,  # the display name the user gave it
+                    "key": key or derived_key(name),  # its internal id: names its vectors
+                    "embedding_model": model,
+                    "embedding_dim": dim,
+                    "created_at": created,
+                    "followed": [{"path": p, "added_at": at} for p, at in followed],
+                    "excludes": self.excludes(name),
+                }
+            )
+        write_json(self.record_path, record_document(collections))
 
     # sources ---------------------------------------------------------------------
 
@@ -419,7 +543,7 @@ class Manifest(SQLiteStore):
 
     def commit_content(
         self,
-        journal_id: int,
+        journal_id: int | None,
         collection: str,
         entries: Iterable[FileEntry],
         content_hash: str,
@@ -428,8 +552,10 @@ class Manifest(SQLiteStore):
         pages: int | None,
         chunks: Sequence[tuple[str, Chunk]],
         warnings: Sequence[str] = (),
+        indexed_at: float | None = None,
     ) -> None:
-        """Store new content with its chunks and point ``entries`` at it, atomically."""
+        """Store new content with its chunks and point ``entries`` at it, atomically (and
+        drop the journal row ``journal_id``: None when restoring what is already stored)."""
         with self._tx() as db:
             cursor = db.execute(
                 "INSERT INTO contents (collection, content_hash, format, pages, chunk_count, "
@@ -440,7 +566,7 @@ class Manifest(SQLiteStore):
                     fmt,
                     pages,
                     len(chunks),
-                    time.time(),
+                    indexed_at or time.time(),
                     json.dumps(list(warnings)),
                 ),
             )
@@ -512,17 +638,76 @@ class Manifest(SQLiteStore):
             batch = list(ids[offset : offset + 500])
             marks = ",".join("?" * len(batch))
             rows = self._db.execute(
-                "SELECT c.id, t.content_hash, c.page, c.text, "
-                "COALESCE((SELECT MIN(s.path) FROM sources s WHERE s.content_id = t.id), ''), "
-                "c.heading, c.start, c.end, c.terms FROM chunks c "
+                "SELECT c.id, c.content_id, t.content_hash, c.ord, c.text, c.page, c.heading, "
+                "c.start, c.end, c.terms, "
+                "COALESCE((SELECT MIN(s.path) FROM sources s WHERE s.content_id = t.id), '') "
+                "FROM chunks c "
                 f"JOIN contents t ON t.id = c.content_id WHERE c.id IN ({marks})",
                 batch,
             )
-            found.update((r[0], StoredChunk(*r)) for r in rows)
+            found.update(
+                (r[0], StoredChunk(r[0], r[1], r[2], Chunk(*r[3:10]), r[10])) for r in rows
+            )
         return [found[cid] for cid in ids if cid in found]
 
-    def integrity_check(self) -> str:
-        return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
+    def first_chunk_ids(self, content_ids: Iterable[int]) -> list[str]:
+        """The id of each content's first chunk, which carries its header in the store."""
+        wanted = list(content_ids)
+        found: list[str] = []
+        for offset in range(0, len(wanted), 500):
+            batch = wanted[offset : offset + 500]
+            rows = self._db.execute(
+                f"SELECT id FROM chunks WHERE ord = 0 AND content_id IN "
+                f"({','.join('?' * len(batch))})",
+                batch,
+            )
+            found.extend(r[0] for r in rows)
+        return found
+
+    def content_facts(self, content_ids: Iterable[int]) -> dict[int, ContentFacts]:
+        wanted = list(content_ids)
+        facts: dict[int, ContentFacts] = {}
+        for offset in range(0, len(wanted), 500):
+            batch = wanted[offset : offset + 500]
+            marks = ",".join("?" * len(batch))
+            sources: dict[int, list[dict[str, str | int]]] = {}
+            for content_id, path, root, size, mtime_ns in self._db.execute(
+                "SELECT content_id, path, root, size, mtime_ns FROM sources "
+                f"WHERE content_id IN ({marks}) ORDER BY path",
+                batch,
+            ):
+                sources.setdefault(content_id, []).append(
+                    {"path": path, "root": root, "size": size, "mtime_ns": mtime_ns}
+                )
+            for r in self._db.execute(
+                "SELECT id, content_hash, format, pages, chunk_count, indexed_at, warnings "
+                f"FROM contents WHERE id IN ({marks})",
+                batch,
+            ):
+                facts[r[0]] = ContentFacts(
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    tuple(json.loads(r[6])),
+                    tuple(sources.get(r[0], [])),
+                )
+        return facts
+
+    def contents_of(self, collection: str, paths: Iterable[str]) -> set[int]:
+        """The contents the given paths show now (whose headers change with them)."""
+        wanted = list(paths)
+        found: set[int] = set()
+        for offset in range(0, len(wanted), 500):
+            batch = wanted[offset : offset + 500]
+            rows = self._db.execute(
+                "SELECT content_id FROM sources WHERE collection = ? AND content_id IS NOT NULL "
+                f"AND path IN ({','.join('?' * len(batch))})",
+                [collection, *batch],
+            )
+            found.update(int(r[0]) for r in rows)
+        return found
 
     def filtered(
         self, collection: str, paths: Sequence[str], folders: Sequence[str], formats: Sequence[str]

@@ -54,7 +54,7 @@ class Parts:
         self.settings = settings
         self.paths = settings.paths.ensure()
         self.writer_lock = WriterLock(self.paths.home)  # held by every write, across processes
-        self.manifest = Manifest(self.paths.manifest)
+        self._manifest: Manifest | None = None
         self._embedder = embedder
         self._runtime = runtime
         self._chat_format: ChatFormat | None = None
@@ -87,10 +87,36 @@ class Parts:
         if self._runtime is not None:
             self._runtime.close()
             self._runtime = None
+        self.close_chats()
+        self.close_stores()
+
+    def close_chats(self) -> None:
         if self._chats is not None:
             self._chats.close()
             self._chats = None
-        self.manifest.close()
+
+    def close_store(self) -> None:
+        """Close the vector store (a repair moves it aside); it opens again on next use."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def close_stores(self) -> None:
+        """Close the manifest and the vector store (a repair moves their files aside);
+        they open again on next use."""
+        self.close_store()
+        if self._manifest is not None:
+            self._manifest.close()
+            self._manifest = None
+        self._lexical.clear()
+
+    @property
+    def manifest(self) -> Manifest:
+        """The index database, opened on first use: a damaged one raises ``DamagedStore``
+        there, so that ``doctor`` can still be asked to repair it."""
+        if self._manifest is None:
+            self._manifest = Manifest(self.paths.manifest)
+        return self._manifest
 
     # indexing ---------------------------------------------------------------------------
 
@@ -119,11 +145,12 @@ class Parts:
             self._store = ChromaStore(
                 self.paths.chroma,
                 settings.chroma_url,
-                key_of=self.manifest.collection_key,
+                key_of=self.manifest.collection_key,  # closed with it (close_stores)
                 writer=self.writer,
                 token=secret(settings, "chroma_token"),
                 ca_bundle=settings.ca_bundle,
                 wait=settings.chroma_timeout,
+                generation=self.manifest.generation,
             )
         return self._store
 

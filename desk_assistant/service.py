@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from desk_assistant.disk_space import disk_full, is_disk_full
-from desk_assistant.errors import DeskAssistantError, DiskFull, NotFoundError
+from desk_assistant.errors import DamagedStore, DeskAssistantError, DiskFull, NotFoundError
 from desk_assistant.parts import Parts
 from desk_assistant.paths import absolute
 from desk_assistant.records import (
@@ -109,6 +109,8 @@ class Assistant:
         self._writer_wait = writer_wait
         self._on_wait = on_wait
         self._interrupted = threading.Event()
+        self.recovered: str | None = None  # what was rebuilt when this Assistant opened
+        self._restore_lost()
 
     @classmethod
     def open(
@@ -131,6 +133,27 @@ class Assistant:
             writer_wait=writer_wait,
             on_wait=on_wait,
         )
+
+    def _restore_lost(self) -> None:
+        """A manifest that lost collections the record lists (deleted, or emptied) is
+        rebuilt at once from the vector store and the record: nothing is embedded again,
+        and ``recovered`` says what came back. A damaged manifest is left to ``doctor``
+        (every intent says so)."""
+        try:
+            if not self._parts.manifest.lost_collections():
+                return
+        except DamagedStore:
+            return
+        from desk_assistant.restore import rebuild
+
+        with self._writing("rebuild of the index"):
+            lost = self._parts.manifest.lost_collections()  # unless another process did
+            if lost:
+                restored = rebuild(self._parts, lost)
+                self.recovered = (
+                    f"The index database had lost {len(lost)} collection(s); rebuilt from the "
+                    f"vector store and the data folder's record: {restored.describe()}."
+                )
 
     @contextmanager
     def _disk_guard(self, doing: str) -> Iterator[None]:
@@ -315,11 +338,16 @@ class Assistant:
 
     def doctor(self, collection: str | None = None, *, repair: bool = False) -> HealthReport:
         """Check (and optionally repair) manifest, vector store and lexical index."""
-        from desk_assistant.doctor import check_collection
+        from desk_assistant.doctor import check_collection, check_data_folder
 
+        name = self._collection(collection)
         # Even a check holds the lock: a write in progress would look like damage.
         with self._writing("doctor --repair" if repair else "doctor"):
-            return check_collection(self._parts, self._collection(collection), repair=repair)
+            folder = check_data_folder(self._parts, repair=repair)
+            if any(f.check == "database" and not f.repaired for f in folder):
+                return HealthReport(name, {}, tuple(folder))  # nothing else can be read
+            report = check_collection(self._parts, name, repair=repair)
+        return HealthReport(name, report.checked, (*folder, *report.findings))
 
     # questions ---------------------------------------------------------------------
 

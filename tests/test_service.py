@@ -258,6 +258,7 @@ def test_status_is_cheap_and_truthful(tmp_path: Path, app_home: Path) -> None:
         "sources",
         "indexed",
         "failed",
+        "unavailable",
         "chunks",
         "embedding_model",
         "model",

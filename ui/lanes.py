@@ -81,11 +81,13 @@ class AssistantSet:
         embedder: Embedder | None = None,
         runtime: LLMRuntime | None = None,
         on_wait: Callable[[str | None], None] | None = None,
+        on_notice: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self._embedder = SerializedEmbedder(embedder) if embedder is not None else None
         self._runtime = runtime
         self._on_wait = on_wait  # another process writes to the data folder (or stopped)
+        self._on_notice = on_notice  # what opening the data folder had to rebuild
         self._lock = threading.Lock()
         self._assistants: dict[Role, Assistant] = {}
 
@@ -103,13 +105,16 @@ class AssistantSet:
         # indexing lane.
         if role != "library" and embedder is None:
             embedder = self._embedder = SerializedEmbedder(make_embedder(self.settings))
-        return Assistant.open(
+        assistant = Assistant.open(
             self.settings,
             embedder=embedder,
             runtime=runtime,
             client="the desktop app",
             on_wait=self._on_wait,
         )
+        if assistant.recovered and self._on_notice is not None:
+            self._on_notice(assistant.recovered)
+        return assistant
 
     def interrupt(self, role: Role) -> None:
         """Stop the answer the role's Assistant streams (from the GUI thread)."""
@@ -134,7 +139,9 @@ class AssistantSet:
     def successor(self, settings: Settings) -> AssistantSet:
         """Assistants for new settings that keep the embedding model when it still fits."""
         same = all(getattr(settings, f) == getattr(self.settings, f) for f in _EMBEDDING_FIELDS)
-        following = AssistantSet(settings, runtime=self._runtime, on_wait=self._on_wait)
+        following = AssistantSet(
+            settings, runtime=self._runtime, on_wait=self._on_wait, on_notice=self._on_notice
+        )
         if same and self._embedder is not None:
             following._embedder = self._embedder
         return following
@@ -228,6 +235,7 @@ class Lanes(QObject):
     """
 
     writer_waiting = Signal(object)  # str | None, from any lane's thread
+    recovered = Signal(str)  # what opening the data folder rebuilt (a lost index database)
 
     def __init__(
         self,
@@ -239,7 +247,11 @@ class Lanes(QObject):
     ) -> None:
         super().__init__(parent)
         self.assistants = AssistantSet(
-            settings, embedder=embedder, runtime=runtime, on_wait=self.writer_waiting.emit
+            settings,
+            embedder=embedder,
+            runtime=runtime,
+            on_wait=self.writer_waiting.emit,
+            on_notice=self.recovered.emit,
         )
         self.library = Lane("library", self.assistants, self)
         self.indexing = Lane("indexing", self.assistants, self)

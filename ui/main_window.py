@@ -42,9 +42,11 @@ from PySide6.QtWidgets import (
 from desk_assistant.api import (
     ChatInfo,
     Citation,
+    DamagedStore,
     DeskAssistantError,
     DiskFull,
     EmbeddingModelMismatch,
+    HealthReport,
     ModelLoadError,
     Settings,
     StoreError,
@@ -280,6 +282,9 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.lanes.writer_waiting.connect(self._writer_waiting)
+        self.lanes.recovered.connect(
+            lambda text: self.banners.show_banner("recovered", "info", text, [])
+        )
         self.library.collection_changed.connect(self._collection_changed)
         self.library.error.connect(self.report_error)
         # While the vector store's server is away, indexing is tried again now and then.
@@ -444,6 +449,9 @@ class MainWindow(QMainWindow):
             if answer == QMessageBox.StandardButton.Yes:
                 self.library.reindex(confirm=False)
             return
+        if isinstance(exc, DamagedStore):  # the way out is a repair: offered as a button
+            self.banners.show_banner("damaged", "error", message, [("Repair", self.repair)])
+            return
         if isinstance(exc, StoreError):
             self._report_store_error(message, exc)
             return
@@ -487,6 +495,21 @@ class MainWindow(QMainWindow):
         self.banners.remove("store")
         if not self.library.indexing:
             self.library.sync()
+
+    def repair(self) -> None:
+        """Repair the data folder (what ``doctor --repair`` does), in the indexing lane."""
+        collection = self.library.collection
+        self.status.setText("Repairing the data folder…")
+        job = self.lanes.indexing.call("repair", lambda a: a.doctor(collection, repair=True))
+        job.signals.finished.connect(self._repaired)
+        job.signals.errored.connect(self.report_error)
+
+    def _repaired(self, report: HealthReport) -> None:
+        done = [f.problem for f in report.findings if f.repaired]
+        text = "Repaired: " + "; ".join(done) if done else "Nothing needed repairing."
+        self.banners.show_banner("damaged", "info", text, [])
+        self._update_status()
+        self.library.refresh()
 
     def open_settings(self) -> None:
         dialog = SettingsDialog(self.lanes.settings, self)

@@ -28,7 +28,7 @@ from desk_assistant.cli.options import (
     say_waiting,
     settings_for,
 )
-from desk_assistant.cli.terminal import one_line, safe_stream, say
+from desk_assistant.cli.terminal import native_stderr_held, one_line, safe_stream, say
 
 if TYPE_CHECKING:
     from argparse import _SubParsersAction
@@ -195,12 +195,15 @@ class _VersionAction(argparse.Action):
 def _open(args: argparse.Namespace, **overrides: Any) -> Assistant:
     from desk_assistant.api import Assistant
 
-    return Assistant.open(
+    assistant = Assistant.open(
         settings_for(args, **overrides),
         client="desk-assistant",
         writer_wait=args.wait,
         on_wait=say_waiting,
     )
+    if assistant.recovered:
+        say(assistant.recovered)
+    return assistant
 
 
 def _ingest_events(args: argparse.Namespace, out: TextIO, events: Iterator[Any]) -> int:
@@ -462,7 +465,8 @@ def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
         print_json(report.to_json(), out)
     else:
         checked = ", ".join(f"{n} {what}" for what, n in report.checked.items())
-        out.write(f"Collection '{one_line(report.collection)}': checked {checked}.\n")
+        what = f"checked {checked}" if checked else "could not be checked"
+        out.write(f"Collection '{one_line(report.collection)}': {what}.\n")
         for finding in report.findings:
             state = "repaired" if finding.repaired else "found"
             out.write(f"  {state}: {finding.check}: {one_line(finding.problem)}\n")
@@ -512,6 +516,14 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace, TextIO], int]] = {
 }
 
 
+def _run(args: argparse.Namespace, out: TextIO) -> int:
+    command = COMMANDS[args.command]
+    if args.command in (None, "gui"):
+        return command(args, out)  # the window: its stderr is nobody's terminal
+    with native_stderr_held():
+        return command(args, out)
+
+
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     multiprocessing.freeze_support()  # a frozen parser worker starts here (Windows, macOS)
     parser = build_parser()
@@ -521,7 +533,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
 
     enforce_offline()
     try:
-        return COMMANDS[args.command](args, stream)
+        return _run(args, stream)
     except UsageError as exc:
         parser.print_usage(sys.stderr)
         say(f"error: {exc}")

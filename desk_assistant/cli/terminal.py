@@ -14,8 +14,12 @@ alone; single-line fields (paths, names) also escape those with :func:`one_line`
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import sys
+import tempfile
+from collections.abc import Iterator
 from typing import Any, TextIO, cast
 
 # Controls except tab and newline; DEL and C1; Arabic letter mark, LRM/RLM, the embedding
@@ -67,3 +71,57 @@ def say(message: str) -> None:
     """A message for the user on stderr, as ``desk-assistant: ...``, cleaned."""
     sys.stderr.write(f"desk-assistant: {clean(message)}\n")
     sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def native_stderr_held() -> Iterator[None]:
+    """Hold back what native code writes to the terminal while a command runs.
+
+    Chroma's Rust core reports a damaged store with a panic message written straight to
+    file descriptor 2 ("thread '<unnamed>' panicked at ..."), beside the command's own
+    message that already says what is wrong and what to do. For the command, descriptor 2
+    goes to a temporary file and ``sys.stderr`` to the terminal; afterwards what native
+    code wrote is passed on, without Rust panic reports.
+    """
+    try:
+        python_side = sys.stderr.fileno() == 2
+        sys.stderr.flush()
+        terminal = os.dup(2)
+    except (AttributeError, OSError, ValueError):  # no descriptor 2 (pythonw, a test)
+        yield
+        return
+    original = sys.stderr
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        if python_side:
+            sys.stderr = os.fdopen(
+                os.dup(terminal), "w", encoding=original.encoding, errors="backslashreplace"
+            )
+        try:
+            yield
+        finally:
+            if python_side:
+                sys.stderr.close()
+                sys.stderr = original
+            os.dup2(terminal, 2)
+            os.close(terminal)
+            held.seek(0)
+            rest = without_panics(held.read().decode("utf-8", "replace"))
+            if rest.strip():
+                sys.stderr.write(clean(rest))
+                sys.stderr.flush()
+
+
+def without_panics(text: str) -> str:
+    """``text`` without Rust panic reports (from "panicked at" to the "note:" line)."""
+    kept: list[str] = []
+    skipping = False
+    for line in text.splitlines(keepends=True):
+        if "panicked at" in line:
+            skipping = True
+        elif skipping and line.startswith("note:"):
+            skipping = False
+            continue
+        if not skipping:
+            kept.append(line)
+    return "".join(kept)
