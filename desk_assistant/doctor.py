@@ -198,6 +198,12 @@ def check_collection(parts: Parts, collection: str, *, repair: bool) -> HealthRe
     return HealthReport(collection, checked, tuple(findings))
 
 
+def _own_vectors(parts: Parts) -> str | None:
+    """The writer whose vectors this data folder checks: itself on a shared server (the
+    others' are theirs), anyone's in its own store."""
+    return parts.writer if parts.settings.chroma_url else None
+
+
 def _stored(
     parts: Parts, collection: str, *, repair: bool
 ) -> tuple[dict[str, VectorRecord], list[Finding]]:
@@ -206,9 +212,10 @@ def _stored(
     # On a shared server the vectors other clients wrote are theirs to check: this data
     # folder only compares (and restores or deletes) the ones it wrote. Its vectors from
     # before vectors carried a writer count as missing and are written again, now tagged.
-    writer = parts.writer if parts.settings.chroma_url else None
     try:
-        return {v.chunk_id: v for v in parts.store.stored(collection, writer=writer)}, []
+        return {
+            v.chunk_id: v for v in parts.store.stored(collection, writer=_own_vectors(parts))
+        }, []
     except DamagedStore as exc:
         problem = str(exc).split(". Nothing is lost")[0]
         if not repair:
@@ -294,12 +301,31 @@ def _check_metadata(
             )
         )
     if repair and (bare or stale):
-        ids = sorted(set(bare) | set(stale))
-        for start in range(0, len(ids), _BATCH):
-            batch = ids[start : start + _BATCH]
-            described = vector_metadata(manifest, collection, batch, shared=parts.store.shared)
-            parts.store.annotate(collection, list(described), list(described.values()))
+        describe_vectors(parts, collection, sorted(set(bare) | set(stale)))
     return findings
+
+
+def describe_vectors(parts: Parts, collection: str, ids: list[str]) -> None:
+    """Write beside each vector of ``ids`` what rebuilds its manifest rows (no embedding)."""
+    for start in range(0, len(ids), _BATCH):
+        batch = ids[start : start + _BATCH]
+        described = vector_metadata(parts.manifest, collection, batch, shared=parts.store.shared)
+        parts.store.annotate(collection, list(described), list(described.values()))
+
+
+def upgrade_data_folder(parts: Parts) -> int:
+    """A data folder an older version wrote has no record file and vectors without their
+    text: write the one and add the other (once), so that from now on a lost manifest can
+    be rebuilt. Returns the number of vectors described."""
+    manifest = parts.manifest
+    manifest.save_record()
+    described = 0
+    for collection in manifest.collections():
+        ours = parts.store.ids(collection.name, writer=_own_vectors(parts))
+        ids = sorted(manifest.all_chunk_ids(collection.name) & ours)
+        describe_vectors(parts, collection.name, ids)
+        described += len(ids)
+    return described
 
 
 def _stale_headers(

@@ -110,7 +110,7 @@ class Assistant:
         self._on_wait = on_wait
         self._interrupted = threading.Event()
         self.recovered: str | None = None  # what was rebuilt when this Assistant opened
-        self._restore_lost()
+        self._open_checks()
 
     @classmethod
     def open(
@@ -134,16 +134,28 @@ class Assistant:
             on_wait=on_wait,
         )
 
-    def _restore_lost(self) -> None:
-        """A manifest that lost collections the record lists (deleted, or emptied) is
-        rebuilt at once from the vector store and the record: nothing is embedded again,
-        and ``recovered`` says what came back. A damaged manifest is left to ``doctor``
-        (every intent says so)."""
+    def _open_checks(self) -> None:
+        """What opening a data folder may have to do first, once.
+
+        A manifest that lost collections the record lists (deleted, or emptied) is rebuilt
+        from the vector store and the record: nothing is embedded again, and ``recovered``
+        says what came back. A data folder an older version wrote (a manifest with
+        collections but no record) gets its record, and its vectors the text that makes
+        such a rebuild possible. A damaged manifest is left to ``doctor`` (every intent
+        says so).
+        """
+        manifest = self._parts.manifest
         try:
-            if not self._parts.manifest.lost_collections():
-                return
+            lost = manifest.lost_collections()
+            older = not lost and not manifest.record_path.exists() and manifest.collections()
         except DamagedStore:
             return
+        if lost:
+            self._rebuild_lost()
+        elif older:
+            self._upgrade()
+
+    def _rebuild_lost(self) -> None:
         from desk_assistant.restore import rebuild
 
         with self._writing("rebuild of the index"):
@@ -154,6 +166,24 @@ class Assistant:
                     f"The index database had lost {len(lost)} collection(s); rebuilt from the "
                     f"vector store and the data folder's record: {restored.describe()}."
                 )
+
+    def _upgrade(self) -> None:
+        from desk_assistant.doctor import upgrade_data_folder
+
+        if self._on_wait is not None:
+            self._on_wait(
+                "Adding the passages' text to the vector store (once, for data an older "
+                "version indexed)"
+            )
+        try:
+            with self._writing("upgrade of the data folder"):
+                if not self._parts.manifest.record_path.exists():
+                    upgrade_data_folder(self._parts)
+        except DamagedStore:
+            pass  # the intents and doctor say what is damaged; the upgrade waits for repair
+        finally:
+            if self._on_wait is not None:
+                self._on_wait(None)
 
     @contextmanager
     def _disk_guard(self, doing: str) -> Iterator[None]:

@@ -70,6 +70,8 @@ def settings_for(args: argparse.Namespace, **overrides: Any) -> Settings:
 
 
 def say_waiting(message: str | None) -> None:
-    """Tell the user on stderr that this command waits for another writer (once)."""
+    """Tell the user on stderr why this command takes longer: it waits for another writer
+    (once), or the data folder needs a one-time upgrade."""
     if message is not None:
-        say(f"{message} (Ctrl+C to stop waiting)")
+        waiting = message.startswith("Waiting")
+        say(f"{message} (Ctrl+C to stop waiting)" if waiting else f"{message}…")
