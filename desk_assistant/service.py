@@ -144,8 +144,8 @@ class Assistant:
         such a rebuild possible. A damaged manifest is left to ``doctor`` (every intent
         says so).
         """
-        manifest = self._parts.manifest
         try:
+            manifest = self._parts.manifest
             lost = manifest.lost_collections()
             older = not lost and not manifest.record_path.exists() and manifest.collections()
         except DamagedStore:

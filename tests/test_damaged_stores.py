@@ -222,3 +222,21 @@ def test_a_renamed_collection_comes_back_under_its_name_and_internal_id(
         assert parts.manifest.collection_key(name) == key
         assert parts.store.ids(name) == vectors
         assert assistant.search("notice period", name)[0].path.endswith("lease.md")
+
+
+def test_a_manifest_cut_in_half_cannot_even_be_opened_and_is_still_repaired(
+    tmp_path: Path, app_home: Path
+) -> None:
+    before = _indexed(tmp_path, app_home)
+    manifest = app_home / "manifest.sqlite3"
+    for leftover in app_home.glob("manifest.sqlite3-*"):
+        leftover.unlink()
+    with manifest.open("r+b") as handle:
+        handle.truncate(manifest.stat().st_size // 2)
+
+    with make_assistant(app_home) as assistant:  # opening it does not fail
+        with pytest.raises(DamagedStore):
+            assistant.status()
+        assert assistant.doctor(repair=True).healthy
+    with assistant_and_parts(app_home) as (assistant, parts):
+        assert _state(assistant, parts) == before
