@@ -537,3 +537,42 @@ def test_untrusted_text_is_shown_as_text_and_links_open_only_when_confirmed(
     assert window.viewer.stack.currentWidget() is window.viewer.message
     if window.viewer.pdf is not None:
         assert window.viewer.pdf.path is None
+
+
+def test_the_window_waits_for_another_writer_and_says_whom(
+    qtbot: QtBot, app_home: Path, docs: Path
+) -> None:
+    from test_writer_lock import hold_in_child
+
+    window = fake_window(qtbot, app_home)
+    child = hold_in_child(app_home, "desk-assistant sync")
+    try:
+        drop_files(window, [docs / "recipes.md"])
+        qtbot.waitUntil(
+            lambda: "Waiting for desk-assistant sync" in window.status.text(), timeout=30_000
+        )
+        assert "Waiting for desk-assistant sync" in window.library.progress.label.text()
+    finally:
+        child.kill()
+        child.wait()
+    wait_indexed(qtbot, window, 1)
+    qtbot.waitUntil(lambda: "Waiting" not in window.status.text(), timeout=10_000)
+
+
+def test_quitting_while_a_change_waits_for_another_writer_does_not_wait(
+    qtbot: QtBot, app_home: Path, docs: Path
+) -> None:
+    from test_writer_lock import hold_in_child
+
+    window = fake_window(qtbot, app_home)
+    child = hold_in_child(app_home, "desk-assistant sync")
+    try:
+        drop_files(window, [docs / "recipes.md"])
+        qtbot.waitUntil(lambda: "Waiting for" in window.status.text(), timeout=30_000)
+        window.library.remove(str(docs / "recipes.md"))  # queued behind the waiting ingest
+        started = time.monotonic()
+        window.close()
+        assert time.monotonic() - started < 10  # the waits were called off, not sat out
+    finally:
+        child.kill()
+        child.wait()

@@ -370,7 +370,6 @@ class MainWindow(QMainWindow):
         else:
             where = " (built-in)" if self._uses_builtin_model() else ""
         self.model_label.setText(f"Model: {model}{where}")
-        self.status.setText("Ready")
         self._update_status()
 
     def _models_failed(self, message: str, _exc: object) -> None:
