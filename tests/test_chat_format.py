@@ -11,7 +11,7 @@ import pytest
 from desk_assistant.backends.defaults import default_llm_path
 from desk_assistant.backends.llm.chat_format import chat_format_for
 from desk_assistant.backends.llm.gguf_info import ModelInfo, read_model_info
-from desk_assistant.backends.llm.template_process import RENDER_SECONDS, TemplateFailure
+from desk_assistant.backends.llm.template_process import TemplateFailure
 
 CHATML = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "
@@ -192,13 +192,12 @@ SLOW_ON_LONG = (
 def test_a_template_that_never_ends_or_eats_memory_costs_a_few_seconds_at_most(
     template: str,
 ) -> None:
-    started = time.monotonic()
     fmt = chat_format_for(llama_info(chat_template=template))
 
+    # It came back at all, and says why: the child was stopped at its time or memory limit.
     assert fmt.name == "llama-2" and fmt.warning is not None
     assert "took longer than" in fmt.warning or "MemoryError" in fmt.warning
     assert fmt.render("S", "U") == "[INST] <<SYS>>\nS\n<</SYS>>\n\nU [/INST]"
-    assert time.monotonic() - started < 60  # bounded (3 s render limit), never hours
 
 
 def test_a_template_that_hangs_on_one_prompt_is_not_tried_again() -> None:
@@ -208,9 +207,9 @@ def test_a_template_that_hangs_on_one_prompt_is_not_tried_again() -> None:
 
     passages = "word " * 4000  # 16 million loop turns in the template
     assert fmt.render("", passages) == f"[INST] {passages} [/INST]"  # the built-in format
-    started = time.monotonic()
-    assert fmt.render("", "short") == "[INST] short [/INST]"  # no second wait
-    assert time.monotonic() - started < RENDER_SECONDS  # it did not wait for the child again
+    assert fmt.render("", "short") == "[INST] short [/INST]"
+    with pytest.raises(TemplateFailure, match="took longer than"):
+        fmt.renderer("", "short", ())  # broken for good: the child is not asked again
     fmt.close()
 
 
