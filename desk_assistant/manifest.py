@@ -71,6 +71,18 @@ def read_record(home: Path) -> list[dict[str, Any]]:
     return [c for c in found if isinstance(c, dict) and isinstance(c.get("name"), str)]
 
 
+def _rename_rows(db: sqlite3.Connection, old: str, new: str) -> None:
+    """Rename a collection in every table (the foreign keys do not cascade updates); its
+    internal id stays, so its vectors and lexical index stay where they are."""
+    db.execute("PRAGMA defer_foreign_keys = ON")
+    db.execute(
+        "UPDATE collections SET name = ?, key = COALESCE(key, ?) WHERE name = ?",
+        (new, derived_key(old), old),
+    )
+    for table in ("contents", "sources", "roots", "excludes", "journal"):
+        db.execute(f"UPDATE {table} SET collection = ? WHERE collection = ?", (new, old))
+
+
 # Numbered migrations (see desk_assistant.sqlite_schema): never edit a released entry.
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -151,6 +163,21 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE contents ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]';
     """,
 )
+
+
+# A re-index is built beside the collection it replaces, in a collection named with this
+# prefix: no collection can be called so (names are printable), and listings skip it.
+STAGING_PREFIX = "\x1freindex:"
+
+
+def staging_name(name: str) -> str:
+    return STAGING_PREFIX + name
+
+
+def unstaged(name: str) -> str:
+    """The collection a name is, or was built for (the vector store notes the name a
+    collection had when it was made: a re-index's)."""
+    return name.removeprefix(STAGING_PREFIX)
 
 
 def derived_key(name: str) -> str:
@@ -278,7 +305,8 @@ class Manifest(SQLiteStore):
             "SELECT c.name, c.embedding_model, "
             "(SELECT COUNT(*) FROM sources s WHERE s.collection = c.name), "
             "(SELECT COALESCE(SUM(t.chunk_count), 0) FROM contents t WHERE t.collection = c.name) "
-            "FROM collections c ORDER BY c.name"
+            "FROM collections c WHERE substr(c.name, 1, ?) != ? ORDER BY c.name",
+            (len(STAGING_PREFIX), STAGING_PREFIX),
         ).fetchall()
         return [CollectionInfo(r[0], r[1], int(r[2]), int(r[3])) for r in rows]
 
@@ -286,14 +314,19 @@ class Manifest(SQLiteStore):
         """Rename in every table at once (the foreign keys do not cascade updates); the
         internal id stays, so the vectors and the lexical index stay where they are."""
         with self._tx() as db:
-            db.execute("PRAGMA defer_foreign_keys = ON")
-            db.execute(
-                "UPDATE collections SET name = ?, key = COALESCE(key, ?) WHERE name = ?",
-                (new, derived_key(old), old),
-            )
-            for table in ("contents", "sources", "roots", "excludes", "journal"):
-                db.execute(f"UPDATE {table} SET collection = ? WHERE collection = ?", (new, old))
+            _rename_rows(db, old, new)
         self.save_record()
+
+    def replace_collection(self, name: str, staged: str) -> str:
+        """``staged`` (a finished re-index of ``name``) becomes ``name`` in one step, with
+        its own internal id; returns the id of the index it replaced, whose vectors and
+        lexical index are left to delete."""
+        replaced = self.collection_key(name)
+        with self._tx() as db:
+            db.execute("DELETE FROM collections WHERE name = ?", (name,))  # cascades
+            _rename_rows(db, staged, name)
+        self.save_record()
+        return replaced
 
     def drop_collection(self, name: str) -> None:
         with self._tx() as db:
@@ -380,7 +413,8 @@ class Manifest(SQLiteStore):
         collections = []
         for name, key, model, dim, created in self._db.execute(
             "SELECT name, key, embedding_model, embedding_dim, created_at FROM collections "
-            "ORDER BY name"
+            "WHERE substr(name, 1, ?) != ? ORDER BY name",  # not a re-index in progress
+            (len(STAGING_PREFIX), STAGING_PREFIX),
         ).fetchall():
             followed = self._db.execute(
                 "SELECT path, added_at FROM roots WHERE collection = ? ORDER BY path", (name,)

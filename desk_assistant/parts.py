@@ -186,6 +186,13 @@ class Parts:
         self._lexical.pop(collection, None)
         self.store.forget(collection)
 
+    def retire_index(self, collection: str, key: str) -> None:
+        """Delete the index a re-index of ``collection`` replaced: its vectors and lexical
+        index, under the internal id ``key`` that no collection name maps to any more."""
+        self.forget_name(collection)
+        self.store.drop_key(key)
+        shutil.rmtree(self.paths.lexical / key, ignore_errors=True)
+
     def _lexical_folder(self, collection: str) -> Path:
         return self.paths.lexical / self.manifest.collection_key(collection)
 

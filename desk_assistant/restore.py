@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from desk_assistant.manifest import Manifest, derived_key, read_record
+from desk_assistant.manifest import Manifest, derived_key, read_record, unstaged
 from desk_assistant.parts import Parts
 from desk_assistant.store import VectorRecord
 from ingest.analysis import analyze
@@ -109,7 +109,15 @@ def collections_in_store(parts: Parts, record: Iterable[dict[str, Any]]) -> dict
     record's for the internal id, else the one the store noted when it made them) -> their
     internal id."""
     names = {str(c.get("key") or derived_key(c["name"])): c["name"] for c in record}
-    return {names.get(key, noted): key for key, noted in parts.store.collection_keys().items()}
+    stored = parts.store.collection_keys()
+
+    def staged(key: str) -> bool:  # made by a re-index the record does not name
+        return key not in names and stored[key] != unstaged(stored[key])
+
+    found: dict[str, str] = {}
+    for key in sorted(stored, key=staged):  # a re-index's partial copy comes last
+        found.setdefault(names.get(key, unstaged(stored[key])), key)
+    return found
 
 
 def restore_contents(

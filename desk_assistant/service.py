@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from desk_assistant.disk_space import disk_full, is_disk_full
 from desk_assistant.errors import DamagedStore, DeskAssistantError, DiskFull, NotFoundError
+from desk_assistant.manifest import staging_name
 from desk_assistant.parts import Parts
 from desk_assistant.paths import absolute
 from desk_assistant.records import (
@@ -35,7 +36,7 @@ from desk_assistant.records import (
 from desk_assistant.settings import Settings, collection_name
 from ingest.loaders import EXTENSIONS, LoadedText, LoaderError
 from ingest.sandbox import load_isolated, run_isolated
-from ingest.scan import Excludes
+from ingest.scan import Excludes, unreachable_root
 
 if TYPE_CHECKING:
     from desk_assistant.backends.embeddings import Embedder
@@ -356,15 +357,35 @@ class Assistant:
         return self._writes("reindex", lambda: self._reindex(collection))
 
     def _reindex(self, collection: str | None) -> Iterator[IngestEvent]:
+        """The new index is built beside the old one, which answers questions until the
+        new one is complete and takes its place in one step (before the summary is
+        reported). Stopped or killed half-way, the old index stays as it was; the next
+        re-index drops the partial copy."""
         name = self._collection(collection)
         manifest = self._parts.manifest
         roots = manifest.roots(name)
-        excludes = manifest.excludes(name)
-        if manifest.embedding_model(name) is not None:
-            self._drop_index(name)
-        self._parts.check_embedding_model(name, create=True)
-        manifest.set_excluded(name, excludes, excluded=True)
-        yield from self._ingest(roots, name)
+        if manifest.embedding_model(name) is None:
+            yield from self._ingest(roots, name)
+            return
+        known = manifest.known_files(name)
+        away = [why for root in roots if (why := unreachable_root(root, known))]
+        if away:
+            raise DeskAssistantError(
+                f"Cannot re-index '{name}' now: {away[0]}. Its documents there could not be "
+                "read again; re-index once it is back, or remove it from the collection."
+            )
+        staged = staging_name(name)
+        if manifest.embedding_model(staged) is not None:
+            self._drop_index(staged)
+        self._parts.check_embedding_model(staged, create=True)
+        manifest.follow(staged, roots)
+        manifest.set_excluded(staged, manifest.excludes(name), excluded=True)
+        for event in self._ingest(roots, staged):
+            if event.kind == "summary":
+                replaced = manifest.replace_collection(name, staged)
+                self._parts.forget_name(staged)
+                self._parts.retire_index(name, replaced)
+            yield event
 
     def doctor(self, collection: str | None = None, *, repair: bool = False) -> HealthReport:
         """Check (and optionally repair) manifest, vector store and lexical index."""

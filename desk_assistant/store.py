@@ -568,16 +568,29 @@ class ChromaStore:
             self._seen.pop(collection, None)
 
     def drop(self, collection: str) -> None:
-        """Delete a collection's vectors: on a shared server only the ones this data folder
-        wrote (the collection stays for its other clients), else the whole collection."""
-        if self.shared:
-            self.delete(collection, sorted(self.ids(collection, writer=self.writer)))
-            return
-        with self._calling(f"Cannot write to the vector store at {self.where}"):
-            name = self._key_of(collection)
+        """Delete a collection's vectors (see :meth:`drop_key`)."""
+        with self._guard:
             self._handles.pop(collection, None)
-            if name in {c.name for c in self._client.list_collections()}:
-                self._client.delete_collection(name)
+        self.drop_key(self._key_of(collection))
+
+    def drop_key(self, key: str) -> None:
+        """Delete the vectors kept under the internal id ``key`` (also one no collection
+        name maps to any more: the index a re-index replaced): on a shared server only the
+        ones this data folder wrote (the collection stays for its other clients), else the
+        whole collection."""
+        from chromadb.errors import NotFoundError
+
+        with self._calling(f"Cannot write to the vector store at {self.where}"):
+            try:
+                target = self._call(
+                    lambda: self._client.get_collection(key, embedding_function=None)
+                )
+            except NotFoundError:
+                return
+            if self.shared:
+                self._call(lambda: target.delete(where={"writer": self.writer}))
+            else:
+                self._call(lambda: self._client.delete_collection(key))
 
 
 def _http_client(url: str, token: str | None, ca_bundle: Path | None, wait: float) -> Any:

@@ -262,7 +262,7 @@ def _not_found(
     """Sort the known files under ``roots`` that the walk did not find into removed (gone
     or excluded) and unavailable (out of reach now)."""
     holding = {root for root in roots if any(_is_under(path, [root]) for path in known)}
-    absent = {root: why for root in holding if (why := _unreachable_root(root, known))}
+    absent = {root: why for root in holding if (why := unreachable_root(root, known))}
     result.reachable_roots = [r for r in roots if r not in absent]
     for path in known:
         if path in seen or not _is_under(path, roots):
@@ -282,7 +282,7 @@ def _not_found(
     result.skipped = [s for s in result.skipped if s.path not in absent]  # said per file
 
 
-def _unreachable_root(root: str, known: Mapping[str, KnownFile]) -> str | None:
+def unreachable_root(root: str, known: Mapping[str, KnownFile]) -> str | None:
     """Why the files known under a followed ``root`` cannot be reached now, or None.
 
     A followed folder that is not there is a drive or share that is not mounted (deleting
