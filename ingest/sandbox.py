@@ -281,6 +281,9 @@ class _Worker:
 
     def _run(self, task: ParseTask, progress: ProgressCallback | None) -> ParseResult:
         conn = self._conn or self._start()
+        if self.aborted:  # while the worker was starting: stop() found no process to kill
+            self.stop()
+            raise ParserStopped
         conn.send(task)
         deadline = time.monotonic() + self.timeout
         while conn.poll(max(0.0, deadline - time.monotonic())):
