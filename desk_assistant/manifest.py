@@ -30,7 +30,7 @@ from ingest.scan import KnownFile
 from ingest.types import Chunk, FileEntry
 
 RECORD_FILE = "library-record.json"
-RECORD_FORMAT = "desk-assistant library record"
+RECORD_FORMAT = "Desk Assistant library record"
 RECORD_VERSION = 1
 
 

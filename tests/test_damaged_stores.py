@@ -191,7 +191,7 @@ def test_an_unreadable_record_is_ignored_and_written_again(tmp_path: Path, app_h
         assert assistant.recovered is None and len(assistant.sources()) == 4
         assistant.exclude(["drafts"])
     assert '"drafts"' in record.read_text("utf-8")
-    assert '"format": "desk-assistant library record"' in record.read_text("utf-8")
+    assert '"format": "Desk Assistant library record"' in record.read_text("utf-8")
 
 
 @pytest.mark.parametrize("record", ["kept", "lost too"])
