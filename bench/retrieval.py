@@ -210,7 +210,7 @@ def scale_latency(
     assistant: Assistant, parts: Parts, corpus: Sequence[dict[str, str]], size: int
 ) -> Scores:
     """Latency over ``size`` synthetic chunks (random unit vectors, shuffled real words)."""
-    from desk_assistant.store import VectorChunk
+    from desk_assistant.store import chunk_metadata
     from ingest.analysis import analyze
     from ingest.types import Chunk, FileEntry
 
@@ -238,11 +238,9 @@ def scale_latency(
             ids = [cid for cid, _ in chunks]
             journal = parts.manifest.begin_write(collection, ids)
             entry = FileEntry(f"/synthetic/{start}.txt", 1, 1, "/synthetic")
-            records = [
-                VectorChunk(digest, None, entry.path, None, c.start, c.end, c.text, c.terms)
-                for _, c in chunks
-            ]
-            parts.store.write_chunks(collection, ids, vectors.astype(np.float32), records)
+            shared_path = entry.path if parts.store.shared else None
+            metadatas = [chunk_metadata(digest, c, shared_path=shared_path) for _, c in chunks]
+            parts.store.upsert(collection, ids, vectors.astype(np.float32), metadatas)
             parts.manifest.commit_content(
                 journal, collection, [entry], digest, fmt="text", pages=None, chunks=chunks
             )

@@ -5,7 +5,7 @@ what is measured is the servers' own work and the HTTP/JSON in between):
 
 * **Chroma server memory**: ``chroma run`` on an empty folder; its resident memory
   (``VmRSS``) before and after N chunks are written through the engine's own store
-  (``ChromaStore.write_chunks``, 2,000 per request, as ingestion writes them): random
+  (``ChromaStore.upsert``, 2,000 per request, as ingestion writes them): random
   unit vectors of all-MiniLM-L6-v2's 384 dimensions, each with what a shared server
   keeps beside it (its ~1,000-character text as the document, its BM25 terms, path,
   page and span). Memory is read after the searches below, so the HNSW index is loaded.
@@ -84,7 +84,7 @@ def _rss_mb(pid: int) -> float:
 
 
 def _chunks(count: int, seed: int) -> Iterator[tuple[list[str], np.ndarray, list[Any]]]:
-    from desk_assistant.store import VectorChunk
+    from ingest.types import Chunk
 
     rng = np.random.default_rng(seed)
     words = random.Random(seed)
@@ -97,14 +97,20 @@ def _chunks(count: int, seed: int) -> Iterator[tuple[list[str], np.ndarray, list
             text = " ".join(words.choice(WORDS) for _ in range(150))  # ~1,000 characters
             digest = f"{number:040x}"
             path = f"/home/team/docs/report-{number // 20}.pdf"
-            records.append(VectorChunk(digest, number % 30 + 1, path, None, 0, 1000, text, text))
+            records.append((digest, Chunk(0, text, number % 30 + 1, None, 0, 1000, text), path))
         yield [f"c-{number}" for number in range(start, start + size)], vectors, records
 
 
 def _fill(store: Any, count: int) -> float:
+    from desk_assistant.store import chunk_metadata
+
     started = time.perf_counter()
     for ids, vectors, records in _chunks(count, seed=count):
-        store.write_chunks("bench", ids, vectors, records)
+        metadatas = [
+            chunk_metadata(digest, chunk, shared_path=path if store.shared else None)
+            for digest, chunk, path in records
+        ]
+        store.upsert("bench", ids, vectors, metadatas)
     return time.perf_counter() - started
 
 

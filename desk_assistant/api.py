@@ -32,7 +32,9 @@ from typing import TYPE_CHECKING, Any
 from desk_assistant import __version__, export
 from desk_assistant.credentials import keyring_available, store_secret
 from desk_assistant.errors import (
+    DamagedStore,
     DeskAssistantError,
+    DiskFull,
     EmbeddingModelMismatch,
     ModelLoadError,
     NotFoundError,
@@ -63,7 +65,7 @@ from desk_assistant.records import (
     Token,
     exchanges,
 )
-from desk_assistant.service import Assistant, read_sections, supported_suffixes
+from desk_assistant.service import Assistant, check_pdf, read_sections, supported_suffixes
 from desk_assistant.settings import (
     COLLECTION_NAME_LENGTH,
     RuntimeName,
@@ -73,6 +75,7 @@ from desk_assistant.settings import (
     update_settings,
 )
 from desk_assistant.watch import changes, followed_reader, watch
+from desk_assistant.writer_lock import WriterBusy
 
 if TYPE_CHECKING:
     # Only a type: its module loads numpy, which `status` and `--help` never need.
@@ -146,7 +149,9 @@ __all__ = [
     "Choice",
     "Citation",
     "CollectionInfo",
+    "DamagedStore",
     "DeskAssistantError",
+    "DiskFull",
     "EmbeddingModelMismatch",
     "Finding",
     "FitReport",
@@ -181,9 +186,11 @@ __all__ = [
     "SummaryProgress",
     "Token",
     "UseResult",
+    "WriterBusy",
     "__version__",
     "changes",
     "check_model",
+    "check_pdf",
     "check_server",
     "choices",
     "choose_home",

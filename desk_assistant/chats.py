@@ -7,7 +7,9 @@ only marks it, so the app can offer undo.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -50,6 +52,11 @@ TITLE_LENGTH = 60
 
 
 class ChatStore(SQLiteStore):
+    REPAIR = (
+        "A repair moves it aside and copies every chat that can still be read into a new "
+        "one (the damaged file is kept)."
+    )
+
     def __init__(self, path: Path) -> None:
         super().__init__(path, MIGRATIONS, "chat history")
 
@@ -153,6 +160,41 @@ class ChatStore(SQLiteStore):
                 ),
             )
             db.execute("UPDATE chats SET updated_at = ? WHERE id = ?", (now, chat_id))
+
+    def copy_chat(self, source: sqlite3.Connection, chat_id: int) -> int:
+        """Copy chat ``chat_id`` and the messages of it that can be read from ``source`` (a
+        damaged history) into this one; 1 if it was copied, 0 if nothing could be read."""
+        try:
+            chat = source.execute(
+                "SELECT title, collection, created_at, updated_at, deleted_at FROM chats "
+                "WHERE id = ?",
+                (chat_id,),
+            ).fetchone()
+        except sqlite3.DatabaseError:
+            return 0
+        if chat is None:
+            return 0
+        messages: list[tuple[object, ...]] = []
+        with contextlib.suppress(sqlite3.DatabaseError):  # the messages up to a damaged page
+            messages.extend(
+                source.execute(
+                    "SELECT role, text, citations, grounded, stopped, model, created_at "
+                    "FROM messages WHERE chat_id = ? ORDER BY id",
+                    (chat_id,),
+                )
+            )
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO chats (id, title, collection, created_at, updated_at, deleted_at) "
+                "VALUES (?,?,?,?,?,?)",
+                (chat_id, *chat),
+            )
+            db.executemany(
+                "INSERT INTO messages (chat_id, role, text, citations, grounded, stopped, "
+                "model, created_at) VALUES (?,?,?,?,?,?,?,?)",
+                [(chat_id, *message) for message in messages],
+            )
+        return 1
 
     def messages(self, chat_id: int) -> list[Message]:
         rows = self._db.execute(

@@ -8,10 +8,11 @@ in ``command`` and the CLI adds it; where the window can offer the way out as a 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 # What the window can do about an error, offered as a button next to the message.
-Action = Literal["add-model-file", "reindex", "choose-model"]
+Action = Literal["add-model-file", "reindex", "choose-model", "repair"]
 
 
 class DeskAssistantError(Exception):
@@ -47,6 +48,19 @@ class StoreError(DeskAssistantError):
 class StoreUnavailable(StoreError):
     """The vector store's server cannot be reached now (down, restarting, overloaded);
     the same work can be done again once it is back."""
+
+
+class DamagedStore(StoreError):
+    """A database or the vector store of the data folder cannot be read as it is: a repair
+    moves it aside and rebuilds it from what the data folder keeps elsewhere."""
+
+    def __init__(self, message: str, *, path: Path) -> None:
+        super().__init__(message, command="desk-assistant doctor --repair", action="repair")
+        self.path = path
+
+
+class DiskFull(StoreError):
+    """A write failed because the disk (or the user's quota) is full; nothing was lost."""
 
 
 class NotFoundError(DeskAssistantError):

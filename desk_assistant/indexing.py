@@ -9,7 +9,8 @@ index. :func:`recover` undoes whatever a killed run left between those steps.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Generator, Iterable, Iterator
+import time
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +20,7 @@ import numpy as np
 from desk_assistant.manifest import Manifest
 from desk_assistant.parts import Parts
 from desk_assistant.records import FileOutcome, IngestEvent
-from desk_assistant.store import VectorChunk
+from desk_assistant.store import Metadata, chunk_metadata, content_header
 from ingest.loaders import is_supported
 from ingest.progress import FileProgress
 from ingest.sandbox import ParseFailure, ParseTask
@@ -29,7 +30,40 @@ from ingest.types import FileEntry, ParsedDocument
 if TYPE_CHECKING:
     from desk_assistant.lexical import LexicalIndex
 
-OUTCOMES = ("added", "updated", "unchanged", "removed", "failed", "skipped")
+
+def _source(entry: FileEntry) -> dict[str, str | int]:
+    return {"path": entry.path, "root": entry.root, "size": entry.size, "mtime_ns": entry.mtime_ns}
+
+
+def vector_metadata(
+    manifest: Manifest, collection: str, ids: Sequence[str], *, shared: bool = False
+) -> dict[str, Metadata]:
+    """What the vector store keeps beside each of ``ids``, made from the manifest: the
+    chunk's own metadata, and on each content's first chunk its header (its files); on a
+    ``shared`` server also the chunk's path and terms."""
+    model = manifest.embedding_model(collection)
+    embedder = model[0] if model else ""
+    rows = manifest.chunk_rows(ids)
+    facts = manifest.content_facts({row.content_id for row in rows if row.chunk.index == 0})
+    found: dict[str, Metadata] = {}
+    for row in rows:
+        data = chunk_metadata(row.content_hash, row.chunk, shared_path=row.path if shared else None)
+        fact = facts.get(row.content_id) if row.chunk.index == 0 else None
+        if fact is not None:
+            data |= content_header(
+                fmt=fact.format,
+                pages=fact.pages,
+                chunk_count=fact.chunk_count,
+                indexed_at=fact.indexed_at,
+                warnings=fact.warnings,
+                sources=fact.sources,
+                embedder=embedder,
+            )
+        found[row.id] = data
+    return found
+
+
+OUTCOMES = ("added", "updated", "unchanged", "removed", "failed", "skipped", "unavailable")
 
 
 def chunk_id(collection: str, content_hash: str, index: int, writer: str) -> str:
@@ -56,6 +90,8 @@ class _Run:
     total: int = 0
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
     done: int = 0
+    # Contents whose files change in this run: their headers in the store are rewritten.
+    relinked: set[int] = field(default_factory=set)
 
     def event(
         self,
@@ -64,6 +100,7 @@ class _Run:
         reason: str | None = None,
         chunks: int = 0,
         pages: int | None = None,
+        warnings: tuple[str, ...] = (),
     ) -> IngestEvent:
         self.counts[outcome] += 1
         if outcome in ("added", "updated", "failed"):
@@ -77,6 +114,7 @@ class _Run:
             pages=pages,
             done=self.done,
             total=self.total,
+            warnings=warnings,
         )
 
 
@@ -95,7 +133,11 @@ class Indexer:
     # the write protocol --------------------------------------------------------------
 
     def recover(self) -> int:
-        """Undo vector writes a killed run never committed, then collect orphans."""
+        """Undo vector writes a killed run never committed, then collect orphans.
+
+        Called only by the holder of the data folder's writer lock: every writer that is
+        alive has then finished its writes, so each journal row left is a dead one's.
+        """
         pending = self.manifest.pending()
         for write in pending:
             committed = self.manifest.all_chunk_ids(write.collection)
@@ -130,13 +172,15 @@ class Indexer:
         removed: Iterable[str] = (),
         added: list[tuple[str, str]] | None = None,
     ) -> None:
-        """Mirror a just-committed change in the lexical index. When the manifest moved by
-        more than this one change (another process wrote to it), the index is marked stale
-        and rebuilt on its next use instead."""
+        """Mirror a just-committed change in the lexical index (and tell the vector store
+        its view is still current). When the manifest moved by more than this one change
+        (another process wrote to it), the index is marked stale and rebuilt on its next
+        use instead."""
+        generation = self.manifest.generation(run.collection)
+        self.parts.store.advanced(run.collection, generation)
         index = run.index
         if index is None or index.generation is None:
             return
-        generation = self.manifest.generation(run.collection)
         if generation != index.generation + 1:
             index.generation = None
             return
@@ -153,14 +197,21 @@ class Indexer:
             for c in document.chunks
         ]
         journal = self.manifest.begin_write(run.collection, ids)
-        path = wanted.entries[0][0].path
-        records = [
-            VectorChunk(
-                document.content_hash, c.page, path, c.heading, c.start, c.end, c.text, c.terms
-            )
+        shared_path = wanted.entries[0][0].path if self.parts.store.shared else None
+        metadatas = [
+            chunk_metadata(document.content_hash, c, shared_path=shared_path)
             for c in document.chunks
         ]
-        self.parts.store.write_chunks(run.collection, ids, vectors, records)
+        metadatas[0] |= content_header(
+            fmt=document.format,
+            pages=document.pages,
+            chunk_count=len(ids),
+            indexed_at=time.time(),
+            warnings=document.warnings,
+            sources=[_source(entry) for entry, _ in wanted.entries],
+            embedder=self.parts.embedder.model_id,  # the model that just embedded them
+        )
+        self.parts.store.upsert(run.collection, ids, vectors, metadatas)
         self.manifest.commit_content(
             journal,
             run.collection,
@@ -169,6 +220,7 @@ class Indexer:
             fmt=document.format,
             pages=document.pages,
             chunks=list(zip(ids, document.chunks, strict=True)),
+            warnings=document.warnings,
         )
         self._track(run, added=[(i, c.terms) for i, c in zip(ids, document.chunks, strict=True)])
 
@@ -207,7 +259,13 @@ class Indexer:
             sizes=tuple(entry.size for entry in queued),
             counts={"unchanged": run.counts["unchanged"]},
         )
+        changing = [entry.path for entry, _ in (*work.added, *work.changed)] + work.removed
+        run.relinked |= self.manifest.contents_of(collection, changing)
         try:
+            self.manifest.mark_available(collection, work.reachable_roots)
+            self.manifest.mark_unavailable(collection, work.unavailable)
+            for path, reason in work.unavailable:
+                yield run.event(path, "unavailable", reason)
             for entry, _digest in work.touched:
                 self.manifest.refresh_stat(collection, entry)
             for skip in work.skipped:
@@ -223,15 +281,29 @@ class Indexer:
 
     def remove(self, paths: Iterable[str], collection: str) -> None:
         run = _Run(collection, index=self.parts.lexical(collection))
+        paths = list(paths)
+        run.relinked |= self.manifest.contents_of(collection, paths)
         for path in paths:
             self.manifest.remove_source(collection, path)
         self._finish(run)
 
     def _finish(self, run: _Run) -> None:
         self.collect_garbage(run)
+        self._rewrite_headers(run)
         index = run.index
         if index is not None and index.generation == self.manifest.generation(run.collection):
             index.save()
+
+    def _rewrite_headers(self, run: _Run) -> None:
+        """The contents that gained or lost a file keep their file list in the store up to
+        date (a crash before this leaves it stale; the next sync and doctor fix it)."""
+        ids = self.manifest.first_chunk_ids(run.relinked)  # collected contents are gone
+        if ids:
+            described = vector_metadata(
+                self.manifest, run.collection, ids, shared=self.parts.store.shared
+            )
+            self.parts.store.annotate(run.collection, list(described), list(described.values()))
+        run.relinked.clear()
 
     def _relink(
         self, run: _Run, work: ScanPlan
@@ -252,6 +324,7 @@ class Indexer:
                     item.entries.append((entry, outcome))
                     continue
                 self.manifest.link_source(run.collection, [entry], digest, existing)
+                run.relinked.add(existing)
                 yield run.event(entry.path, outcome, "same content as an indexed file")
         return wanted
 
@@ -302,7 +375,13 @@ class Indexer:
             self._store(run, item, document, vectors[offset : offset + size])
             offset += size
             for entry, outcome in item.entries:
-                yield run.event(entry.path, outcome, chunks=size, pages=document.pages)
+                yield run.event(
+                    entry.path,
+                    outcome,
+                    chunks=size,
+                    pages=document.pages,
+                    warnings=document.warnings,
+                )
 
     def _embed(self, documents: list[ParsedDocument]) -> Generator[IngestEvent, None, np.ndarray]:
         """The documents' chunk vectors, in order, computed one embedding batch at a time:

@@ -18,9 +18,13 @@ with the manifest generation it reflects and rebuilt from the manifest's stored 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import secrets
 import shutil
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -37,6 +41,17 @@ B = 0.75
 _MAX_SEGMENTS = 8
 _MAX_DEAD_FRACTION = 0.25
 _META = "index.json"
+
+
+_STALE_SECONDS = 3600.0  # staging folders older than this were left by killed writers
+
+
+def _sweep(parent: Path, name: str) -> None:
+    """Delete staging and retired folders that killed writers left behind."""
+    for leftover in parent.glob(f".{name}.*-*"):
+        with contextlib.suppress(OSError):
+            if time.time() - leftover.stat().st_mtime > _STALE_SECONDS:
+                shutil.rmtree(leftover, ignore_errors=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,11 +279,20 @@ class LexicalIndex:
     # persistence ---------------------------------------------------------------------
 
     def save(self) -> None:
-        """Write the index atomically (new folder, then rename) with its generation."""
+        """Write the index atomically (new folder, then rename) with its generation.
+
+        Several writers may save the same collection's index at once (the window's lanes,
+        another process that rebuilt it): every staging and retired folder has a name of
+        its own, and a save that finds another's index put in place first keeps that one
+        (both describe a committed manifest; the loader checks the generation).
+        """
         if self.generation is None:
             return
-        self.folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=self.folder.parent, prefix=".lexical-"))
+        parent, name = self.folder.parent, self.folder.name
+        parent.mkdir(parents=True, exist_ok=True)
+        _sweep(parent, name)
+        staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{name}.new-"))
+        token = secrets.token_hex(8)  # ties the files of one save together
         vocab = sorted(self._vocab, key=self._vocab.__getitem__)
         segments = []
         for number, s in enumerate(self._segments):
@@ -279,15 +303,18 @@ class LexicalIndex:
                 rows=s.rows,
                 tfs=s.tfs,
                 alive=s.alive,
+                token=np.array(token),
             )
             segments.append(s.ids)
-        meta = {"generation": self.generation, "vocab": vocab, "segments": segments}
+        meta = {"generation": self.generation, "vocab": vocab, "segments": segments, "token": token}
         (staging / _META).write_text(json.dumps(meta), encoding="utf-8")
-        retired = self.folder.with_name(self.folder.name + ".old")
-        shutil.rmtree(retired, ignore_errors=True)
-        if self.folder.exists():
+        retired = parent / f".{name}.old-{os.getpid()}-{token}"
+        with contextlib.suppress(FileNotFoundError):
             self.folder.rename(retired)
-        staging.rename(self.folder)
+        try:
+            staging.rename(self.folder)
+        except OSError:  # another writer's index took the place in between: keep it
+            shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(retired, ignore_errors=True)
 
     def load(self) -> bool:
@@ -297,6 +324,8 @@ class LexicalIndex:
             segments = []
             for number, ids in enumerate(meta["segments"]):
                 with np.load(self.folder / f"segment-{number}.npz") as arrays:
+                    if str(arrays["token"]) != meta["token"]:
+                        return False  # the folder was replaced while it was being read
                     segments.append(
                         _Segment(
                             list(ids),

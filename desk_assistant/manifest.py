@@ -21,11 +21,67 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from desk_assistant.atomic import write_json
 from desk_assistant.records import CollectionInfo, SourceInfo
 from desk_assistant.sqlite_schema import SQLiteStore
 from ingest.scan import KnownFile
 from ingest.types import Chunk, FileEntry
+
+RECORD_FILE = "library-record.json"
+RECORD_FORMAT = "Desk Assistant library record"
+RECORD_VERSION = 1
+
+
+def record_document(collections: list[dict[str, Any]]) -> dict[str, Any]:
+    """The record file's content: self-describing, so a person (or a later version) finding
+    it beside a damaged data folder knows what it is."""
+    from desk_assistant import __version__
+
+    return {
+        "format": RECORD_FORMAT,
+        "schema_version": RECORD_VERSION,
+        "about": (
+            "What Desk Assistant cannot rebuild from your files: the collections (the name "
+            "you gave each, and the internal id its vectors are kept under), the files "
+            "and folders each follows and what each excludes. If the index database "
+            "(manifest.sqlite3) is lost or damaged, it is rebuilt from this record and the "
+            "vector store (chroma/), which keeps every passage with its file and page."
+        ),
+        "written_by": f"Desk Assistant {__version__}",
+        "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "manifest_schema": len(MIGRATIONS),
+        "collections": collections,
+    }
+
+
+def read_record(home: Path) -> list[dict[str, Any]]:
+    """The collections the record file lists ([] when it is missing or unreadable: it is
+    a safety copy, and the vector store still names its collections)."""
+    try:
+        data = json.loads((home / RECORD_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(data, dict) or data.get("format") != RECORD_FORMAT:
+        return []
+    found = data.get("collections")
+    if not isinstance(found, list):
+        return []
+    return [c for c in found if isinstance(c, dict) and isinstance(c.get("name"), str)]
+
+
+def _rename_rows(db: sqlite3.Connection, old: str, new: str) -> None:
+    """Rename a collection in every table (the foreign keys do not cascade updates); its
+    internal id stays, so its vectors and lexical index stay where they are."""
+    db.execute("PRAGMA defer_foreign_keys = ON")
+    db.execute(
+        "UPDATE collections SET name = ?, key = COALESCE(key, ?) WHERE name = ?",
+        (new, derived_key(old), old),
+    )
+    for table in ("contents", "sources", "roots", "excludes", "journal"):
+        db.execute(f"UPDATE {table} SET collection = ? WHERE collection = ?", (new, old))
+
 
 # Numbered migrations (see desk_assistant.sqlite_schema): never edit a released entry.
 MIGRATIONS: tuple[str, ...] = (
@@ -101,7 +157,27 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE collections ADD COLUMN key TEXT;
     CREATE UNIQUE INDEX collections_by_key ON collections(key);
     """,
+    # 4: what the loader could not read of a file (unreadable pages, an OCR budget hit),
+    # as a JSON list, shown beside the file instead of being dropped
+    """
+    ALTER TABLE contents ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]';
+    """,
 )
+
+
+# A re-index is built beside the collection it replaces, in a collection named with this
+# prefix: no collection can be called so (names are printable), and listings skip it.
+STAGING_PREFIX = "\x1freindex:"
+
+
+def staging_name(name: str) -> str:
+    return STAGING_PREFIX + name
+
+
+def unstaged(name: str) -> str:
+    """The collection a name is, or was built for (the vector store notes the name a
+    collection had when it was made: a re-index's)."""
+    return name.removeprefix(STAGING_PREFIX)
 
 
 def derived_key(name: str) -> str:
@@ -128,15 +204,26 @@ class ChunkRow:
 
 @dataclass(frozen=True, slots=True)
 class StoredChunk:
+    """A chunk as stored, with its content: what its vector's metadata is made from."""
+
     id: str
+    content_id: int
     content_hash: str
-    page: int | None
-    text: str
+    chunk: Chunk
     path: str  # the first path that shows it ("" when none does any more)
-    heading: str | None
-    start: int
-    end: int
-    terms: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContentFacts:
+    """A content's own facts and the files that show it (its header in the vector store)."""
+
+    content_hash: str
+    format: str | None
+    pages: int | None
+    chunk_count: int
+    indexed_at: float
+    warnings: tuple[str, ...]
+    sources: tuple[dict[str, str | int], ...]  # path, root, size, mtime_ns
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +246,11 @@ class Orphan:
 class Manifest(SQLiteStore):
     """Thin typed access to the manifest database; one connection per thread of use."""
 
+    REPAIR = (
+        "Nothing is lost: a repair moves it aside and rebuilds it from the vector store, "
+        "which keeps every passage with its file, page and folder."
+    )
+
     def __init__(self, path: Path) -> None:
         super().__init__(path, MIGRATIONS, "index database")
 
@@ -170,19 +262,37 @@ class Manifest(SQLiteStore):
         ).fetchone()
         return None if row is None or row[0] is None else (row[0], int(row[1]))
 
-    def ensure_collection(self, name: str, embedding_model: str, dim: int) -> None:
+    def ensure_collection(
+        self,
+        name: str,
+        embedding_model: str,
+        dim: int,
+        created_at: float | None = None,
+        key: str | None = None,
+    ) -> None:
+        """Make the collection unless it exists; ``created_at`` and ``key`` (its internal
+        id) are given when it is rebuilt from the record and the vector store."""
         with self._tx() as db:
             if db.execute("SELECT 1 FROM collections WHERE name = ?", (name,)).fetchone():
                 return
-            key = derived_key(name)
+            key = key or derived_key(name)
             # A renamed collection keeps its id: the name it had may come back as another.
             while db.execute("SELECT 1 FROM collections WHERE key = ?", (key,)).fetchone():
                 key = f"{derived_key(name)}-{secrets.token_hex(3)}"
             db.execute(
                 "INSERT INTO collections (name, key, embedding_model, embedding_dim, created_at) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (name, key, embedding_model, dim, time.time()),
+                (name, key, embedding_model, dim, created_at or time.time()),
             )
+        self.save_record()
+
+    def set_embedding_model(self, name: str, embedding_model: str, dim: int) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE collections SET embedding_model = ?, embedding_dim = ? WHERE name = ?",
+                (embedding_model, dim, name),
+            )
+        self.save_record()
 
     def collection_key(self, name: str) -> str:
         """The collection's internal id (for the vector store and the lexical index), which
@@ -195,7 +305,8 @@ class Manifest(SQLiteStore):
             "SELECT c.name, c.embedding_model, "
             "(SELECT COUNT(*) FROM sources s WHERE s.collection = c.name), "
             "(SELECT COALESCE(SUM(t.chunk_count), 0) FROM contents t WHERE t.collection = c.name) "
-            "FROM collections c ORDER BY c.name"
+            "FROM collections c WHERE substr(c.name, 1, ?) != ? ORDER BY c.name",
+            (len(STAGING_PREFIX), STAGING_PREFIX),
         ).fetchall()
         return [CollectionInfo(r[0], r[1], int(r[2]), int(r[3])) for r in rows]
 
@@ -203,17 +314,24 @@ class Manifest(SQLiteStore):
         """Rename in every table at once (the foreign keys do not cascade updates); the
         internal id stays, so the vectors and the lexical index stay where they are."""
         with self._tx() as db:
-            db.execute("PRAGMA defer_foreign_keys = ON")
-            db.execute(
-                "UPDATE collections SET name = ?, key = COALESCE(key, ?) WHERE name = ?",
-                (new, derived_key(old), old),
-            )
-            for table in ("contents", "sources", "roots", "excludes", "journal"):
-                db.execute(f"UPDATE {table} SET collection = ? WHERE collection = ?", (new, old))
+            _rename_rows(db, old, new)
+        self.save_record()
+
+    def replace_collection(self, name: str, staged: str) -> str:
+        """``staged`` (a finished re-index of ``name``) becomes ``name`` in one step, with
+        its own internal id; returns the id of the index it replaced, whose vectors and
+        lexical index are left to delete."""
+        replaced = self.collection_key(name)
+        with self._tx() as db:
+            db.execute("DELETE FROM collections WHERE name = ?", (name,))  # cascades
+            _rename_rows(db, staged, name)
+        self.save_record()
+        return replaced
 
     def drop_collection(self, name: str) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM collections WHERE name = ?", (name,))
+        self.save_record()
 
     def generation(self, collection: str) -> int:
         """A counter bumped by every change of chunks, so derived indexes know they are stale."""
@@ -232,16 +350,20 @@ class Manifest(SQLiteStore):
 
     def follow(self, collection: str, paths: Iterable[str]) -> None:
         with self._tx() as db:
-            db.executemany(
+            cursor = db.executemany(
                 "INSERT OR IGNORE INTO roots (collection, path, added_at) VALUES (?, ?, ?)",
                 [(collection, path, time.time()) for path in paths],
             )
+        if cursor.rowcount:
+            self.save_record()
 
     def unfollow(self, collection: str, path: str) -> bool:
         with self._tx() as db:
             cursor = db.execute(
                 "DELETE FROM roots WHERE collection = ? AND path = ?", (collection, path)
             )
+        if cursor.rowcount:
+            self.save_record()
         return cursor.rowcount > 0
 
     def roots(self, collection: str) -> list[str]:
@@ -268,6 +390,47 @@ class Manifest(SQLiteStore):
                     "DELETE FROM excludes WHERE collection = ? AND pattern = ?",
                     [(collection, p) for p in patterns],
                 )
+        self.save_record()
+
+    # the record of what cannot be rebuilt ------------------------------------------
+
+    @property
+    def record_path(self) -> Path:
+        return self.path.parent / RECORD_FILE
+
+    def lost_collections(self) -> list[str]:
+        """Collections the record file lists that this manifest does not know: it was
+        deleted or emptied (deleting a collection takes it out of the record too). Cheap:
+        no vector store is opened."""
+        record = read_record(self.path.parent)
+        known = {c.name for c in self.collections()} if record else set()
+        return [c["name"] for c in record if c["name"] not in known]
+
+    def save_record(self) -> None:
+        """Write the collections, their followed paths and exclusions beside the manifest:
+        what no file and no vector can give back if the manifest is lost. Called after
+        every change of them (by the data folder's one writer)."""
+        collections = []
+        for name, key, model, dim, created in self._db.execute(
+            "SELECT name, key, embedding_model, embedding_dim, created_at FROM collections "
+            "WHERE substr(name, 1, ?) != ? ORDER BY name",  # not a re-index in progress
+            (len(STAGING_PREFIX), STAGING_PREFIX),
+        ).fetchall():
+            followed = self._db.execute(
+                "SELECT path, added_at FROM roots WHERE collection = ? ORDER BY path", (name,)
+            ).fetchall()
+            collections.append(
+                {
+                    "name": name,  # the display name the user gave it
+                    "key": key or derived_key(name),  # its internal id: names its vectors
+                    "embedding_model": model,
+                    "embedding_dim": dim,
+                    "created_at": created,
+                    "followed": [{"path": p, "added_at": at} for p, at in followed],
+                    "excludes": self.excludes(name),
+                }
+            )
+        write_json(self.record_path, record_document(collections))
 
     # sources ---------------------------------------------------------------------
 
@@ -281,12 +444,24 @@ class Manifest(SQLiteStore):
     def sources(self, collection: str) -> list[SourceInfo]:
         rows = self._db.execute(
             "SELECT s.path, s.status, s.error, t.format, t.pages, COALESCE(t.chunk_count, 0), "
-            "s.size, s.updated_at FROM sources s LEFT JOIN contents t ON t.id = s.content_id "
+            "s.size, s.updated_at, COALESCE(t.warnings, '[]') "
+            "FROM sources s LEFT JOIN contents t ON t.id = s.content_id "
             "WHERE s.collection = ? ORDER BY s.path",
             (collection,),
         ).fetchall()
         return [
-            SourceInfo(r[0], collection, r[1], r[2], r[3], r[4], int(r[5]), int(r[6]), r[7])
+            SourceInfo(
+                r[0],
+                collection,
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                int(r[5]),
+                int(r[6]),
+                r[7],
+                tuple(json.loads(r[8])),
+            )
             for r in rows
         ]
 
@@ -361,6 +536,29 @@ class Manifest(SQLiteStore):
                 (entry.size, entry.mtime_ns, collection, entry.path),
             )
 
+    def mark_unavailable(self, collection: str, items: Iterable[tuple[str, str]]) -> None:
+        """Indexed files that cannot be reached now, with the reason: their content stays
+        indexed (and citable) until they are back or removed."""
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE sources SET status = 'unavailable', error = ? "
+                "WHERE collection = ? AND path = ? AND content_id IS NOT NULL",
+                [(reason, collection, path) for path, reason in items],
+            )
+
+    def mark_available(self, collection: str, roots: Iterable[str]) -> None:
+        """The files under ``roots`` (which are there again) count as indexed again; a scan
+        of them then finds each unchanged, changed or gone as usual."""
+        with self._tx() as db:
+            for root in roots:
+                folder = root.rstrip("/\\") + "/"
+                db.execute(
+                    "UPDATE sources SET status = 'indexed', error = NULL "
+                    "WHERE collection = ? AND status = 'unavailable' "
+                    "AND (path = ? OR substr(path, 1, ?) = ?)",
+                    (collection, root, len(folder), folder),
+                )
+
     def remove_source(self, collection: str, path: str) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM sources WHERE collection = ? AND path = ?", (collection, path))
@@ -379,7 +577,7 @@ class Manifest(SQLiteStore):
 
     def commit_content(
         self,
-        journal_id: int,
+        journal_id: int | None,
         collection: str,
         entries: Iterable[FileEntry],
         content_hash: str,
@@ -387,13 +585,24 @@ class Manifest(SQLiteStore):
         fmt: str | None,
         pages: int | None,
         chunks: Sequence[tuple[str, Chunk]],
+        warnings: Sequence[str] = (),
+        indexed_at: float | None = None,
     ) -> None:
-        """Store new content with its chunks and point ``entries`` at it, atomically."""
+        """Store new content with its chunks and point ``entries`` at it, atomically (and
+        drop the journal row ``journal_id``: None when restoring what is already stored)."""
         with self._tx() as db:
             cursor = db.execute(
                 "INSERT INTO contents (collection, content_hash, format, pages, chunk_count, "
-                "indexed_at) VALUES (?,?,?,?,?,?)",
-                (collection, content_hash, fmt, pages, len(chunks), time.time()),
+                "indexed_at, warnings) VALUES (?,?,?,?,?,?,?)",
+                (
+                    collection,
+                    content_hash,
+                    fmt,
+                    pages,
+                    len(chunks),
+                    indexed_at or time.time(),
+                    json.dumps(list(warnings)),
+                ),
             )
             content_id = cursor.lastrowid
             db.executemany(
@@ -473,17 +682,76 @@ class Manifest(SQLiteStore):
             batch = list(ids[offset : offset + 500])
             marks = ",".join("?" * len(batch))
             rows = self._db.execute(
-                "SELECT c.id, t.content_hash, c.page, c.text, "
-                "COALESCE((SELECT MIN(s.path) FROM sources s WHERE s.content_id = t.id), ''), "
-                "c.heading, c.start, c.end, c.terms FROM chunks c "
+                "SELECT c.id, c.content_id, t.content_hash, c.ord, c.text, c.page, c.heading, "
+                "c.start, c.end, c.terms, "
+                "COALESCE((SELECT MIN(s.path) FROM sources s WHERE s.content_id = t.id), '') "
+                "FROM chunks c "
                 f"JOIN contents t ON t.id = c.content_id WHERE c.id IN ({marks})",
                 batch,
             )
-            found.update((r[0], StoredChunk(*r)) for r in rows)
+            found.update(
+                (r[0], StoredChunk(r[0], r[1], r[2], Chunk(*r[3:10]), r[10])) for r in rows
+            )
         return [found[cid] for cid in ids if cid in found]
 
-    def integrity_check(self) -> str:
-        return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
+    def first_chunk_ids(self, content_ids: Iterable[int]) -> list[str]:
+        """The id of each content's first chunk, which carries its header in the store."""
+        wanted = list(content_ids)
+        found: list[str] = []
+        for offset in range(0, len(wanted), 500):
+            batch = wanted[offset : offset + 500]
+            rows = self._db.execute(
+                f"SELECT id FROM chunks WHERE ord = 0 AND content_id IN "
+                f"({','.join('?' * len(batch))})",
+                batch,
+            )
+            found.extend(r[0] for r in rows)
+        return found
+
+    def content_facts(self, content_ids: Iterable[int]) -> dict[int, ContentFacts]:
+        wanted = list(content_ids)
+        facts: dict[int, ContentFacts] = {}
+        for offset in range(0, len(wanted), 500):
+            batch = wanted[offset : offset + 500]
+            marks = ",".join("?" * len(batch))
+            sources: dict[int, list[dict[str, str | int]]] = {}
+            for content_id, path, root, size, mtime_ns in self._db.execute(
+                "SELECT content_id, path, root, size, mtime_ns FROM sources "
+                f"WHERE content_id IN ({marks}) ORDER BY path",
+                batch,
+            ):
+                sources.setdefault(content_id, []).append(
+                    {"path": path, "root": root, "size": size, "mtime_ns": mtime_ns}
+                )
+            for r in self._db.execute(
+                "SELECT id, content_hash, format, pages, chunk_count, indexed_at, warnings "
+                f"FROM contents WHERE id IN ({marks})",
+                batch,
+            ):
+                facts[r[0]] = ContentFacts(
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    tuple(json.loads(r[6])),
+                    tuple(sources.get(r[0], [])),
+                )
+        return facts
+
+    def contents_of(self, collection: str, paths: Iterable[str]) -> set[int]:
+        """The contents the given paths show now (whose headers change with them)."""
+        wanted = list(paths)
+        found: set[int] = set()
+        for offset in range(0, len(wanted), 500):
+            batch = wanted[offset : offset + 500]
+            rows = self._db.execute(
+                "SELECT content_id FROM sources WHERE collection = ? AND content_id IS NOT NULL "
+                f"AND path IN ({','.join('?' * len(batch))})",
+                [collection, *batch],
+            )
+            found.update(int(r[0]) for r in rows)
+        return found
 
     def filtered(
         self, collection: str, paths: Sequence[str], folders: Sequence[str], formats: Sequence[str]

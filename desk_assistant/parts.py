@@ -14,6 +14,7 @@ model between its threads, serialised).
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,8 +24,11 @@ from desk_assistant.errors import EmbeddingModelMismatch
 from desk_assistant.manifest import Manifest
 from desk_assistant.paths import writer_id
 from desk_assistant.settings import Settings
+from desk_assistant.writer_lock import WriterLock
 from ingest.chunking import ChunkingConfig
 from ingest.sandbox import SandboxedParser
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from desk_assistant.backends.embeddings import Embedder
@@ -49,7 +53,8 @@ class Parts:
     ) -> None:
         self.settings = settings
         self.paths = settings.paths.ensure()
-        self.manifest = Manifest(self.paths.manifest)
+        self.writer_lock = WriterLock(self.paths.home)  # held by every write, across processes
+        self._manifest: Manifest | None = None
         self._embedder = embedder
         self._runtime = runtime
         self._chat_format: ChatFormat | None = None
@@ -62,22 +67,56 @@ class Parts:
         self._reranker = reranker
 
     def abort(self) -> None:
-        """Kill the parser processes now, from any thread (see Assistant.abort)."""
+        """Kill the child processes now, from any thread (see Assistant.abort): the parsers,
+        and what an untrusted model file may be running (a chat template's render)."""
         parser = self._parser
         if parser is not None:
             parser.abort()
+        self._close_chat_format()
+
+    def _close_chat_format(self) -> None:
+        chat_format = self._chat_format
+        if chat_format is not None:
+            chat_format.close()
 
     def close(self) -> None:
+        self._close_chat_format()
         if self._parser is not None:
             self._parser.close()
             self._parser = None
         if self._runtime is not None:
             self._runtime.close()
             self._runtime = None
+        self.close_chats()
+        self.close_stores()
+
+    def close_chats(self) -> None:
         if self._chats is not None:
             self._chats.close()
             self._chats = None
-        self.manifest.close()
+
+    def close_store(self) -> None:
+        """Close the vector store (a repair moves it aside); it opens again on next use."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def close_stores(self) -> None:
+        """Close the manifest and the vector store (a repair moves their files aside);
+        they open again on next use."""
+        self.close_store()
+        if self._manifest is not None:
+            self._manifest.close()
+            self._manifest = None
+        self._lexical.clear()
+
+    @property
+    def manifest(self) -> Manifest:
+        """The index database, opened on first use: a damaged one raises ``DamagedStore``
+        there, so that ``doctor`` can still be asked to repair it."""
+        if self._manifest is None:
+            self._manifest = Manifest(self.paths.manifest)
+        return self._manifest
 
     # indexing ---------------------------------------------------------------------------
 
@@ -106,11 +145,12 @@ class Parts:
             self._store = ChromaStore(
                 self.paths.chroma,
                 settings.chroma_url,
-                key_of=self.manifest.collection_key,
+                key_of=self.manifest.collection_key,  # closed with it (close_stores)
                 writer=self.writer,
                 token=secret(settings, "chroma_token"),
                 ca_bundle=settings.ca_bundle,
                 wait=settings.chroma_timeout,
+                generation=self.manifest.generation,
             )
         return self._store
 
@@ -128,7 +168,10 @@ class Parts:
         generation = self.manifest.generation(collection)
         if index.generation != generation and not (index.load() and index.generation == generation):
             index.rebuild(self.manifest.iter_terms(collection), generation)
-            index.save()
+            try:
+                index.save()
+            except OSError as exc:  # a cache: a full disk must not fail the question
+                log.warning("the BM25 index of %r was not saved: %s", collection, exc)
         return index
 
     def forget_lexical(self, collection: str) -> None:
@@ -142,6 +185,13 @@ class Parts:
         index and the vectors stay where they are: under the collection's id)."""
         self._lexical.pop(collection, None)
         self.store.forget(collection)
+
+    def retire_index(self, collection: str, key: str) -> None:
+        """Delete the index a re-index of ``collection`` replaced: its vectors and lexical
+        index, under the internal id ``key`` that no collection name maps to any more."""
+        self.forget_name(collection)
+        self.store.drop_key(key)
+        shutil.rmtree(self.paths.lexical / key, ignore_errors=True)
 
     def _lexical_folder(self, collection: str) -> Path:
         return self.paths.lexical / self.manifest.collection_key(collection)

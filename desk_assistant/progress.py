@@ -71,6 +71,7 @@ class RunProgress:
     failed: list[tuple[str, str]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     step: Step | None = None
+    waiting: str | None = None  # another process is writing to the data folder: who
     started: float = 0.0
     _sizes: dict[str, int] = field(default_factory=dict)
     _partial: dict[str, float] = field(default_factory=dict)  # file -> share done
@@ -88,6 +89,7 @@ class RunProgress:
             self._moved_at = self.clock()
 
     def _add(self, event: IngestEvent) -> None:
+        self.waiting = event.reason if event.kind == "waiting" else None
         if event.kind == "scan":
             self.total = event.total
             self.started = self.clock()
@@ -145,6 +147,8 @@ class RunProgress:
         return when_moved - since if since < when_moved else (now - self.started) * left
 
     def describe(self) -> str:
+        if self.waiting is not None:
+            return f"{self.waiting}…"
         if self.total is None:
             return "Looking for files…"
         if self.total == 0:

@@ -234,22 +234,25 @@ class Summary:
         }
 
 
-FileOutcome = Literal["added", "updated", "unchanged", "removed", "failed", "skipped"]
+FileOutcome = Literal[
+    "added", "updated", "unchanged", "removed", "failed", "skipped", "unavailable"
+]
 
 
-IngestKind = Literal["scan", "parse", "ocr", "chunk", "embed", "file", "summary"]
+IngestKind = Literal["waiting", "scan", "parse", "ocr", "chunk", "embed", "file", "summary"]
 
 
 @dataclass(frozen=True, slots=True)
 class IngestEvent:
     """One step of an ingestion run, streamed to the CLI and the UI.
 
-    ``kind`` is "scan" (discovery done: ``total`` files to process, ``queued`` with their
-    ``sizes``), "file" (one file finished with ``outcome``; ``done`` of ``total`` files),
-    or "summary" (the run's counts, always last). In between, a long file says how far
-    it is: "parse" and "ocr" (``done`` of ``total`` pages of ``path`` read from the text
-    layer / by OCR), "chunk" (``done`` of ``total`` sections split into chunks) and
-    "embed" (``done`` of ``total`` chunks of ``path`` embedded).
+    ``kind`` is "waiting" (another writer has the data folder: ``reason`` says who; sent
+    now and then until it is free), "scan" (discovery done: ``total`` files to process,
+    ``queued`` with their ``sizes``), "file" (one file finished with ``outcome``; ``done``
+    of ``total`` files), or "summary" (the run's counts, always last). In between, a long
+    file says how far it is: "parse" and "ocr" (``done`` of ``total`` pages of ``path``
+    read from the text layer / by OCR), "chunk" (``done`` of ``total`` sections split into
+    chunks) and "embed" (``done`` of ``total`` chunks of ``path`` embedded).
     """
 
     kind: IngestKind
@@ -263,15 +266,20 @@ class IngestEvent:
     done: int = 0
     total: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # indexed, but parts of the file could not be read
 
     def to_json(self) -> dict[str, Any]:
         if self.kind == "summary":
             return {"event": "summary", **self.counts}
         if self.kind == "scan":
             return {"event": "scan", "total": self.total, **self.counts}
-        hidden = ("counts", "queued", "sizes")
+        if self.kind == "waiting":
+            return {"event": "waiting", "reason": self.reason}
+        hidden = ("counts", "queued", "sizes", "warnings")
         data = {k: v for k, v in asdict(self).items() if v is not None and k not in hidden}
         data["event"] = data.pop("kind")
+        if self.warnings:
+            data["warnings"] = list(self.warnings)
         return data
 
 
@@ -288,9 +296,12 @@ class SourceInfo:
     chunks: int
     size: int
     indexed_at: float | None
+    warnings: tuple[str, ...] = ()  # what the loader could not read ("40 of 100 pages ...")
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["warnings"] = list(self.warnings)
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,6 +386,7 @@ class Status:
     sources: int
     indexed: int
     failed: int
+    unavailable: int  # on a drive or share that is not there now: kept, still citable
     chunks: int
     embedding_model: str | None
     model: str

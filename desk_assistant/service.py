@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Generator, Iterable, Iterator
+import threading
+from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from desk_assistant.errors import DeskAssistantError, NotFoundError
+from desk_assistant.disk_space import disk_full, is_disk_full
+from desk_assistant.errors import DamagedStore, DeskAssistantError, DiskFull, NotFoundError
+from desk_assistant.manifest import staging_name
 from desk_assistant.parts import Parts
 from desk_assistant.paths import absolute
 from desk_assistant.records import (
@@ -34,8 +38,8 @@ from desk_assistant.records import (
 )
 from desk_assistant.settings import Settings, collection_name
 from ingest.loaders import EXTENSIONS, LoadedText, LoaderError
-from ingest.sandbox import load_isolated
-from ingest.scan import Excludes
+from ingest.sandbox import load_isolated, run_isolated
+from ingest.scan import Excludes, unreachable_root
 
 if TYPE_CHECKING:
     from desk_assistant.backends.embeddings import Embedder
@@ -66,15 +70,51 @@ def read_sections(path: str | Path, *, timeout: float = 60.0, memory_mb: int = 2
         raise DeskAssistantError(f"Cannot read {Path(path).name}: {exc}") from exc
 
 
+WaitNotice = Callable[[str | None], None]
+
+
+def check_pdf(path: str | Path, page: int, *, timeout: float = 30.0) -> int:
+    """Open a PDF and render its ``page`` in an isolated process, as a viewer would, and
+    return its page count: what the window does before its own PDF view (in the app's
+    process and on its GUI thread) is given a file that could hang or crash it."""
+    try:
+        count: int = run_isolated(
+            "ingest.loaders.pdf:open_page", str(path), page, timeout=timeout, memory_mb=1024
+        )
+    except LoaderError as exc:
+        raise DeskAssistantError(f"Cannot show {Path(path).name}: {exc}") from exc
+    return count
+
+
 class Assistant:
     """One data folder's documents, collections, questions and chats, as intents.
 
     The work is done by the indexing pipeline, ``doctor`` and the answer path over the
     data folder's :class:`~desk_assistant.parts.Parts`; this facade only says what to do.
+
+    Every intent that writes the index holds the data folder's writer lock (see
+    :mod:`desk_assistant.writer_lock`): while another process or thread writes, it waits
+    up to ``writer_wait`` seconds (``None``: as long as it takes), telling ``on_wait``
+    whom it waits for when the wait begins and ``None`` when it ends. Streaming intents
+    also yield a "waiting" event now and then, so a caller can give up by closing them.
+    Reads never wait.
     """
 
-    def __init__(self, parts: Parts) -> None:
+    def __init__(
+        self,
+        parts: Parts,
+        *,
+        client: str = "Desk Assistant",
+        writer_wait: float | None = None,
+        on_wait: WaitNotice | None = None,
+    ) -> None:
         self._parts = parts
+        self._client = client
+        self._writer_wait = writer_wait
+        self._on_wait = on_wait
+        self._interrupted = threading.Event()
+        self.recovered: str | None = None  # what was rebuilt when this Assistant opened
+        self._open_checks()
 
     @classmethod
     def open(
@@ -83,10 +123,128 @@ class Assistant:
         *,
         embedder: Embedder | None = None,
         runtime: LLMRuntime | None = None,
+        client: str = "Desk Assistant",
+        writer_wait: float | None = None,
+        on_wait: WaitNotice | None = None,
     ) -> Assistant:
         """The Assistant of the data folder ``settings`` name; ``embedder`` and ``runtime``
-        replace the configured models (fakes in tests, a model shared between threads)."""
-        return cls(Parts(settings, embedder=embedder, runtime=runtime))
+        replace the configured models (fakes in tests, a model shared between threads).
+        ``client`` names the program for a writer waiting on this one ("desk-assistant",
+        "the desktop app")."""
+        return cls(
+            Parts(settings, embedder=embedder, runtime=runtime),
+            client=client,
+            writer_wait=writer_wait,
+            on_wait=on_wait,
+        )
+
+    def _open_checks(self) -> None:
+        """What opening a data folder may have to do first, once.
+
+        A manifest that lost collections the record lists (deleted, or emptied) is rebuilt
+        from the vector store and the record: nothing is embedded again, and ``recovered``
+        says what came back. A data folder an older version wrote (a manifest with
+        collections but no record) gets its record, and its vectors the text that makes
+        such a rebuild possible. A damaged manifest is left to ``doctor`` (every intent
+        says so).
+        """
+        try:
+            manifest = self._parts.manifest
+            lost = manifest.lost_collections()
+            older = not lost and not manifest.record_path.exists() and manifest.collections()
+        except DamagedStore:
+            return
+        if lost:
+            self._rebuild_lost()
+        elif older:
+            self._upgrade()
+
+    def _rebuild_lost(self) -> None:
+        from desk_assistant.restore import rebuild
+
+        with self._writing("rebuild of the index"):
+            lost = self._parts.manifest.lost_collections()  # unless another process did
+            if lost:
+                restored = rebuild(self._parts, lost)
+                self.recovered = (
+                    f"The index database had lost {len(lost)} collection(s); rebuilt from the "
+                    f"vector store and the data folder's record: {restored.describe()}."
+                )
+
+    def _upgrade(self) -> None:
+        from desk_assistant.doctor import upgrade_data_folder
+
+        if self._on_wait is not None:
+            self._on_wait(
+                "Adding the passages' text to the vector store (once, for data an older "
+                "version indexed)"
+            )
+        try:
+            with self._writing("upgrade of the data folder"):
+                if not self._parts.manifest.record_path.exists():
+                    upgrade_data_folder(self._parts)
+        except DamagedStore:
+            pass  # the intents and doctor say what is damaged; the upgrade waits for repair
+        finally:
+            if self._on_wait is not None:
+                self._on_wait(None)
+
+    @contextmanager
+    def _disk_guard(self, doing: str) -> Iterator[None]:
+        """A full disk, from whichever layer, becomes one message naming the folder."""
+        try:
+            yield
+        except DiskFull:
+            raise
+        except Exception as exc:
+            if is_disk_full(exc):
+                raise disk_full(self._parts.paths.home, doing=doing) from exc
+            raise
+
+    @contextmanager
+    def _writing(self, what: str) -> Iterator[None]:
+        """Be the data folder's only writer for the block."""
+        waited = False
+
+        def notify(message: str | None) -> None:
+            nonlocal waited
+            waited = True
+            if self._on_wait is not None:
+                self._on_wait(message)
+
+        with self._parts.writer_lock.hold(
+            f"{self._client} {what}",
+            timeout=self._writer_wait,
+            notify=notify,
+            cancelled=self._interrupted.is_set,
+        ):
+            if waited and self._on_wait is not None:
+                self._on_wait(None)
+            with self._disk_guard(f"The {what}"):
+                yield
+
+    def _writes(
+        self, what: str, work: Callable[[], Iterator[IngestEvent]]
+    ) -> Iterator[IngestEvent]:
+        """Run a streaming write under the writer lock; while waiting for it, yield a
+        "waiting" event four times a second (the caller may stop there)."""
+        lock = self._parts.writer_lock
+        notice: str | None = None
+        for holder in lock.waits(
+            f"{self._client} {what}", timeout=self._writer_wait, cancelled=self._interrupted.is_set
+        ):
+            if notice is None:
+                notice = lock.waiting_message(holder)
+                if self._on_wait is not None:
+                    self._on_wait(notice)
+            yield IngestEvent("waiting", reason=notice)
+        try:
+            if notice is not None and self._on_wait is not None:
+                self._on_wait(None)
+            with self._disk_guard(f"The {what}"):
+                yield from work()
+        finally:
+            lock.release()
 
     @property
     def settings(self) -> Settings:
@@ -97,9 +255,11 @@ class Assistant:
         self._parts.close()
 
     def abort(self) -> None:
-        """Kill the child processes (document parsers) at once, from any thread, while
-        another thread may still be using this Assistant: for quitting without waiting
-        for it. The Assistant is not to be used afterwards."""
+        """Kill the child processes (document parsers, a chat template's render) at once,
+        from any thread, while another thread may still be using this Assistant: for
+        quitting without waiting for it. An intent waiting for another writer stops
+        waiting (it raises ``WriterBusy``). The Assistant is not to be used afterwards."""
+        self._interrupted.set()
         self._parts.abort()
 
     def __enter__(self) -> Assistant:
@@ -132,9 +292,12 @@ class Assistant:
     ) -> Iterator[IngestEvent]:
         """Add ``paths`` to the collection and bring it in line with them: add, update,
         skip, remove. The paths are followed from now on (see :meth:`sync`)."""
+        wanted = [absolute(p) for p in paths]
+        return self._writes("ingest", lambda: self._ingest(wanted, collection))
+
+    def _ingest(self, wanted: list[str], collection: str | None) -> Iterator[IngestEvent]:
         name = self._collection(collection)
         manifest = self._parts.manifest
-        wanted = [absolute(p) for p in paths]
         # Followed before the vector store is touched: when its server is away, the next
         # sync still knows what waits to be indexed.
         self._parts.check_embedding_model(name, create=True)
@@ -144,6 +307,9 @@ class Assistant:
 
     def sync(self, collection: str | None = None) -> Iterator[IngestEvent]:
         """Re-scan every file and folder the collection follows: new, changed, deleted."""
+        return self._writes("sync", lambda: self._sync(collection))
+
+    def _sync(self, collection: str | None) -> Iterator[IngestEvent]:
         name, indexer = self._prepare(collection)
         manifest = self._parts.manifest
         roots = manifest.roots(name)
@@ -163,7 +329,8 @@ class Assistant:
         manifest = self._parts.manifest
         if manifest.embedding_model(name) is None:
             raise NotFoundError(f"there is no collection '{name}' yet: ingest something first")
-        manifest.set_excluded(name, patterns, excluded=not undo)
+        with self._writing("exclude"):
+            manifest.set_excluded(name, patterns, excluded=not undo)
         return manifest.excludes(name)
 
     def remove(self, path: str | Path, collection: str | None = None) -> list[str]:
@@ -175,35 +342,66 @@ class Assistant:
         name = self._collection(collection)
         manifest = self._parts.manifest
         target = absolute(path)
-        removed = manifest.paths_under(name, target)
-        followed = manifest.unfollow(name, target)
-        if not removed and not followed:
-            raise NotFoundError(f"{target} is not in collection '{name}'")
-        if any(_inside(target, root) for root in manifest.roots(name)):
-            escaped = glob.escape(target)
-            manifest.set_excluded(name, [escaped, f"{escaped}{os.sep}*"], excluded=True)
-        indexer = self._indexer()
-        indexer.recover()
-        indexer.remove(removed, name)
+        with self._writing("remove"):
+            removed = manifest.paths_under(name, target)
+            followed = manifest.unfollow(name, target)
+            if not removed and not followed:
+                raise NotFoundError(f"{target} is not in collection '{name}'")
+            if any(_inside(target, root) for root in manifest.roots(name)):
+                escaped = glob.escape(target)
+                manifest.set_excluded(name, [escaped, f"{escaped}{os.sep}*"], excluded=True)
+            indexer = self._indexer()
+            indexer.recover()
+            indexer.remove(removed, name)
         return removed
 
     def reindex(self, collection: str | None = None) -> Iterator[IngestEvent]:
         """Rebuild a collection from its files with the current embedding model."""
+        return self._writes("reindex", lambda: self._reindex(collection))
+
+    def _reindex(self, collection: str | None) -> Iterator[IngestEvent]:
+        """The new index is built beside the old one, which answers questions until the
+        new one is complete and takes its place in one step (before the summary is
+        reported). Stopped or killed half-way, the old index stays as it was; the next
+        re-index drops the partial copy."""
         name = self._collection(collection)
         manifest = self._parts.manifest
         roots = manifest.roots(name)
-        excludes = manifest.excludes(name)
-        if manifest.embedding_model(name) is not None:
-            self._drop_index(name)
-        self._parts.check_embedding_model(name, create=True)
-        manifest.set_excluded(name, excludes, excluded=True)
-        yield from self.ingest(roots, name)
+        if manifest.embedding_model(name) is None:
+            yield from self._ingest(roots, name)
+            return
+        known = manifest.known_files(name)
+        away = [why for root in roots if (why := unreachable_root(root, known))]
+        if away:
+            raise DeskAssistantError(
+                f"Cannot re-index '{name}' now: {away[0]}. Its documents there could not be "
+                "read again; re-index once it is back, or remove it from the collection."
+            )
+        staged = staging_name(name)
+        if manifest.embedding_model(staged) is not None:
+            self._drop_index(staged)
+        self._parts.check_embedding_model(staged, create=True)
+        manifest.follow(staged, roots)
+        manifest.set_excluded(staged, manifest.excludes(name), excluded=True)
+        for event in self._ingest(roots, staged):
+            if event.kind == "summary":
+                replaced = manifest.replace_collection(name, staged)
+                self._parts.forget_name(staged)
+                self._parts.retire_index(name, replaced)
+            yield event
 
     def doctor(self, collection: str | None = None, *, repair: bool = False) -> HealthReport:
         """Check (and optionally repair) manifest, vector store and lexical index."""
-        from desk_assistant.doctor import check_collection
+        from desk_assistant.doctor import check_collection, check_data_folder
 
-        return check_collection(self._parts, self._collection(collection), repair=repair)
+        name = self._collection(collection)
+        # Even a check holds the lock: a write in progress would look like damage.
+        with self._writing("doctor --repair" if repair else "doctor"):
+            folder = check_data_folder(self._parts, repair=repair)
+            if any(f.check == "database" and not f.repaired for f in folder):
+                return HealthReport(name, {}, tuple(folder))  # nothing else can be read
+            report = check_collection(self._parts, name, repair=repair)
+        return HealthReport(name, report.checked, (*folder, *report.findings))
 
     # questions ---------------------------------------------------------------------
 
@@ -255,10 +453,18 @@ class Assistant:
         if chat_id is None:
             yield from answer_question(self._parts, question, name, k, where)
             return
+        with self._disk_guard("Keeping the question in the chat"):
+            chats = self._parts.chats
+            history = turns(chats.messages(chat_id))
+            chats.add_question(chat_id, question)
+            items = answer_question(self._parts, question, name, k, where, history)
+            yield from self._kept_in_chat(chat_id, question, items)
+
+    def _kept_in_chat(
+        self, chat_id: int, question: str, items: Iterator[Searched | Token | Answer]
+    ) -> Iterator[Searched | Token | Answer]:
+        """Pass ``items`` on and keep the answer in the chat, also one stopped half-way."""
         chats = self._parts.chats
-        history = turns(chats.messages(chat_id))
-        chats.add_question(chat_id, question)
-        items = answer_question(self._parts, question, name, k, where, history)
         pieces: list[str] = []
         query = ""
         finished = False
@@ -355,8 +561,9 @@ class Assistant:
 
     def create_collection(self, name: str) -> CollectionInfo:
         """An empty collection, bound to the configured embedding model."""
-        checked = self._new_collection_name(name)
-        self._parts.check_embedding_model(checked, create=True)
+        with self._writing("create collection"):
+            checked = self._new_collection_name(name)
+            self._parts.check_embedding_model(checked, create=True)
         return next(c for c in self.collections() if c.name == checked)
 
     def rename_collection(self, old: str, new: str) -> None:
@@ -365,17 +572,19 @@ class Assistant:
         manifest = self._parts.manifest
         if manifest.embedding_model(old) is None:
             raise NotFoundError(f"there is no collection '{old}'")
-        new = self._new_collection_name(new)
-        self._indexer().recover()
-        self._parts.forget_name(old)
-        manifest.rename_collection(old, new)
-        self._parts.chats.rename_collection(old, new)
+        with self._writing("rename collection"):
+            new = self._new_collection_name(new)
+            self._indexer().recover()
+            self._parts.forget_name(old)
+            manifest.rename_collection(old, new)
+            self._parts.chats.rename_collection(old, new)
 
     def delete_collection(self, name: str) -> None:
         """Forget a collection and its index (the files themselves are never touched)."""
         if self._parts.manifest.embedding_model(name) is None:
             raise NotFoundError(f"there is no collection '{name}'")
-        self._drop_index(name)
+        with self._writing("delete collection"):
+            self._drop_index(name)
 
     def _drop_index(self, name: str) -> None:
         """Delete the collection's vectors, lexical index and manifest rows (this last:
@@ -406,6 +615,7 @@ class Assistant:
             sources=sum(v for k, v in counts.items() if k != "chunks"),
             indexed=counts.get("indexed", 0),
             failed=counts.get("failed", 0),
+            unavailable=counts.get("unavailable", 0),
             chunks=counts.get("chunks", 0),
             embedding_model=stored[0] if stored else None,
             model=parts.model_location(),

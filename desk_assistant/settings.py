@@ -303,6 +303,12 @@ def load_settings(home: Path | str | None = None, **overrides: Any) -> Settings:
     return settings
 
 
+def saved_settings(home: Path) -> dict[str, Any]:
+    """What ``settings.json`` itself sets (no defaults, no environment, no options): what
+    a change the user makes must be weighed against before it is written back."""
+    return dict(_read_saved(AppPaths(home)).values)
+
+
 def update_settings(home: Path, changes: Mapping[str, Any]) -> Settings:
     """Record in ``settings.json`` what the user set: each of ``changes`` is written, or
     removed from the file when it is the default again. The rest of the file is kept as

@@ -19,6 +19,10 @@ from ingest.progress import report
 from ingest.types import Chunk, Section
 
 _WORDISH = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+# No token stands for more characters than this. A tokenizer counts a 5 MB run of
+# letters as one word (WordPiece: one [UNK]), which would make it one 5 MB chunk; counted
+# as at least one token per this many characters, it is split like any long text.
+MAX_CHARS_PER_TOKEN = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +33,17 @@ class ChunkingConfig:
 
 
 def _token_counter(tokenizer_file: str | None) -> Callable[[str], list[Any]]:
+    count = _tokens(tokenizer_file)
+
+    def counted(text: str) -> list[Any]:
+        tokens = count(text)
+        floor = -(-len(text) // MAX_CHARS_PER_TOKEN)
+        return tokens if len(tokens) >= floor else [*tokens, *([0] * (floor - len(tokens)))]
+
+    return counted
+
+
+def _tokens(tokenizer_file: str | None) -> Callable[[str], list[Any]]:
     if tokenizer_file is None:
         return _WORDISH.findall
     from tokenizers import Tokenizer

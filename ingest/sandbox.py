@@ -171,32 +171,38 @@ def _progress_sender(
     return send
 
 
-def _load_one(conn: Connection, path: str, memory_mb: int) -> None:
+def _run_one(conn: Connection, spec: str, path: str, args: tuple[Any, ...], memory_mb: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _own_process_group()
     _limit_memory(memory_mb)
+    module, _, name = spec.partition(":")
     try:
-        conn.send(load(Path(path)))
+        conn.send(getattr(importlib.import_module(module), name)(Path(path), *args))
     except Exception as exc:  # reported to the parent as a reason, never raised there
         conn.send(ParseFailure(path, failure_reason(exc)))
 
 
-def load_isolated(path: str, *, timeout: float = 60.0, memory_mb: int = 2048) -> LoadedText:
-    """Parse one file in a throw-away process (timeout, memory cap) and return its text.
+def run_isolated(
+    spec: str, path: str, *args: Any, timeout: float = 60.0, memory_mb: int = 2048
+) -> Any:
+    """Run the loader function ``spec`` ("module:function") on ``path`` in a throw-away
+    process (timeout, memory cap) and return what it returns (it must pickle).
 
-    For reading a document again outside an ingestion run (the app's source viewer): the
-    same protection as indexing, without a chunker. Raises ``LoaderError`` with a reason.
+    For reading a document outside an ingestion run (the app's source viewer): the same
+    protection as indexing. Raises ``LoaderError`` with a reason.
     """
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
-    process = context.Process(target=_load_one, args=(child, path, memory_mb), daemon=True)
+    process = context.Process(
+        target=_run_one, args=(child, spec, path, args, memory_mb), daemon=True
+    )
     process.start()
     child.close()
     try:
         if not parent.poll(timeout):
             raise LoaderError(f"reading took longer than {timeout:g} s")
         try:
-            result: LoadedText | ParseFailure = parent.recv()
+            result: Any = parent.recv()
         except (EOFError, OSError):
             raise LoaderError("the parser crashed on this file") from None
     finally:
@@ -207,6 +213,14 @@ def load_isolated(path: str, *, timeout: float = 60.0, memory_mb: int = 2048) ->
     if isinstance(result, ParseFailure):
         raise LoaderError(result.reason)
     return result
+
+
+def load_isolated(path: str, *, timeout: float = 60.0, memory_mb: int = 2048) -> LoadedText:
+    """Parse one file in a throw-away process and return its text, without a chunker."""
+    loaded: LoadedText = run_isolated(
+        "ingest.loaders:load", path, timeout=timeout, memory_mb=memory_mb
+    )
+    return loaded
 
 
 class _Worker:
@@ -267,6 +281,9 @@ class _Worker:
 
     def _run(self, task: ParseTask, progress: ProgressCallback | None) -> ParseResult:
         conn = self._conn or self._start()
+        if self.aborted:  # while the worker was starting: stop() found no process to kill
+            self.stop()
+            raise ParserStopped
         conn.send(task)
         deadline = time.monotonic() + self.timeout
         while conn.poll(max(0.0, deadline - time.monotonic())):

@@ -70,6 +70,10 @@ class ScanPlan:
     unchanged: list[FileEntry] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    # Known files that cannot be reached now (an unplugged drive, an unmounted share, a
+    # folder without read permission), with the reason: kept, never removed for it.
+    unavailable: list[tuple[str, str]] = field(default_factory=list)
+    reachable_roots: list[str] = field(default_factory=list)  # scanned roots that are there
 
 
 def _is_hidden(name: str) -> bool:
@@ -94,21 +98,36 @@ def discover(
     for raw in paths:
         given = Path(raw).expanduser()
         absolute = Path(os.path.normpath(given.absolute()))
-        pattern = excludes.match(str(absolute))
-        if pattern is not None:
-            skipped.append(Skipped(str(absolute), f"excluded by the pattern '{pattern}'"))
-        elif given.is_symlink() and not given.exists():
-            skipped.append(Skipped(str(absolute), "broken symbolic link"))
-        elif absolute.is_dir():
-            root = str(absolute)
-            for entry in _walk(absolute, skipped, excludes):
-                _consider(entry, root, found, skipped, is_supported, max_file_bytes)
-        elif absolute.exists():
-            root = str(absolute)
-            _consider(absolute, root, found, skipped, is_supported, max_file_bytes)
-        else:
-            skipped.append(Skipped(str(absolute), "no such file or folder"))
+        try:
+            _discover_root(given, absolute, found, skipped, is_supported, max_file_bytes, excludes)
+        except OSError as exc:  # a root that cannot even be looked at (EACCES, EIO, ESTALE)
+            skipped.append(Skipped(str(absolute), f"cannot read: {exc.strerror or exc}"))
     return list(found.values()), skipped
+
+
+def _discover_root(
+    given: Path,
+    absolute: Path,
+    found: dict[str, FileEntry],
+    skipped: list[Skipped],
+    is_supported: Callable[[Path], bool],
+    max_file_bytes: int,
+    excludes: Excludes,
+) -> None:
+    pattern = excludes.match(str(absolute))
+    if pattern is not None:
+        skipped.append(Skipped(str(absolute), f"excluded by the pattern '{pattern}'"))
+    elif given.is_symlink() and not given.exists():
+        skipped.append(Skipped(str(absolute), "broken symbolic link"))
+    elif absolute.is_dir():
+        root = str(absolute)
+        for entry in _walk(absolute, skipped, excludes):
+            _consider(entry, root, found, skipped, is_supported, max_file_bytes)
+    elif absolute.exists():
+        root = str(absolute)
+        _consider(absolute, root, found, skipped, is_supported, max_file_bytes)
+    else:
+        skipped.append(Skipped(str(absolute), "no such file or folder"))
 
 
 def _walk(top: Path, skipped: list[Skipped], excludes: Excludes) -> Iterator[Path]:
@@ -203,7 +222,9 @@ def plan(
     differs; a touched-but-identical file just gets its stat refreshed. A known file is
     removed when it lies under one of the roots scanned now and is gone from disk or
     excluded (a file that still exists but was skipped this time, e.g. now too large,
-    is kept).
+    is kept). A known file that cannot be reached - its followed folder is not there (an
+    unplugged drive), or it cannot be looked at - is *unavailable*, never removed: a
+    deleted file is told apart from a missing drive by its folder still being there.
     """
     result = ScanPlan(skipped=list(skipped or []))
     seen: set[str] = set()
@@ -227,14 +248,56 @@ def plan(
             result.touched.append((entry, digest))
         else:
             result.changed.append((entry, digest))
-    roots = [os.path.normpath(r) for r in scanned_roots]
+    _not_found(result, known, seen, [os.path.normpath(r) for r in scanned_roots], excludes)
+    return result
+
+
+def _not_found(
+    result: ScanPlan,
+    known: Mapping[str, KnownFile],
+    seen: set[str],
+    roots: list[str],
+    excludes: Excludes,
+) -> None:
+    """Sort the known files under ``roots`` that the walk did not find into removed (gone
+    or excluded) and unavailable (out of reach now)."""
+    holding = {root for root in roots if any(_is_under(path, [root]) for path in known)}
+    absent = {root: why for root in holding if (why := unreachable_root(root, known))}
+    result.reachable_roots = [r for r in roots if r not in absent]
     for path in known:
         if path in seen or not _is_under(path, roots):
             continue
         root = next(r for r in roots if _is_under(path, [r]))
-        if not Path(path).exists() or excludes.match(path, root) is not None:
+        if root in absent:
+            result.unavailable.append((path, absent[root]))
+        elif excludes.match(path, root) is not None:
             result.removed.append(path)
-    return result
+        else:
+            try:
+                Path(path).stat()
+            except FileNotFoundError:
+                result.removed.append(path)
+            except OSError as exc:  # there, but it cannot be looked at now
+                result.unavailable.append((path, f"cannot read: {exc.strerror or exc}"))
+    result.skipped = [s for s in result.skipped if s.path not in absent]  # said per file
+
+
+def unreachable_root(root: str, known: Mapping[str, KnownFile]) -> str | None:
+    """Why the files known under a followed ``root`` cannot be reached now, or None.
+
+    A followed folder that is not there is a drive or share that is not mounted (deleting
+    a followed folder is done with ``remove``); a followed file that is not there was
+    deleted, unless its folder has gone too.
+    """
+    try:
+        Path(root).stat()
+    except FileNotFoundError:
+        if root in known and Path(root).parent.is_dir():
+            return None  # a deleted file
+        return f"{root} is not there (a drive unplugged or a share not mounted?)"
+    except OSError as exc:
+        return f"cannot read {root}: {exc.strerror or exc}"
+    return None
 
 
 def _is_under(path: str, roots: list[str]) -> bool:

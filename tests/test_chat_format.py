@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 import pytest
 
 from desk_assistant.backends.defaults import default_llm_path
 from desk_assistant.backends.llm.chat_format import chat_format_for
 from desk_assistant.backends.llm.gguf_info import ModelInfo, read_model_info
+from desk_assistant.backends.llm.template_process import TemplateFailure
 
 CHATML = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "
@@ -174,3 +177,51 @@ def test_template_failing_on_one_prompt_falls_back_for_that_prompt() -> None:
     assert fmt.render("", "boom") == "[INST] boom [/INST]"
     # The fallback's stop sequences are part of the template format's.
     assert {"</s>", "[INST]"} <= set(fmt.stop)
+
+
+SPIN = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+BOMB = "{{ 'x' * 10**10 }}"
+# Fine on the short probe, quadratic in the length of what it is given.
+SLOW_ON_LONG = (
+    "{% for m in messages %}{% for a in m['content'] %}{% for b in m['content'] %}"
+    "{% endfor %}{% endfor %}{% endfor %}" + CHATML
+)
+
+
+@pytest.mark.parametrize("template", [SPIN, BOMB], ids=["nested-range-loops", "memory-bomb"])
+def test_a_template_that_never_ends_or_eats_memory_costs_a_few_seconds_at_most(
+    template: str,
+) -> None:
+    fmt = chat_format_for(llama_info(chat_template=template))
+
+    # It came back at all, and says why: the child was stopped at its time or memory limit.
+    assert fmt.name == "llama-2" and fmt.warning is not None
+    assert "took longer than" in fmt.warning or "MemoryError" in fmt.warning
+    assert fmt.render("S", "U") == "[INST] <<SYS>>\nS\n<</SYS>>\n\nU [/INST]"
+
+
+def test_a_template_that_hangs_on_one_prompt_is_not_tried_again() -> None:
+    fmt = chat_format_for(llama_info(chat_template=SLOW_ON_LONG))
+    assert fmt.name == "gguf-template"
+    assert fmt.render("", "short").startswith("<|im_start|>user\nshort")
+
+    passages = "word " * 4000  # 16 million loop turns in the template
+    assert fmt.render("", passages) == f"[INST] {passages} [/INST]"  # the built-in format
+    assert fmt.render("", "short") == "[INST] short [/INST]"
+    with pytest.raises(TemplateFailure, match="took longer than"):
+        fmt.renderer("", "short", ())  # broken for good: the child is not asked again
+    fmt.close()
+
+
+def test_closing_a_format_ends_its_template_process_at_once() -> None:
+    fmt = chat_format_for(llama_info(chat_template=SLOW_ON_LONG))
+    renderer = fmt.renderer
+    finished: list[str] = []
+    thread = threading.Thread(target=lambda: finished.append(fmt.render("", "word " * 4000)))
+    thread.start()
+    time.sleep(0.3)  # rendering, in the child
+    fmt.close()  # what quitting the app does
+    thread.join(10)
+    assert finished == [f"[INST] {'word ' * 4000} [/INST]"]  # fell back, did not wait
+    with pytest.raises(TemplateFailure, match="closed"):
+        renderer("", "short", ())

@@ -55,3 +55,13 @@ def test_sections_keep_their_location_and_empty_ones_vanish() -> None:
         ("Intro text.", "Intro", None),
         ("Second page text.", None, 2),
     ]
+
+
+def test_a_word_of_millions_of_letters_is_cut_into_chunks_of_bounded_length() -> None:
+    from ingest.chunking import MAX_CHARS_PER_TOKEN, Chunker, ChunkingConfig
+
+    chunker = Chunker(ChunkingConfig(chunk_size=64, chunk_overlap=8))
+    chunks = chunker.chunk([Section("a" * 1_000_000)])
+    assert len(chunks) > 100
+    assert max(len(c.text) for c in chunks) <= 64 * MAX_CHARS_PER_TOKEN
+    assert "".join(c.text for c in chunks).count("a") >= 1_000_000  # nothing dropped

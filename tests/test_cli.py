@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from fakes import make_assistant, summary
 
+from desk_assistant.cli import main as cli_main
 from desk_assistant.cli.main import main
 
 HEAVY = (
@@ -90,11 +92,38 @@ def test_sources_on_an_empty_home(app_home: Path) -> None:
     assert code == 0 and "No documents" in out
 
 
-def test_batch_file_errors_are_usage_errors(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_a_batch_answers_one_line_per_input_whatever_fails(
+    tmp_path: Path,
+    app_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "lease.md").write_text("The notice period of the lease is three months.", "utf-8")
+    with make_assistant(app_home) as assistant:
+        summary(assistant.ingest([docs]))
+    monkeypatch.setattr(cli_main, "_open", lambda args, **_: make_assistant(app_home))
     batch = tmp_path / "q.jsonl"
-    batch.write_text('{"id": 1, "question": "ok"}\nnot json\n')
-    assert run("search", "--batch", str(batch))[0] == 2
-    assert "q.jsonl:2" in capsys.readouterr().err
+    lines = [
+        {"id": "first", "question": "How long is the notice period?"},
+        {"id": "huge", "question": "What is the notice period? " * 4000},
+        "not json",
+        {"id": 7},
+        {"id": "last", "question": "What is the notice period of the lease?"},
+    ]
+    batch.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n")
+
+    for command in ("ask", "search"):
+        code, out = run(command, "--batch", str(batch))
+        results = [json.loads(line) for line in out.splitlines()]
+        assert code == 1  # some lines failed, and each says so in its own line
+        assert [r["id"] for r in results] == ["first", "huge", None, None, "last"]
+        assert [("error" in r) for r in results] == [False, command == "ask", True, True, False]
+        assert "q.jsonl:3: not a JSON object" in results[2]["error"]
+        assert "q.jsonl:4: expected" in results[3]["error"]
+        if command == "ask":
+            assert "The question is too long" in results[1]["error"]
+            assert results[4]["citations"][0]["path"].endswith("lease.md")
+        assert "lines failed" in capsys.readouterr().err
     assert run("search", "--batch", str(tmp_path / "missing.jsonl"))[0] == 2

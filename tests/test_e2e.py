@@ -79,6 +79,7 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         "removed": 0,
         "failed": 0,
         "skipped": 0,
+        "unavailable": 0,
     }
     return docs, home
 

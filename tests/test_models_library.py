@@ -314,6 +314,33 @@ def test_use_saves_neither_command_line_options_nor_the_environment(
     assert load_settings().top_k == 7  # the environment still applies, from outside the file
 
 
+def test_models_use_and_remove_on_the_command_line_save_nothing_from_the_environment(
+    files: dict[str, Path], app_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {"TOP_K": "7", "TEMPERATURE": "0.9", "RUNTIME": "llama_cpp"}.items():
+        monkeypatch.setenv(f"DESK_ASSISTANT_{name}", value)
+    settings_file = app_home / "settings.json"
+
+    def run(*argv: str) -> None:
+        assert cli_main.main(["models", *argv, "--home", str(app_home)], out=io.StringIO()) == 0
+
+    run("add", str(files["mistral"]))
+    name = model_name(files["mistral"].name)
+    run("use", name)
+    saved = json.loads(settings_file.read_text())
+    assert saved == {"model_path": str(files["mistral"]), "schema_version": SCHEMA_VERSION}
+    run("remove", name)  # it was in use: back to the built-in model
+    assert json.loads(settings_file.read_text()) == {"schema_version": SCHEMA_VERSION}
+    run("use", BUILTIN)
+    assert json.loads(settings_file.read_text()) == {"schema_version": SCHEMA_VERSION}
+    assert load_settings(app_home).top_k == 7  # the environment still applies, from outside
+    # The runtime the user saved stays, whatever the environment sets for this run.
+    update_settings(app_home, {"runtime": "llama_cpp"})
+    monkeypatch.setenv("DESK_ASSISTANT_RUNTIME", "ctransformers")  # cannot load SmolLM2
+    run("use", BUILTIN)
+    assert json.loads(settings_file.read_text())["runtime"] == "llama_cpp"
+
+
 def test_use_of_a_llama_2_model_needs_the_licence_accepted_once(
     library: ModelLibrary, files: dict[str, Path], app_home: Path
 ) -> None:

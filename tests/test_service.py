@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,9 +11,15 @@ import pytest
 from fakes import assistant_and_parts, final_answer, make_assistant, summary
 
 from desk_assistant.backends.embeddings import HashingEmbedder
-from desk_assistant.errors import DeskAssistantError, EmbeddingModelMismatch, NotFoundError
+from desk_assistant.errors import (
+    DeskAssistantError,
+    DiskFull,
+    EmbeddingModelMismatch,
+    NotFoundError,
+)
 from desk_assistant.indexing import Indexer
 from desk_assistant.parts import Parts
+from desk_assistant.rag.answer import QuestionTooLong
 from desk_assistant.records import Token
 
 
@@ -251,6 +258,7 @@ def test_status_is_cheap_and_truthful(tmp_path: Path, app_home: Path) -> None:
         "sources",
         "indexed",
         "failed",
+        "unavailable",
         "chunks",
         "embedding_model",
         "model",
@@ -340,3 +348,78 @@ def test_the_cli_takes_the_collection_by_its_display_name(
     assert {Path(s["path"]).name for s in json.loads(out.getvalue())} == {"lease.md", "birds.txt"}
     assert main(["--collection", "two\nlines", "status"], out=io.StringIO()) == 1
     assert "line breaks" in capsys.readouterr().err
+
+
+def test_a_question_too_long_for_the_model_says_so_before_anything_else(
+    tmp_path: Path, app_home: Path
+) -> None:
+    docs = _docs(tmp_path / "docs")
+    with assistant_and_parts(app_home) as (assistant, parts):
+        summary(assistant.ingest([docs]))
+        question = "How long is the notice period? " * 3500  # ~100 KB, 21,000 tokens
+        with pytest.raises(QuestionTooLong, match=r"too long: it is 21,00\d tokens") as refused:
+            final_answer(assistant.ask(question))
+        assert "2,048 tokens at a time" in str(refused.value)
+        assert "Shorten the question to at most about 1,5" in str(refused.value)
+        assert parts.runtime.prompts == []  # type: ignore[attr-defined]
+        # A question that fits is answered as before.
+        assert final_answer(assistant.ask("How long is the notice period?")).grounded
+
+
+def test_what_a_loader_could_not_read_is_kept_and_shown(
+    tmp_path: Path, app_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fpdf import FPDF
+
+    from desk_assistant.cli.render import print_sources
+
+    monkeypatch.setenv("DESK_ASSISTANT_TESSERACT", "off")  # the blank pages stay unread
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=12)
+    pdf.add_page()
+    pdf.cell(text="The harbour bridge reopens in 2027.")
+    for _ in range(3):
+        pdf.add_page()  # a scanned page would look like this: no text layer
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    pdf.output(str(docs / "report.pdf"))
+    warning = "3 of 4 pages have no text layer (OCR not available)"
+    with assistant_and_parts(app_home) as (assistant, _parts):
+        events = list(assistant.ingest([docs]))
+        added = next(e for e in events if e.outcome == "added")
+        assert added.warnings == (warning,) and added.to_json()["warnings"] == [warning]
+        [source] = assistant.sources()
+        assert source.status == "indexed" and source.warnings == (warning,)
+        assert source.to_json()["warnings"] == [warning]
+        listing = io.StringIO()
+        print_sources([source], listing)
+        assert listing.getvalue().endswith(f"[1 chunks, 4 pages; {warning}]\n")
+        # A copy of the file shares the content, and its warnings.
+        (docs / "copy.pdf").write_bytes((docs / "report.pdf").read_bytes())
+        list(assistant.sync())
+        assert [s.warnings for s in assistant.sources()] == [(warning,), (warning,)]
+
+
+def test_a_full_disk_names_the_folder_and_loses_nothing(
+    tmp_path: Path, app_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = _docs(tmp_path / "docs")
+    with assistant_and_parts(app_home) as (assistant, parts):
+        summary(assistant.ingest([docs / "lease.md"]))
+        before = parts.store.ids("default")
+        real_upsert = parts.store.upsert
+
+        def full(*_args: object, **_kwargs: object) -> None:  # what Chroma's core raises
+            raise RuntimeError("error returned from database: (code: 13) database or disk is full")
+
+        monkeypatch.setattr(parts.store, "upsert", full)
+        with pytest.raises(DiskFull) as stopped:
+            summary(assistant.ingest([docs]))
+        message = str(stopped.value)
+        assert f"The disk that holds {app_home} is full" in message
+        assert "Nothing was lost" in message and "RuntimeError" not in message
+        assert parts.store.ids("default") == before  # nothing half-written
+        monkeypatch.setattr(parts.store, "upsert", real_upsert)  # space freed
+        assert summary(assistant.ingest([docs]))["added"] == 1
+        _consistent(parts)
+        assert len(assistant.sources()) == 2

@@ -106,3 +106,42 @@ def test_watch_first_catches_up_with_what_changed_before_it_started(
         stop.set()
         assert first[-1].counts["added"] == 1
         assert _names(assistant) == {"a.txt", "meanwhile.txt"}
+
+
+def test_an_unplugged_drive_keeps_its_documents_until_it_is_back(
+    tmp_path: Path, app_home: Path
+) -> None:
+    drive = tmp_path / "usb"
+    (drive / "notes").mkdir(parents=True)
+    (drive / "notes" / "bridge.md").write_text("# Bridge\n\nThe bridge reopens in 2027.\n")
+    (drive / "notes" / "lease.txt").write_text("The notice period is three months.")
+    single = tmp_path / "desk" / "memo.txt"
+    single.parent.mkdir()
+    single.write_text("The memo says the harbour opens at nine.")
+    with make_assistant(app_home) as assistant:
+        assert summary(assistant.ingest([drive, single]))["added"] == 3
+        unplugged = tmp_path / "elsewhere"
+        drive.rename(unplugged)  # the drive is gone; its mount point with it
+
+        events = list(assistant.sync())
+        counts = events[-1].counts
+        assert counts["removed"] == 0 and counts["unavailable"] == 2
+        reasons = {e.path: e.reason for e in events if e.outcome == "unavailable"}
+        assert all(f"{drive} is not there" in (r or "") for r in reasons.values())
+        by_path = {s.path: s for s in assistant.sources()}
+        assert by_path[str(drive / "notes" / "lease.txt")].status == "unavailable"
+        assert assistant.status().unavailable == 2 and assistant.status().chunks >= 3
+        # Still searchable and citable meanwhile.
+        assert assistant.search("When does the bridge reopen?")[0].path.endswith("bridge.md")
+        assert str(drive) in assistant.followed()  # still followed
+
+        unplugged.rename(drive)  # plugged in again: nothing to parse or embed
+        counts = summary(assistant.sync())
+        assert counts["added"] == counts["updated"] == counts["removed"] == 0
+        assert {s.status for s in assistant.sources()} == {"indexed"}
+
+        (drive / "notes" / "lease.txt").unlink()  # a deleted file, its folder still there
+        single.unlink()  # a deleted followed file
+        counts = summary(assistant.sync())
+        assert counts["removed"] == 2 and counts["unavailable"] == 0
+        assert [Path(s.path).name for s in assistant.sources()] == ["bridge.md"]

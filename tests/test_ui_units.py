@@ -174,3 +174,16 @@ def test_none_survives_the_bindings_reference_leak() -> None:
     )
     assert done.returncode == 0, done.stderr[-500:]
     assert done.stdout.strip() == "alive"
+
+
+def test_a_document_indexed_with_warnings_says_what_was_not_read() -> None:
+    from desk_assistant.api import SourceInfo
+    from ui.qt_models import DocumentRow
+
+    source = SourceInfo(
+        "/d/scan.pdf", "default", "indexed", None, "pdf", 100, 12, 1000, 0.0,
+        ("40 of 100 pages could not be read",),
+    )  # fmt: skip
+    row = DocumentRow.from_source(source)
+    assert row.status == "indexed"
+    assert row.status_text == "indexed (40 of 100 pages could not be read)"

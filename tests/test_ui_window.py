@@ -492,3 +492,92 @@ def test_another_data_folder_can_be_chosen_for_the_next_start(
     assert f"From the next start the data folder is {elsewhere}" in dialog.data_folder_note.text()
     assert default_home() == elsewhere
     assert (app_home / "manifest.sqlite3").exists()  # nothing was moved or deleted
+
+
+def test_untrusted_text_is_shown_as_text_and_links_open_only_when_confirmed(
+    qtbot: QtBot, app_home: Path, docs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtGui import QDesktopServices
+    from PySide6.QtWidgets import QMessageBox
+
+    from desk_assistant.api import Citation
+
+    reply = "The bridge opens in 2027 [1]. See [the council](https://evil.example/?x=1) [1]."
+    window = fake_window(qtbot, app_home, [reply])
+    drop_files(window, [docs / "council-report.pdf"])
+    wait_indexed(qtbot, window, 1)
+    ask(qtbot, window, "When will the Harbor Bridge renovation be finished?")
+    wait_answer(qtbot, window)
+
+    asked: list[str] = []
+    opened: list[str] = []
+    answers = iter([QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes])
+    monkeypatch.setattr(
+        QMessageBox, "question", lambda _p, _t, text, *_a: asked.append(text) or next(answers)
+    )
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toString()))
+    click_link(window.chat.view, "https://evil.example")
+    assert opened == [] and "https://evil.example/?x=1" in asked[0]  # the real address
+    click_link(window.chat.view, "https://evil.example")
+    assert opened == ["https://evil.example/?x=1"]
+
+    # A document's text and name are shown as they are, never as markup.
+    hostile = Citation(1, str(docs / "<b>bold</b>.pdf"), 1, "<img src='x.png'> <i>tag</i>", 0.9)
+    window.viewer.show_citation(hostile)
+    for label in (window.viewer.title, window.viewer.quote, window.viewer.message):
+        assert label.textFormat() == Qt.TextFormat.PlainText
+    assert "<img src='x.png'>" in window.viewer.quote.text()
+
+    # A PDF that pdfium cannot open is refused by the check in a separate process, and
+    # never reaches the window's own PDF view.
+    broken = docs / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.7\n" + b"\x00" * 200)
+    window.viewer.show_citation(Citation(1, str(broken), 1, "text", 0.9))
+    qtbot.waitUntil(lambda: "not a valid PDF" in window.viewer.message.text(), timeout=30_000)
+    assert window.viewer.stack.currentWidget() is window.viewer.message
+    if window.viewer.pdf is not None:
+        assert window.viewer.pdf.path is None
+
+
+def test_the_window_waits_for_another_writer_and_says_whom(
+    qtbot: QtBot, app_home: Path, docs: Path
+) -> None:
+    from test_writer_lock import hold_in_child
+
+    window = fake_window(qtbot, app_home)
+    child = hold_in_child(app_home, "desk-assistant sync")
+    try:
+        drop_files(window, [docs / "recipes.md"])
+        qtbot.waitUntil(
+            lambda: "Waiting for desk-assistant sync" in window.status.text(), timeout=30_000
+        )
+        assert "Waiting for desk-assistant sync" in window.library.progress.label.text()
+    finally:
+        child.kill()
+        child.wait()
+    wait_indexed(qtbot, window, 1)
+    qtbot.waitUntil(lambda: "Waiting" not in window.status.text(), timeout=10_000)
+
+
+def test_quitting_while_a_change_waits_for_another_writer_does_not_wait(
+    qtbot: QtBot, app_home: Path, docs: Path
+) -> None:
+    from test_writer_lock import hold_in_child
+
+    from desk_assistant.writer_lock import WriterLock
+
+    window = fake_window(qtbot, app_home)
+    child = hold_in_child(app_home, "desk-assistant sync")
+    try:
+        drop_files(window, [docs / "recipes.md"])
+        qtbot.waitUntil(lambda: "Waiting for" in window.status.text(), timeout=30_000)
+        window.library.remove(str(docs / "recipes.md"))  # queued behind the waiting ingest
+        window.close()
+        # close() came back while the other process still writes: the waits were called
+        # off, not sat out (sitting them out would hang here until the test's timeout).
+        assert child.poll() is None
+        holder = WriterLock(app_home).holder()
+        assert holder is not None and holder.pid == child.pid
+    finally:
+        child.kill()
+        child.wait()

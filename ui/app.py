@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desk_assistant.api import DeskAssistantError, enforce_offline, load_settings
 from ui.main_window import MainWindow
+from ui.plain_text import as_html
 from ui.platform_check import check_xcb
 from ui.theme import apply_theme
 
@@ -52,15 +53,17 @@ def main(home: str | None = None, collection: str | None = None) -> int:
     try:
         settings = load_settings(home, collection=collection)
     except DeskAssistantError as exc:
-        QMessageBox.critical(None, "Desk Assistant", str(exc))
+        QMessageBox.critical(None, "Desk Assistant", as_html(str(exc)))
         return 2
     lock = _lock(settings.home)
     if lock is None:
         QMessageBox.warning(
             None,
             "Desk Assistant",
-            f"Desk Assistant is already open for the data folder {settings.home}. "
-            "Switch to that window, or close it and start again.",
+            as_html(
+                f"Desk Assistant is already open for the data folder {settings.home}. "
+                "Switch to that window, or close it and start again."
+            ),
         )
         return 1
     _log_to(settings.paths.logs)

@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ui.icons import render
+from ui.plain_text import plain
 
 Kind = Literal["info", "warning", "error"]
 _ICONS = {"info": "info", "warning": "warning", "error": "warning"}
@@ -39,7 +40,7 @@ class Banner(QFrame):
         symbol.setFixedSize(20, 20)
         symbol.setPixmap(render(_ICONS[kind]).pixmap(20, 20))
         layout.addWidget(symbol, 0, Qt.AlignmentFlag.AlignTop)
-        self.label = QLabel(text, self)
+        self.label = plain(QLabel(text, self))  # may name files and quote their errors
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.label, 1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListView,
     QMenu,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QToolButton,
@@ -30,6 +31,7 @@ from desk_assistant.api import Answer, ChatInfo, Message, Searched, Token, expor
 from ui.chat_view import ChatView, note
 from ui.icons import Icons
 from ui.lanes import Lanes
+from ui.plain_text import as_html
 from ui.qt_models import ChatsModel
 from ui.theme import colors
 from ui.workers import Job
@@ -217,7 +219,7 @@ class ChatPanel(QWidget):
         self.view.copy_requested.connect(self.copy_text)
         self.view.copy_markdown_requested.connect(self.copy_markdown)
         self.view.regenerate_requested.connect(self.ask)
-        self.view.external_link_clicked.connect(QDesktopServices.openUrl)
+        self.view.external_link_clicked.connect(self.open_link)
         self.input = QuestionBox(self)
         self.input.setMaximumHeight(90)
         self.send_button = QPushButton("Send", self)
@@ -377,6 +379,23 @@ class ChatPanel(QWidget):
         self.generating_changed.emit(generating)
 
     # answers ----------------------------------------------------------------------------
+
+    def open_link(self, url: QUrl) -> bool:
+        """Open a link of an answer in the browser, after the user has seen where it
+        really goes: its text was written by the model, maybe copied from a document, and
+        ``[your bank](https://elsewhere)`` reads like the one and leads to the other."""
+        address = url.toString(QUrl.ComponentFormattingOption.FullyEncoded)
+        answer = QMessageBox.question(
+            self,
+            "Open link",
+            as_html(
+                f"This link of the answer leads to:\n\n{address}\n\nThe answer was written "
+                "from your documents; open the address in your browser only if you trust it."
+            ),
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        return QDesktopServices.openUrl(url)
 
     def copy_text(self, text: str) -> None:
         QGuiApplication.clipboard().setText(text)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 import shiboken6
-from PySide6.QtCore import QObject, QThreadPool, QTimer
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
 from desk_assistant.api import Assistant, Settings, make_embedder
 from ui.workers import Job
@@ -80,10 +80,14 @@ class AssistantSet:
         *,
         embedder: Embedder | None = None,
         runtime: LLMRuntime | None = None,
+        on_wait: Callable[[str | None], None] | None = None,
+        on_notice: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self._embedder = SerializedEmbedder(embedder) if embedder is not None else None
         self._runtime = runtime
+        self._on_wait = on_wait  # another process writes to the data folder (or stopped)
+        self._on_notice = on_notice  # what opening the data folder had to rebuild
         self._lock = threading.Lock()
         self._assistants: dict[Role, Assistant] = {}
 
@@ -95,13 +99,22 @@ class AssistantSet:
             return found
 
     def _build(self, role: Role) -> Assistant:
-        if role == "library":
-            # Never embeds: collection changes that need the model go to the indexing lane.
-            return Assistant.open(self.settings, embedder=self._embedder)
-        if self._embedder is None:
-            self._embedder = SerializedEmbedder(make_embedder(self.settings))
+        embedder = self._embedder
         runtime = self._runtime if role == "asking" else None
-        return Assistant.open(self.settings, embedder=self._embedder, runtime=runtime)
+        # The library lane never embeds: collection changes that need the model go to the
+        # indexing lane.
+        if role != "library" and embedder is None:
+            embedder = self._embedder = SerializedEmbedder(make_embedder(self.settings))
+        assistant = Assistant.open(
+            self.settings,
+            embedder=embedder,
+            runtime=runtime,
+            client="the desktop app",
+            on_wait=self._on_wait,
+        )
+        if assistant.recovered and self._on_notice is not None:
+            self._on_notice(assistant.recovered)
+        return assistant
 
     def interrupt(self, role: Role) -> None:
         """Stop the answer the role's Assistant streams (from the GUI thread)."""
@@ -126,7 +139,9 @@ class AssistantSet:
     def successor(self, settings: Settings) -> AssistantSet:
         """Assistants for new settings that keep the embedding model when it still fits."""
         same = all(getattr(settings, f) == getattr(self.settings, f) for f in _EMBEDDING_FIELDS)
-        following = AssistantSet(settings, runtime=self._runtime)
+        following = AssistantSet(
+            settings, runtime=self._runtime, on_wait=self._on_wait, on_notice=self._on_notice
+        )
         if same and self._embedder is not None:
             following._embedder = self._embedder
         return following
@@ -213,7 +228,14 @@ class Lane(QObject):
 
 
 class Lanes(QObject):
-    """The three lanes of the window, and settings changes applied to all of them."""
+    """The three lanes of the window, and settings changes applied to all of them.
+
+    ``writer_waiting`` carries what a lane waits for while another process (the CLI, a
+    watcher) writes to the data folder, and ``None`` once it is free again.
+    """
+
+    writer_waiting = Signal(object)  # str | None, from any lane's thread
+    recovered = Signal(str)  # what opening the data folder rebuilt (a lost index database)
 
     def __init__(
         self,
@@ -224,7 +246,13 @@ class Lanes(QObject):
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        self.assistants = AssistantSet(settings, embedder=embedder, runtime=runtime)
+        self.assistants = AssistantSet(
+            settings,
+            embedder=embedder,
+            runtime=runtime,
+            on_wait=self.writer_waiting.emit,
+            on_notice=self.recovered.emit,
+        )
         self.library = Lane("library", self.assistants, self)
         self.indexing = Lane("indexing", self.assistants, self)
         self.asking = Lane("asking", self.assistants, self)

@@ -43,6 +43,7 @@ from ui.folder_watcher import FolderWatcher
 from ui.icons import Icons
 from ui.ingest_progress import IngestProgress
 from ui.lanes import Lanes
+from ui.plain_text import as_html
 from ui.qt_models import DocumentsModel
 from ui.workers import Job
 
@@ -51,6 +52,7 @@ Notify = Callable[[str, str, str, list[tuple[str, Callable[[], object]]]], None]
 SUMMARY = {
     "indexed": "indexed",
     "failed": "failed",
+    "unavailable": "unavailable",  # kept while their folder is not there
     "unsupported": "not supported",
     "queued": "waiting",
     "indexing": "waiting",
@@ -327,8 +329,10 @@ class LibraryPanel(QWidget):
         answer = QMessageBox.question(
             self,
             "Delete collection",
-            f"Delete the collection '{name}' and its index?\n\nYour files are not touched; "
-            "their chats are kept.",
+            as_html(
+                f"Delete the collection '{name}' and its index?\n\nYour files are not "
+                "touched; their chats are kept."
+            ),
         )
         if answer != QMessageBox.StandardButton.Yes:
             return
@@ -375,8 +379,10 @@ class LibraryPanel(QWidget):
             answer = QMessageBox.question(
                 self,
                 "Re-index collection",
-                f"Rebuild the index of '{collection}' from its files? Questions can still "
-                "be asked meanwhile, but answers may miss documents until it is done.",
+                as_html(
+                    f"Rebuild the index of '{collection}' from its files? Questions can still "
+                    "be asked meanwhile, but answers may miss documents until it is done."
+                ),
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return None
@@ -525,7 +531,7 @@ class LibraryPanel(QWidget):
         count = {s: sum(r.status == s for r in rows) for s in SUMMARY}
         count["queued"] += count.pop("indexing")
         parts = [f"{n} {SUMMARY[s]}" for s, n in count.items() if n or s == "indexed"]
-        chunks = sum(r.chunks for r in rows if r.status == "indexed")
+        chunks = sum(r.chunks for r in rows if r.status in ("indexed", "unavailable"))
         parts.append(f"{chunks} chunk" + ("" if chunks == 1 else "s"))
         self.summary.setText(" · ".join(parts) if rows else "")
         if not rows:

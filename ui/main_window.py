@@ -44,8 +44,11 @@ from desk_assistant.api import (
     Answer,
     ChatInfo,
     Citation,
+    DamagedStore,
     DeskAssistantError,
+    DiskFull,
     EmbeddingModelMismatch,
+    HealthReport,
     ModelLoadError,
     Settings,
     StoreError,
@@ -62,6 +65,7 @@ from ui.lanes import Lanes
 from ui.library_panel import LibraryPanel
 from ui.model_guide import ModelGuide
 from ui.models_dialog import ModelsDialog
+from ui.plain_text import as_html
 from ui.settings_dialog import SettingsDialog
 from ui.source_viewer import SourceViewer
 from ui.summary_dialog import SummaryDialog
@@ -184,7 +188,10 @@ class MainWindow(QMainWindow):
         self.drop_overlay = DropOverlay(central)
 
         self.status = QLabel(self)
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self._waiting_for: str | None = None  # another process writing to the data folder
         self.model_label = QLabel(self)
+        self.model_label.setTextFormat(Qt.TextFormat.PlainText)
         self.model_label.setObjectName("muted")
         self.statusBar().addWidget(self.status, 1)
         self.statusBar().addPermanentWidget(self.model_label)
@@ -283,6 +290,10 @@ class MainWindow(QMainWindow):
         self.addToolBar(toolbar)
 
     def _connect(self) -> None:
+        self.lanes.writer_waiting.connect(self._writer_waiting)
+        self.lanes.recovered.connect(
+            lambda text: self.banners.show_banner("recovered", "info", text, [])
+        )
         self.library.collection_changed.connect(self._collection_changed)
         self.library.error.connect(self.report_error)
         # While the vector store's server is away, indexing is tried again now and then.
@@ -371,7 +382,6 @@ class MainWindow(QMainWindow):
         else:
             where = " (built-in)" if self._uses_builtin_model() else ""
         self.model_label.setText(f"Model: {model}{where}")
-        self.status.setText("Ready")
         self._update_status()
 
     def _models_failed(self, message: str, _exc: object) -> None:
@@ -445,10 +455,29 @@ class MainWindow(QMainWindow):
             answer = QMessageBox.question(
                 self,
                 "Different embedding model",
-                f"{message}\n\nRe-index the collection now?",
+                as_html(f"{message}\n\nRe-index the collection now?"),
             )
             if answer == QMessageBox.StandardButton.Yes:
                 self.library.reindex(confirm=False)
+            return
+        if isinstance(exc, DamagedStore):  # the way out is a repair: offered as a button
+            self.banners.show_banner("damaged", "error", message, [("Repair", self.repair)])
+            return
+        if isinstance(exc, StoreError):
+            self._report_store_error(message, exc)
+            return
+        if isinstance(exc, ModelLoadError):
+            self.banners.show_banner("model", "error", message, [("Settings…", self.open_settings)])
+            return
+        actions: list[tuple[str, Callable[[], object]]] = []
+        if isinstance(exc, DeskAssistantError) and exc.action == "add-model-file":
+            actions.append(("Add a model file…", self.add_model_file))
+        self.banners.show_banner("error", "error", message, actions)
+
+    def _report_store_error(self, message: str, exc: StoreError) -> None:
+        """The data folder or the vector store failed: how depends on what can be done."""
+        if isinstance(exc, DiskFull):  # says which folder and that nothing was lost
+            QMessageBox.critical(self, "The disk is full", as_html(message))
             return
         if isinstance(exc, StoreUnavailable):
             self.banners.show_banner(
@@ -460,30 +489,38 @@ class MainWindow(QMainWindow):
             )
             self._store_retry.start()
             return
-        if isinstance(exc, StoreError) and self.lanes.settings.chroma_url:
+        if self.lanes.settings.chroma_url:
             self.banners.show_banner("store", "error", message, [("Settings…", self.open_settings)])
             return
-        if isinstance(exc, StoreError):
-            QMessageBox.critical(
-                self,
-                "Cannot use the data folder",
-                f"{message}\n\nIf another Desk Assistant is running, close it; if the disk is "
-                "full, free some space. Nothing was lost: try again afterwards.",
-            )
-            return
-        if isinstance(exc, ModelLoadError):
-            self.banners.show_banner("model", "error", message, [("Settings…", self.open_settings)])
-            return
-        actions: list[tuple[str, Callable[[], object]]] = []
-        if isinstance(exc, DeskAssistantError) and exc.action == "add-model-file":
-            actions.append(("Add a model file…", self.add_model_file))
-        self.banners.show_banner("error", "error", message, actions)
+        QMessageBox.critical(
+            self,
+            "Cannot use the data folder",
+            as_html(
+                f"{message}\n\nIf another Desk Assistant is running, close it; if the disk "
+                "is full, free some space. Nothing was lost: try again afterwards."
+            ),
+        )
 
     def resume_indexing(self) -> None:
         """Index what waits for the vector store's server (a sync: what is done is skipped)."""
         self.banners.remove("store")
         if not self.library.indexing:
             self.library.sync()
+
+    def repair(self) -> None:
+        """Repair the data folder (what ``doctor --repair`` does), in the indexing lane."""
+        collection = self.library.collection
+        self.status.setText("Repairing the data folder…")
+        job = self.lanes.indexing.call("repair", lambda a: a.doctor(collection, repair=True))
+        job.signals.finished.connect(self._repaired)
+        job.signals.errored.connect(self.report_error)
+
+    def _repaired(self, report: HealthReport) -> None:
+        done = [f.problem for f in report.findings if f.repaired]
+        text = "Repaired: " + "; ".join(done) if done else "Nothing needed repairing."
+        self.banners.show_banner("damaged", "info", text, [])
+        self._update_status()
+        self.library.refresh()
 
     def open_settings(self) -> None:
         dialog = SettingsDialog(self.lanes.settings, self)
@@ -637,7 +674,16 @@ class MainWindow(QMainWindow):
         self.send_action.setEnabled(not generating)
         self._update_status()
 
+    def _writer_waiting(self, message: str | None) -> None:
+        self._waiting_for = message
+        if message is not None:
+            self.status.setText(f"{message}…")
+        else:
+            self._update_status()
+
     def _update_status(self) -> None:
+        if self._waiting_for is not None:
+            return  # says whom a change waits for until it can go ahead
         if not self._model_name:
             return  # "Loading model…" until the models are there
         if self.chat.generating:

@@ -49,6 +49,7 @@ from desk_assistant.api import (
 )
 from ui.model_jobs import ByteProgress, ask_licence, run_for, show_bytes
 from ui.model_server_dialog import ModelServerDialog
+from ui.plain_text import as_html, plain
 from ui.settings_form import FILE_FILTERS
 from ui.theme import colors
 from ui.workers import Job
@@ -85,6 +86,8 @@ class ModelsDialog(QDialog):
         self.entries.setAccessibleName("Models")
         self.entries.currentItemChanged.connect(lambda *_: self._describe_current())
         self.details = QLabel(self)
+        # A table of the model file's metadata, every value escaped (it is untrusted).
+        self.details.setTextFormat(Qt.TextFormat.RichText)
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
@@ -94,7 +97,7 @@ class ModelsDialog(QDialog):
         for family, description in PROMPT_FORMATS.items():
             self.prompt_format.addItem(description, family)
         self.prompt_format.activated.connect(lambda _index: self._set_prompt_format())
-        self.message = QLabel(self)
+        self.message = plain(QLabel(self))
         self.message.setWordWrap(True)
         self.message.setObjectName("muted")
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -188,7 +191,7 @@ class ModelsDialog(QDialog):
     ) -> Job:
         self.fix_button.hide()
         if busy:
-            self.message.setText(busy)
+            self._say(busy)
 
         def finished(result: Any) -> None:
             self._set_busy(False)
@@ -217,11 +220,14 @@ class ModelsDialog(QDialog):
         self.use_button.setEnabled(not busy and entry is not None and not entry.in_use)
 
     def _failed(self, message: str, exc: object) -> None:
-        self.message.setText(
-            f"<span style='color:{colors()['error']}'>{html.escape(message)}</span>"
-        )
+        self._say(message, error=True)
         offer = isinstance(exc, DeskAssistantError) and exc.action == "add-model-file"
         self.fix_button.setVisible(offer)
+
+    def _say(self, text: str, *, error: bool = False) -> None:
+        """Say ``text`` (a model file's metadata or an error naming one: shown as text)."""
+        self.message.setStyleSheet(f"color: {colors()['error']};" if error else "")
+        self.message.setText(text)
 
     def _show_progress(self, done: int, total: int | None) -> None:
         show_bytes(self.bar, done, total)
@@ -256,7 +262,7 @@ class ModelsDialog(QDialog):
             self.details.setText("")
             return
         if not entry.exists:
-            self.details.setText(f"The file of {entry.name} is gone: {entry.path}")
+            self.details.setText(as_html(f"The file of {entry.name} is gone: {entry.path}"))
             return
         self.prompt_format.setCurrentIndex(max(self.prompt_format.findData(entry.prompt_format), 0))
         self.details.setText("Reading the file's header…")
@@ -296,7 +302,7 @@ class ModelsDialog(QDialog):
 
         def changed(updated: LibraryEntry) -> None:
             how = family or "the format detected from the file"
-            self.message.setText(f"Prompts for {updated.name} now use {how}.")
+            self._say(f"Prompts for {updated.name} now use {how}.")
             if updated.in_use:
                 self.format_changed.emit()
             self.refresh(select=updated.name)
@@ -337,7 +343,7 @@ class ModelsDialog(QDialog):
         """Run ``work`` (it returns the new model's name), then say ``done`` and select it."""
 
         def arrived(model: str) -> None:
-            self.message.setText(done.format(model))
+            self._say(done.format(model))
             self.refresh(select=model)
 
         return self._run(name, work, arrived, busy)
@@ -348,7 +354,7 @@ class ModelsDialog(QDialog):
             return
         stored = entry.kind == "models folder"
         what = "and delete its file from the models folder" if stored else "(the file stays)"
-        answer = QMessageBox.question(self, "Remove model", f"Remove {entry.name} {what}?")
+        answer = QMessageBox.question(self, "Remove model", as_html(f"Remove {entry.name} {what}?"))
         if answer != QMessageBox.StandardButton.Yes:
             return
         library = self.library
@@ -359,7 +365,7 @@ class ModelsDialog(QDialog):
         )
 
     def _removed(self, result: RemoveResult) -> None:
-        self.message.setText(f"Removed {result.entry.name}.")
+        self._say(f"Removed {result.entry.name}.")
         if result.settings.model_path is None:
             self.model_chosen.emit(result.settings)  # it was in use: back to built-in
         self.refresh()
@@ -377,7 +383,7 @@ class ModelsDialog(QDialog):
 
     def _use(self, entry: LibraryEntry, notice: LicenceNotice | None) -> None:
         if notice is not None and not self.accept_licence(notice):
-            self.message.setText(f"{entry.name} was not chosen: its licence was not accepted.")
+            self._say(f"{entry.name} was not chosen: its licence was not accepted.")
             return
         library = self.library
         self._run(
@@ -398,7 +404,7 @@ class ModelsDialog(QDialog):
             )
         if result.fit is not None and result.fit.verdict != "fits":
             note += f" {result.fit.message}"
-        self.message.setText(note)
+        self._say(note)
         self.model_chosen.emit(result.settings)
         self.refresh(select=result.entry.name)
 
@@ -447,4 +453,4 @@ class ModelsDialog(QDialog):
         if self._cancel is not None:
             self._cancel.set()
             self.cancel_button.setEnabled(False)
-            self.message.setText("Cancelling; the part downloaded so far is kept for a resume.")
+            self._say("Cancelling; the part downloaded so far is kept for a resume.")

@@ -38,16 +38,18 @@ STATUS_TEXT = {
     "indexing": "indexing…",
     "failed": "failed",
     "unsupported": "not indexed",
+    "unavailable": "unavailable",
 }
 
 
 @dataclass(frozen=True, slots=True)
 class DocumentRow:
     path: str
-    status: str  # indexed | queued | indexing | failed | unsupported
+    status: str  # indexed | queued | indexing | failed | unsupported | unavailable
     reason: str | None = None
     pages: int | None = None
     chunks: int = 0
+    warnings: tuple[str, ...] = ()  # indexed, but the loader could not read all of it
 
     @property
     def name(self) -> str:
@@ -56,12 +58,14 @@ class DocumentRow:
     @property
     def status_text(self) -> str:
         text = STATUS_TEXT.get(self.status, self.status)
-        return f"{text}: {self.reason}" if self.reason else text
+        if self.reason:
+            return f"{text}: {self.reason}"
+        return f"{text} ({'; '.join(self.warnings)})" if self.warnings else text
 
     @classmethod
     def from_source(cls, source: SourceInfo) -> DocumentRow:
-        status = "indexed" if source.status == "indexed" else "failed"
-        return cls(source.path, status, source.error, source.pages, source.chunks)
+        status = source.status if source.status in ("indexed", "unavailable") else "failed"
+        return cls(source.path, status, source.error, source.pages, source.chunks, source.warnings)
 
 
 class DocumentsModel(QAbstractTableModel):
@@ -118,10 +122,14 @@ class DocumentsModel(QAbstractTableModel):
         if outcome == "skipped":
             row = DocumentRow(event.path, "unsupported", event.reason)
             self._passed_over[event.path] = row
+        elif outcome == "unavailable":
+            row = DocumentRow(event.path, "unavailable", event.reason)
         elif outcome == "failed":
             row = DocumentRow(event.path, "failed", event.reason)
         elif outcome in ("added", "updated"):
-            row = DocumentRow(event.path, "indexed", None, event.pages, event.chunks)
+            row = DocumentRow(
+                event.path, "indexed", None, event.pages, event.chunks, event.warnings
+            )
         else:
             return
         self._upsert(row)
@@ -214,7 +222,7 @@ class DocumentsModel(QAbstractTableModel):
                 row.name,
                 STATUS_TEXT.get(row.status, row.status),
                 "" if row.pages is None else str(row.pages),
-                str(row.chunks) if row.status == "indexed" else "",
+                str(row.chunks) if row.status in ("indexed", "unavailable") else "",
             )[column]
         if role == Qt.ItemDataRole.DecorationRole:
             return _warning_icon(colors()["warning"]) if column == 1 and row.reason else None

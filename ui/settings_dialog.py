@@ -46,6 +46,7 @@ from desk_assistant.api import (
     chosen_home,
     update_settings,
 )
+from ui.plain_text import plain
 from ui.settings_form import Editor, PathWidget, editor_for, label_for
 from ui.settings_text import OTHER_SECTION, WORDING, Wording
 from ui.workers import Job
@@ -103,7 +104,7 @@ class SettingsDialog(QDialog):
         for page in self._pages.values():
             page.addStretch(1)
 
-        self.problem = QLabel(self)
+        self.problem = plain(QLabel(self))
         self.problem.setObjectName("problem")
         self.problem.setWordWrap(True)
         self.problem.hide()
@@ -165,7 +166,8 @@ class SettingsDialog(QDialog):
         if name == "model_path":
             assert isinstance(editor.widget, PathWidget)
             editor.widget.changed.connect(lambda _text: self._check_model(probe=True))
-            self.model_info = QLabel("Reading the model file…", self)
+            # What the model file's header says: untrusted text.
+            self.model_info = plain(QLabel("Reading the model file…", self))
             self.model_info.setWordWrap(True)
             form.addRow("", self.model_info)
 
@@ -197,7 +199,7 @@ class SettingsDialog(QDialog):
         )
         change_button = QPushButton("Change…", box)
         change_button.clicked.connect(self._change_data_folder)
-        self.data_folder_note = QLabel(self._data_folder_note(chosen_home()), box)
+        self.data_folder_note = plain(QLabel(self._data_folder_note(chosen_home()), box))
         self.data_folder_note.setObjectName("muted")
         self.data_folder_note.setWordWrap(True)
         row = QHBoxLayout()

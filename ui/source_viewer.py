@@ -9,10 +9,11 @@ scrolled into view.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import shiboken6
 from PySide6.QtCore import Qt, QThreadPool, QUrl, Signal
@@ -29,10 +30,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desk_assistant.api import Citation, DeskAssistantError
+from desk_assistant.api import Citation, DeskAssistantError, check_pdf
 from ui.chat_view import source_label
 from ui.icons import Icons
 from ui.passages import collapse, find_passage, snippet
+from ui.plain_text import plain
 from ui.theme import colors
 from ui.workers import Job
 
@@ -166,9 +168,10 @@ class SourceViewer(QWidget):
         self._jobs: list[Job] = []
         self.citation: Citation | None = None
 
-        self.title = ElidedLabel(self)
+        # File names, headings and passages come from the documents: shown as text.
+        self.title = plain(ElidedLabel(self))
         self.title.setObjectName("viewerTitle")
-        self.location = QLabel(self)
+        self.location = plain(QLabel(self))
         self.location.setObjectName("muted")
         self.open_button = QPushButton("Open in default app", self)
         icons.attach(self.open_button, "open-external")
@@ -183,7 +186,7 @@ class SourceViewer(QWidget):
         icons.attach(self.back_button, "back")
         self.back_button.clicked.connect(self.close_viewer)
         self.back_button.hide()
-        self.quote = QLabel(self)
+        self.quote = plain(QLabel(self))
         self.quote.setObjectName("quote")
         self.quote.setWordWrap(True)
 
@@ -193,7 +196,7 @@ class SourceViewer(QWidget):
 
             self.pdf = PdfPane(icons, self)
         self.text = TextPane(self)
-        self.message = QLabel(self)
+        self.message = plain(QLabel(self))
         self.message.setWordWrap(True)
         self.message.setObjectName("muted")
         self.stack = QStackedWidget(self)
@@ -231,22 +234,43 @@ class SourceViewer(QWidget):
         if not Path(citation.path).is_file():
             self._message(f"The file is no longer at {citation.path}.")
             return
-        if citation.path.lower().endswith(".pdf") and self.pdf is not None:
-            try:
-                self.pdf.show_page(citation.path, (citation.page or 1) - 1, citation.text, answer)
-            except DeskAssistantError as exc:
-                self._message(str(exc))
-                return
-            self.stack.setCurrentWidget(self.pdf)
-            return
         self._message(f"Opening {Path(citation.path).name}…")
-        job = Job("load source", lambda: load_document_text(citation.path))
-        job.signals.finished.connect(lambda text: self._text_loaded(citation, text))
+        if citation.path.lower().endswith(".pdf") and self.pdf is not None:
+            # QtPdf parses in this process, on this thread: it gets only a file that pdfium
+            # opened and rendered at that page in a throw-away process, in time.
+            page = citation.page or 1
+            self._background(
+                "check pdf",
+                lambda: check_pdf(citation.path, page),
+                lambda _pages: self._pdf_checked(citation, answer),
+            )
+            return
+        self._background(
+            "load source",
+            lambda: load_document_text(citation.path),
+            lambda text: self._text_loaded(citation, text),
+        )
+
+    def _background(
+        self, name: str, work: Callable[[], object], done: Callable[[Any], None]
+    ) -> None:
+        job = Job(name, work)
+        job.signals.finished.connect(done)
         job.signals.errored.connect(lambda message, _exc: self._message(message))
         job.signals.finished.connect(lambda _r: self._jobs.remove(job))
         job.signals.errored.connect(lambda _m, _e: self._jobs.remove(job))
         self._jobs.append(job)
         self._pool.start(job)
+
+    def _pdf_checked(self, citation: Citation, answer: str) -> None:
+        if citation != self.citation or self.pdf is None:
+            return  # the user clicked another citation meanwhile
+        try:
+            self.pdf.show_page(citation.path, (citation.page or 1) - 1, citation.text, answer)
+        except DeskAssistantError as exc:
+            self._message(str(exc))
+            return
+        self.stack.setCurrentWidget(self.pdf)
 
     def _text_loaded(self, citation: Citation, document: DocumentText) -> None:
         if citation != self.citation:

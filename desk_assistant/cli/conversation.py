@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, TextIO
 from desk_assistant.cli.options import (
     EXIT_OK,
     UsageError,
+    answer_batch,
     common,
     filter_options,
     open_assistant,
@@ -117,10 +118,12 @@ def cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
         chat_id = _chat_id(assistant, args.chat)
         extra = {} if chat_id is None else {"chat_id": chat_id}
         if batch is not None:
-            for line in batch:
-                answer = _final(assistant.ask(line["question"], chat_id=chat_id, where=where(args)))
-                print_json({"id": line.get("id"), **answer.to_json(), **extra}, out)
-            return EXIT_OK
+
+            def answer(text: str) -> dict[str, object]:
+                found = _final(assistant.ask(text, chat_id=chat_id, where=where(args)))
+                return {**found.to_json(), **extra}
+
+            return answer_batch(args, out, batch, answer)
         assert question is not None
         # Closed before the Assistant is: a stopped answer is still saved in its chat.
         with closing(assistant.ask(question, chat_id=chat_id, where=where(args))) as items:

@@ -21,6 +21,7 @@ from desk_assistant.cli.options import (
     EXIT_OK,
     EXIT_USAGE,
     UsageError,
+    answer_batch,
     common,
     filter_options,
     open_assistant,
@@ -28,6 +29,7 @@ from desk_assistant.cli.options import (
     read_batch,
     where,
 )
+from desk_assistant.cli.terminal import native_stderr_held, one_line, safe_stream, say
 
 if TYPE_CHECKING:
     from argparse import _SubParsersAction
@@ -154,6 +156,8 @@ def _ingest_events(args: argparse.Namespace, out: TextIO, events: Iterator[Any])
     progress = Progress()
     started = time.monotonic()
     for event in events:
+        if event.kind == "waiting":
+            continue  # said on stderr once (say_waiting)
         if args.json:
             if event.kind in FILE_STEPS:
                 continue  # progress inside a file is for the progress line only
@@ -200,7 +204,7 @@ def cmd_exclude(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         print_json(patterns, out)
     else:
-        out.write("".join(f"{p}\n" for p in patterns) or "No exclusions.\n")
+        out.write("".join(f"{one_line(p)}\n" for p in patterns) or "No exclusions.\n")
         if args.patterns:
             out.write("Run 'desk-assistant sync' to apply the change to indexed files.\n")
     return EXIT_OK
@@ -218,11 +222,12 @@ def cmd_search(args: argparse.Namespace, out: TextIO) -> int:
     batch = read_batch(args.batch) if args.batch else None
     with open_assistant(args) as assistant:
         if batch is not None:
-            for item in batch:
-                passages = assistant.search(item["question"], k=args.k, where=where(args))
-                results = [passage_json(r, p) for r, p in enumerate(passages, start=1)]
-                print_json({"id": item.get("id"), "results": results}, out)
-            return EXIT_OK
+
+            def search(text: str) -> dict[str, Any]:
+                passages = assistant.search(text, k=args.k, where=where(args))
+                return {"results": [passage_json(r, p) for r, p in enumerate(passages, 1)]}
+
+            return answer_batch(args, out, batch, search)
         assert query is not None
         passages = assistant.search(query, k=args.k, where=where(args))
         if args.json:
@@ -261,8 +266,8 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     else:
         width = max(len(k) for k in status)
         for key, value in status.items():
-            shown = ", ".join(value) if isinstance(value, list) else value
-            out.write(f"{key.replace('_', ' '):<{width}}  {shown}\n")
+            shown = ", ".join(map(one_line, value)) if isinstance(value, list) else value
+            out.write(f"{key.replace('_', ' '):<{width}}  {one_line(str(shown))}\n")
     return EXIT_OK
 
 
@@ -275,10 +280,11 @@ def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
         print_json(report.to_json(), out)
     else:
         checked = ", ".join(f"{n} {what}" for what, n in report.checked.items())
-        out.write(f"Collection '{report.collection}': checked {checked}.\n")
+        what = f"checked {checked}" if checked else "could not be checked"
+        out.write(f"Collection '{one_line(report.collection)}': {what}.\n")
         for finding in report.findings:
             state = "repaired" if finding.repaired else "found"
-            out.write(f"  {state}: {finding.check}: {finding.problem}\n")
+            out.write(f"  {state}: {finding.check}: {one_line(finding.problem)}\n")
         if not report.findings:
             out.write("  No problems found.\n")
         elif not report.healthy:
@@ -295,7 +301,7 @@ def cmd_collections(args: argparse.Namespace, out: TextIO) -> int:
         print_json([c.to_json() for c in collections], out)
     else:
         for c in collections:
-            out.write(f"{c.name}  ({c.sources} documents, {c.chunks} chunks)\n")
+            out.write(f"{one_line(c.name)}  ({c.sources} documents, {c.chunks} chunks)\n")
     return EXIT_OK
 
 
@@ -325,37 +331,42 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace, TextIO], int]] = {
 }
 
 
+def _run(args: argparse.Namespace, out: TextIO) -> int:
+    command = COMMANDS[args.command]
+    if args.command in (None, "gui"):
+        return command(args, out)  # the window: its stderr is nobody's terminal
+    with native_stderr_held():
+        return command(args, out)
+
+
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     multiprocessing.freeze_support()  # a frozen parser worker starts here (Windows, macOS)
     parser = build_parser()
     args = parser.parse_args(argv)
-    stream = out or sys.stdout
+    stream = safe_stream(out or sys.stdout)  # file names and passages are untrusted text
     from desk_assistant.api import DeskAssistantError, enforce_offline
 
     enforce_offline()
     try:
-        return COMMANDS[args.command](args, stream)
+        return _run(args, stream)
     except UsageError as exc:
         parser.print_usage(sys.stderr)
-        sys.stderr.write(f"desk-assistant: error: {exc}\n")
+        say(f"error: {exc}")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        sys.stderr.write("desk-assistant: interrupted\n")
+        say("interrupted")
         return 130
     except BrokenPipeError:
         return EXIT_OK
     except DeskAssistantError as exc:
         if args.debug:
             raise
-        sys.stderr.write(f"desk-assistant: {exc.for_terminal()}\n")
+        say(exc.for_terminal())
         return EXIT_FAILURE
     except Exception as exc:
         if args.debug:
             raise
-        sys.stderr.write(
-            f"desk-assistant: unexpected error: {type(exc).__name__}: {exc} (run with --debug "
-            "for details)\n"
-        )
+        say(f"unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)")
         return EXIT_FAILURE
 
 

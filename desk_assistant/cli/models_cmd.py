@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING, TextIO
 
 from desk_assistant.cli.options import EXIT_OK, UsageError, common, settings_for
+from desk_assistant.cli.terminal import one_line
 
 if TYPE_CHECKING:
     from argparse import _SubParsersAction
@@ -134,8 +135,8 @@ def _list(library: ModelLibrary, args: argparse.Namespace, out: TextIO) -> int:
         mark = "*" if entry.in_use else " "
         size = format_bytes(entry.size_bytes) if entry.size_bytes is not None else "missing"
         detail = f"  prompt format: {entry.prompt_format}" if entry.prompt_format else ""
-        out.write(f"{mark} {entry.name:<{width}}  {entry.kind:<13}  {size:>9}{detail}\n")
-        out.write(f"  {'':<{width}}  {entry.path}\n")
+        out.write(f"{mark} {one_line(entry.name):<{width}}  {entry.kind:<13}  {size:>9}{detail}\n")
+        out.write(f"  {'':<{width}}  {one_line(str(entry.path))}\n")
     return EXIT_OK
 
 
@@ -277,8 +278,8 @@ def _info(library: ModelLibrary, args: argparse.Namespace, out: TextIO) -> int:
 def _print_description(d: ModelDescription, entry: LibraryEntry | None, out: TextIO) -> None:
     from desk_assistant.api import description_rows
 
-    for label, value in description_rows(d, entry):
-        out.write(f"{label:<16} {value}\n")
+    for label, value in description_rows(d, entry):  # the file's metadata: untrusted
+        out.write(f"{label:<16} {one_line(str(value))}\n")
 
 
 def _format(library: ModelLibrary, args: argparse.Namespace, out: TextIO) -> int:

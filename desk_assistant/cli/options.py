@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
+
+from desk_assistant.cli.terminal import say
 
 if TYPE_CHECKING:
     from desk_assistant.api import Assistant, SearchFilter, Settings
@@ -19,8 +23,8 @@ class UsageError(Exception):
 
 
 def common(parser: argparse.ArgumentParser, *, top: bool) -> None:
-    """Add --home, --collection, --chroma-url and --debug, accepted before and after the
-    command (SUPPRESS keeps a sub-command's default from overwriting a value given
+    """Add --home, --collection, --chroma-url, --wait and --debug, accepted before and after
+    the command (SUPPRESS keeps a sub-command's default from overwriting a value given
     before the command)."""
     default: Any = None if top else argparse.SUPPRESS
     parser.add_argument(
@@ -42,6 +46,14 @@ def common(parser: argparse.ArgumentParser, *, top: bool) -> None:
         help="use this Chroma server for the vectors (default: the chroma_url setting)",
     )
     parser.add_argument(
+        "--wait",
+        type=float,
+        metavar="SECONDS",
+        default=default,
+        help="when another Desk Assistant is writing to the data folder, wait at most this "
+        "long for it (default: as long as it takes; 0: not at all)",
+    )
+    parser.add_argument(
         "--debug",
         action="store_true",
         default=False if top else argparse.SUPPRESS,
@@ -58,14 +70,24 @@ def settings_for(args: argparse.Namespace, **overrides: Any) -> Settings:
         args.home, collection=args.collection, chroma_url=args.chroma_url, **overrides
     )
     for warning in settings.file_warnings:
-        sys.stderr.write(f"desk-assistant: warning: {warning}\n")
+        say(f"warning: {warning}")
     return settings
 
 
 def open_assistant(args: argparse.Namespace, **overrides: Any) -> Assistant:
+    """The data folder's Assistant for a command: it waits for another writer as long as
+    ``--wait`` says, telling the user on stderr, and says what a recovery did."""
     from desk_assistant.api import Assistant
 
-    return Assistant.open(settings_for(args, **overrides))
+    assistant = Assistant.open(
+        settings_for(args, **overrides),
+        client="desk-assistant",
+        writer_wait=args.wait,
+        on_wait=say_waiting,
+    )
+    if assistant.recovered:
+        say(assistant.recovered)
+    return assistant
 
 
 def filter_options(parser: argparse.ArgumentParser) -> None:
@@ -96,27 +118,75 @@ def where(args: argparse.Namespace) -> SearchFilter | None:
     return found or None
 
 
-def read_batch(spec: str) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class BadLine:
+    """A line of a batch file that holds no question: it gets an error line of its own."""
+
+    number: int
+    reason: str
+
+
+def read_batch(spec: str) -> list[dict[str, Any] | BadLine]:
     try:
         lines = (
             sys.stdin.read().splitlines()
             if spec == "-"
             else Path(spec).read_text(encoding="utf-8").splitlines()
         )
-    except OSError as exc:
-        raise UsageError(f"cannot read batch file {spec}: {exc.strerror}") from None
-    items = []
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise UsageError(f"cannot read batch file {spec}: {reason}") from None
+    items: list[dict[str, Any] | BadLine] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             item = json.loads(line)
         except json.JSONDecodeError:
-            raise UsageError(f"{spec}:{number}: not a JSON object") from None
+            items.append(BadLine(number, "not a JSON object"))
+            continue
         if not isinstance(item, dict) or not isinstance(item.get("question"), str):
-            raise UsageError(f'{spec}:{number}: expected {{"id": ..., "question": "..."}}')
+            items.append(BadLine(number, 'expected {"id": ..., "question": "..."}'))
+            continue
         items.append(item)
     return items
+
+
+def answer_batch(
+    args: argparse.Namespace,
+    out: TextIO,
+    batch: list[dict[str, Any] | BadLine],
+    answer: Callable[[str], dict[str, Any]],
+) -> int:
+    """One JSON line per input line, in order, whatever happens to the others: the
+    result, or ``{"id": ..., "error": ...}`` for a line that failed."""
+    from desk_assistant.api import DeskAssistantError
+    from desk_assistant.cli.render import print_json
+
+    failed = 0
+    for item in batch:
+        if isinstance(item, BadLine):
+            result: dict[str, Any] = {
+                "id": None,
+                "error": f"{args.batch}:{item.number}: {item.reason}",
+            }
+        else:
+            try:
+                result = {"id": item.get("id"), **answer(item["question"])}
+            except Exception as exc:  # one failed question must not cost the others
+                if args.debug:
+                    raise
+                message = (
+                    str(exc)
+                    if isinstance(exc, DeskAssistantError)
+                    else f"unexpected error: {type(exc).__name__}: {exc}"
+                )
+                result = {"id": item.get("id"), "error": message}
+        failed += "error" in result
+        print_json(result, out)
+    if failed:
+        say(f'{failed} of {len(batch)} lines failed; each has an "error" in its output line')
+    return EXIT_FAILURE if failed else EXIT_OK
 
 
 def question_argument(args: argparse.Namespace, name: str) -> str | None:
@@ -128,3 +198,11 @@ def question_argument(args: argparse.Namespace, name: str) -> str | None:
     if not args.batch and not (text and text.strip()):
         raise UsageError(f"a {name} is required (or --batch FILE)")
     return text
+
+
+def say_waiting(message: str | None) -> None:
+    """Tell the user on stderr why this command takes longer: it waits for another writer
+    (once), or the data folder needs a one-time upgrade."""
+    if message is not None:
+        waiting = message.startswith("Waiting")
+        say(f"{message} (Ctrl+C to stop waiting)" if waiting else f"{message}…")

@@ -21,6 +21,7 @@ from desk_assistant.api import (
     Summary,
     SummaryProgress,
 )
+from desk_assistant.cli.terminal import one_line
 
 
 def print_json(data: Any, out: TextIO) -> None:
@@ -48,19 +49,24 @@ class Progress:
 
     def update(self, event: IngestEvent) -> None:
         self.run.add(event)
-        if event.outcome in ("failed", "skipped") and event.reason:
-            self._clear()
-            self.stream.write(f"{event.outcome}: {event.path}: {event.reason}\n")
+        if event.outcome in ("failed", "skipped", "unavailable") and event.reason:
+            self._note(event.outcome, event.path, event.reason)
+        for warning in event.warnings:
+            self._note("warning", event.path, warning)
         fraction = self.run.fraction()
         if not self.enabled or event.kind == "summary" or fraction is None:
             return
-        self._line(f"{_bar(fraction)} {self.run.describe()}")
+        self._line(f"{_bar(fraction)} {one_line(self.run.describe())}")
         self.stream.flush()
 
     def _line(self, line: str) -> None:
         """Write over the terminal's current line, cut to its width."""
         columns = shutil.get_terminal_size().columns
         self.stream.write(f"\r\033[K{line[: columns - 1]}")
+
+    def _note(self, what: str, path: str | None, text: str) -> None:
+        self._clear()
+        self.stream.write(f"{what}: {one_line(path or '')}: {one_line(text)}\n")
 
     def _clear(self) -> None:
         if self.enabled:
@@ -91,11 +97,13 @@ def describe_summary(counts: dict[str, int], seconds: float) -> str:
     parts.append(f"{counts.get('failed', 0)} failed")
     if counts.get("skipped"):
         parts.append(f"{counts['skipped']} skipped")
+    if counts.get("unavailable"):
+        parts.append(f"{counts['unavailable']} unavailable (kept)")
     return ", ".join(parts) + f" ({seconds:.1f} s)"
 
 
 def location(path: str, page: int | None) -> str:
-    return f"{path}, page {page}" if page is not None else path
+    return f"{one_line(path)}, page {page}" if page is not None else one_line(path)
 
 
 def print_quotes(quotes: Sequence[Quote], out: TextIO) -> None:
@@ -172,6 +180,8 @@ def print_sources(sources: Sequence[SourceInfo], out: TextIO) -> None:
         out.write("No documents in this collection yet. Add some: desk-assistant ingest PATH\n")
     for s in sources:
         detail = f"{s.chunks} chunks" + (f", {s.pages} pages" if s.pages else "")
+        if s.warnings:
+            detail += "; " + "; ".join(s.warnings)
         if s.status != "indexed":
             detail = f"{s.status}: {s.error}"
-        out.write(f"{s.path}  [{detail}]\n")
+        out.write(f"{one_line(s.path)}  [{one_line(detail)}]\n")

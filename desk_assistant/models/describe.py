@@ -133,6 +133,7 @@ def describe(
     else:
         sha256 = cached_sha256(path, cache_dir)
     chat = chat_format_for(info, prompt_override)
+    chat.close()  # only its description is needed here
     head_count = _number(info, "attention.head_count")
     return ModelDescription(
         path=str(path),

@@ -43,7 +43,7 @@ from desk_assistant.models.licence import (
     licence_summary,
     needs_acknowledgement,
 )
-from desk_assistant.settings import Settings, load_settings, update_settings
+from desk_assistant.settings import Settings, saved_settings, update_settings
 from ingest.hashing import Progress
 
 LIBRARY_FILE = "library.json"
@@ -510,7 +510,9 @@ class ModelLibrary:
                 raise LicenceNotAccepted(notice, entry.name)
             acknowledge(notice, home=self._home, model=entry.name)
         changes: dict[str, Any] = {"model_path": None if entry.kind == "built-in" else entry.path}
-        runtime = load_settings(self._home).runtime  # as it is now, not when this was opened
+        # The runtime the file chooses, as it is now: one from the environment or an option
+        # is not the user's choice to correct (and is not written back).
+        runtime = saved_settings(self._home).get("runtime", "auto")
         changed_from = None
         if runtime != "auto" and runtime not in description.loadable_by:
             changed_from = runtime

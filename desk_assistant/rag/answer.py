@@ -9,11 +9,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import NoReturn
 
 from desk_assistant.backends.embeddings import Embedder
 from desk_assistant.backends.llm.base import LLMRuntime
 from desk_assistant.backends.llm.chat_format import ChatFormat
 from desk_assistant.backends.registry import SERVER_RUNTIMES
+from desk_assistant.errors import DeskAssistantError
 from desk_assistant.parts import Parts
 from desk_assistant.rag import support
 from desk_assistant.rag.citations import attribute, drop_leading_number, first_repeat
@@ -22,7 +24,7 @@ from desk_assistant.rag.evidence import Pick, best_quote
 from desk_assistant.rag.followup import Turn, model_query, rule_query
 from desk_assistant.rag.grounding import Sources, SourceSentence
 from desk_assistant.rag.history import fitting_turns
-from desk_assistant.rag.packing import PackedPassage, pack
+from desk_assistant.rag.packing import MIN_USEFUL_TOKENS, PackedPassage, pack
 from desk_assistant.rag.prompt import (
     EMPTY_ANSWER,
     NO_ANSWER,
@@ -46,6 +48,13 @@ from desk_assistant.records import (
 from desk_assistant.settings import Settings
 
 PROMPT_MARGIN = 16  # template tokens the renderer may add beyond what we count
+# A question up to this many UTF-8 bytes has at most as many tokens, so it surely fits
+# any context window it is checked against: only longer ones load the model to count.
+SHORT_QUESTION_BYTES = 1024
+
+
+class QuestionTooLong(DeskAssistantError):
+    """The question leaves the model no room for passages from the documents."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,11 +127,14 @@ def answer_question(
     ``Answer``, which carries each step's timing and ``total_s`` last."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
+    settings = AnswerSettings.of(parts.settings)
+    if len(question.encode("utf-8", "surrogatepass")) > SHORT_QUESTION_BYTES:
+        # Counted in the model's own tokens before anything else is spent on it.
+        Answerer(parts.runtime, parts.chat_format, settings, parts.embedder).budget(question)
     query = standalone_query(parts, question, history)
     timings["query_s"] = time.perf_counter() - started
     retrieved = retrieve(parts, query, collection, k, where=where)
     timings["retrieval_s"] = time.perf_counter() - started - timings["query_s"]
-    settings = AnswerSettings.of(parts.settings)
     refusal = abstention(question, retrieved, settings, parts.model_name(), timings)
     if refusal is not None:
         timings["total_s"] = time.perf_counter() - started
@@ -174,14 +186,42 @@ class Answerer:
     def _count(self, text: str) -> int:
         return len(self.runtime.tokenize(text))
 
-    def _frame(self, question: str, history: Sequence[Turn]) -> tuple[int, list[tuple[str, str]]]:
+    def budget(
+        self, question: str, history: Sequence[Turn] = ()
+    ) -> tuple[int, list[tuple[str, str]]]:
         """Passage tokens that fit beside the instructions, the earlier turns, the question
-        and the answer; and those earlier turns."""
+        and the answer; and those earlier turns. Turns give way to passages when both do
+        not fit; :class:`QuestionTooLong` when the question alone leaves too little."""
         turns = fitting_turns(history, self.settings.chat_history_tokens, self._count)
         frame = self.chat_format.render(SYSTEM_PROMPT, user_message(question), turns)
         window = self.runtime.context_length - self.settings.max_answer_tokens
         available = window - self._count(frame) - PROMPT_MARGIN
-        return max(0, min(self.settings.context_budget, available)), turns
+        if available < MIN_USEFUL_TOKENS:
+            if turns:
+                return self.budget(question)
+            self._refuse(question, window, available)
+        return min(self.settings.context_budget, available), turns
+
+    def _refuse(self, question: str, window: int, available: int) -> NoReturn:
+        """Say why no answer fits: the settings leave no room at all, or the question is
+        too long (and by how much)."""
+        context = self.runtime.context_length
+        empty = self.chat_format.render(SYSTEM_PROMPT, user_message(""))
+        if window - self._count(empty) - PROMPT_MARGIN < MIN_USEFUL_TOKENS:
+            raise DeskAssistantError(
+                f"The model reads {context:,} tokens at a time, too few for its "
+                f"instructions, passages and an answer of up to "
+                f"{self.settings.max_answer_tokens:,} tokens: lower the longest answer "
+                f"or raise the context length in the settings."
+            )
+        asked = self._count(question)
+        most = max(0, asked + available - MIN_USEFUL_TOKENS)
+        raise QuestionTooLong(
+            f"The question is too long: it is {asked:,} tokens, and the model reads "
+            f"{context:,} tokens at a time, which must also hold its instructions, "
+            f"passages from your documents and the answer. Shorten the question to at "
+            f"most about {most:,} tokens (roughly {most * 3 // 4:,} words)."
+        )
 
     def prepare(
         self, query: str, retrieved: RetrievalResult, history: Sequence[Turn] = ()
@@ -190,7 +230,7 @@ class Answerer:
         share), and the evidence quote among the passages' sentences: everything an
         answer needs before the model runs."""
         weights = retrieved.term_weights if self.settings.sentence_selection else None
-        budget, turns = self._frame(query, history)
+        budget, turns = self.budget(query, history)
         packed = pack(self._relevant(retrieved), budget, self._count, weights=weights)
         system = system_message(packed)
         prompt = self.chat_format.render(system, user_message(query), turns)

@@ -59,6 +59,28 @@ def load_pdf(path: Path) -> LoadedText:
         document.close()
 
 
+def open_page(path: Path, number: int) -> int:
+    """Do what a viewer does first with ``path``: open it, read page ``number`` (1-based,
+    clamped to the document) and render it small. Returns the page count; a
+    LoaderError when pdfium cannot open the file. Run in a throw-away process before a
+    viewer in the app's own process is given the file: a PDF that hangs or crashes
+    pdfium is refused here, not in the window."""
+    try:
+        document = pdfium.PdfDocument(path)
+    except pdfium.PdfiumError as exc:
+        reason = PASSWORD if exc.err_code == pdfium_c.FPDF_ERR_PASSWORD else DAMAGED
+        raise LoaderError(reason) from exc
+    try:
+        count = len(document)
+        if count:
+            index = max(0, min(number, count) - 1)
+            _pdfium_page_text(document, index)
+            document[index].render(scale=0.5).close()
+        return count
+    finally:
+        document.close()
+
+
 def _pdfium_pages(document: pdfium.PdfDocument) -> Iterator[tuple[int, str | None]]:
     for index in range(len(document)):
         yield index + 1, _pdfium_page_text(document, index)

@@ -13,8 +13,10 @@ from, in order:
 4. Llama 2 chat for any other Llama-architecture or GGML file, else a plain layout.
 
 The template is untrusted input - anyone can publish a GGUF - so it runs in Jinja's
-immutable sandbox, and a template that cannot be rendered degrades to the built-in format
-of the recognised family with a warning instead of failing the question.
+immutable sandbox inside a child process with a time and a memory limit
+(:mod:`~desk_assistant.backends.llm.template_process`), and a template that cannot be
+rendered in time degrades to the built-in format of the recognised family with a warning
+instead of failing or hanging the question.
 """
 
 from __future__ import annotations
@@ -25,13 +27,10 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Any, NoReturn
 
 from desk_assistant.backends.llm.gguf_info import ModelInfo
+from desk_assistant.backends.llm.template_process import TemplateFailure, TemplateProcess
 from desk_assistant.errors import DeskAssistantError
-
-if TYPE_CHECKING:
-    import jinja2
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +74,12 @@ class ChatFormat:
     family: str = "plain"
     source: str = "default"
     evidence: str | None = None
+    closer: Callable[[], None] | None = None  # ends the process a template renders in
+
+    def close(self) -> None:
+        """Free what rendering needs (the template's process); safe from any thread."""
+        if self.closer is not None:
+            self.closer()
 
     def render(self, system: str, user: str, history: History = ()) -> str:
         if self.fallback is None:
@@ -313,35 +318,6 @@ def detect_family(info: ModelInfo) -> FamilyGuess:
 # --- GGUF chat templates -----------------------------------------------------------------
 
 
-def _raise_exception(message: str) -> NoReturn:
-    from jinja2 import TemplateError
-
-    raise TemplateError(message)
-
-
-def _sandbox() -> jinja2.Environment:
-    from jinja2 import ext
-    from jinja2.exceptions import SecurityError
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    class _StrictSandbox(ImmutableSandboxedEnvironment):
-        """Refuses unsafe attribute access outright.
-
-        The stock sandbox returns an Undefined that prints as "", so a probing template
-        would render silently; failing makes it fall back, with a visible warning.
-        """
-
-        def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
-            raise SecurityError(
-                f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe"
-            )
-
-    # Hugging Face's apply_chat_template settings, which templates are written against.
-    env = _StrictSandbox(trim_blocks=True, lstrip_blocks=True, extensions=[ext.loopcontrols])
-    env.globals["raise_exception"] = _raise_exception
-    return env
-
-
 def _messages(system: str, user: str, history: History, merge_system: bool) -> list[dict[str, str]]:
     messages: list[dict[str, str]] = []
     if system and not merge_system:
@@ -354,13 +330,12 @@ def _messages(system: str, user: str, history: History, merge_system: bool) -> l
     return messages
 
 
-def _template_renderer(template: jinja2.Template, info: ModelInfo, merge_system: bool) -> Renderer:
+def _template_renderer(process: TemplateProcess, info: ModelInfo, merge_system: bool) -> Renderer:
     def render(system: str, user: str, history: History) -> str:
-        text = template.render(
-            messages=_messages(system, user, history, merge_system),
-            add_generation_prompt=True,
-            bos_token=info.bos_token or "",
-            eos_token=info.eos_token or "",
+        text = process.render(
+            _messages(system, user, history, merge_system),
+            bos=info.bos_token or "",
+            eos=info.eos_token or "",
         )
         return _strip_bos(text, info)
 
@@ -368,18 +343,19 @@ def _template_renderer(template: jinja2.Template, info: ModelInfo, merge_system:
 
 
 def _template_format(info: ModelInfo, source: str, builtin: ChatFormat) -> ChatFormat:
-    """Compile and try the template; a template that refuses a system turn gets it merged.
+    """Compile and try the template (in its own process); a template that refuses a
+    system turn gets it merged.
 
     The stop sequences include the built-in format's, since a prompt that the template
     fails on at render time is written in the built-in format.
     """
-    template = _sandbox().from_string(source)
+    process = TemplateProcess(source)
     first_error: Exception | None = None
     for merge_system in (False, True):
-        renderer = _template_renderer(template, info, merge_system)
+        renderer = _template_renderer(process, info, merge_system)
         try:
             renderer("You answer from the passages.", "What is in the passages?", ())
-        except Exception as exc:  # untrusted template code
+        except TemplateFailure as exc:  # untrusted template code
             first_error = first_error or exc
             continue
         stops = [info.eos_token, info.eot_token]
@@ -393,7 +369,9 @@ def _template_format(info: ModelInfo, source: str, builtin: ChatFormat) -> ChatF
             family=template_family(source),
             source="template",
             evidence="tokenizer.chat_template",
+            closer=process.close,
         )
+    process.close()
     assert first_error is not None
     raise first_error
 
