@@ -46,7 +46,10 @@ TENANT = Turn(
             [TENANT],
             "Can it be given by e-mail? (notice period tenant)",
         ),
+        # a name of its own after the pronoun: the pronoun is still the chat's subject
+        ("Did he go to Harvard?", [LINCOLN], "Did Abraham Lincoln go to Harvard?"),
         # standalone questions are searched as they are
+        ("When did Lincoln say he was tired?", [TENANT], None),
         ("When did Lincoln begin his political career?", [LINCOLN], None),
         ("When was he born?", [], None),
     ],

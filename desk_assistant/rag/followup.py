@@ -4,8 +4,9 @@
 nothing useful on its own. The retrieval query is therefore made standalone first:
 
 - by a **rule** (the default): a question that leans on the conversation - a pronoun
-  ("he", "its", "they") with no name of its own, or an ellipsis ("And for the
-  landlord?", "What about the deposit?") - gets the subject of the previous query: the
+  ("he", "its", "they") that no name of the question's own comes before, or an
+  ellipsis ("And for the landlord?", "What about the deposit?") - gets the subject of
+  the previous query: the
   pronoun is replaced by the name the previous query was about, an ellipsis is grafted
   onto the previous query ("What is the notice period for the tenant?" + "And for the
   landlord?" = "What is the notice period for the landlord?"), and otherwise the previous
@@ -81,21 +82,26 @@ def _tokens(text: str) -> list[str]:
 def subject(query: str) -> str | None:
     """The first name a query is about: a run of capitalised words (with "of", "de",
     ... inside), the question's opening words aside. ``None`` when it names nothing."""
-    tokens = _tokens(query)
-    best: list[str] = []
+    found = _first_name(_tokens(query))
+    return " ".join(found[1]) if found else None
+
+
+def _first_name(tokens: list[str]) -> tuple[int, list[str]] | None:
+    """Where the first name among ``tokens`` starts, and its words."""
     run: list[str] = []
+    start = 0
     for index, token in enumerate([*tokens, "."]):
         opener = index == 0 and token.lower() in _OPENERS
         capital = token[:1].isupper() and not opener and token.lower() not in _PRONOUNS
         if capital or (run and token.lower() in _CONNECTORS):
+            start = index if not run else start
             run.append(token)
             continue
         while run and run[-1].lower() in _CONNECTORS:
             run.pop()
-        if run and not best:
-            best = run
-        run = []
-    return " ".join(best) if best else None
+        if run:
+            return start, run
+    return None
 
 
 def _pronoun_at(words: list[str]) -> int | None:
@@ -106,11 +112,17 @@ def _pronoun_at(words: list[str]) -> int | None:
 
 
 def needs_context(question: str) -> bool:
-    """Whether the question leans on the conversation: a pronoun and no name of its own,
-    or an ellipsis."""
+    """Whether the question leans on the conversation: an ellipsis, or a pronoun that no
+    name of the question's own comes before ("Did he go to Harvard?" leans on the chat;
+    in "When did Lincoln say he was tired?" the pronoun is Lincoln)."""
     if _ELLIPSIS.search(question):
         return True
-    return _pronoun_at(_tokens(question)) is not None and subject(question) is None
+    tokens = _tokens(question)
+    pronoun = _pronoun_at(tokens)
+    if pronoun is None:
+        return False
+    name = _first_name(tokens)
+    return name is None or pronoun < name[0]
 
 
 def _replace_pronoun(question: str, name: str) -> str:
