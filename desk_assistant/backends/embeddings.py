@@ -20,10 +20,11 @@ from desk_assistant.offline import enforce_offline
 
 # Tokens in one forward pass of an embedding model (rows x padded length). Activation
 # memory grows with it (attention alone with rows x length^2) while throughput does not:
-# on all-MiniLM-L6-v2 with 256-token chunks, passes of 16 rows ran 1.5-2x faster than
-# passes of 64 on both engines (cache-sized work) and ingestion peaked 0.3-1.8 GB lower
-# (ONNX Runtime's arena keeps its largest pass's buffers). ``embed_batch_size`` still
-# sets how many texts one call takes; a call runs as several passes of this size.
+# on all-MiniLM-L6-v2 with 256-token chunks, passes of 16 rows ran 1.7-2.9x faster than
+# passes of 64 on both engines alone (cache-sized work), as fast in ingestion (ONNX +25 %),
+# whose peak fell 0.4-1.9 GB (ONNX Runtime's arena keeps its largest pass's buffers).
+# ``embed_batch_size`` still sets how many texts one call takes; a call runs as several
+# passes of this size.
 TOKENS_PER_PASS = 4096
 
 
