@@ -20,6 +20,7 @@ way round in a Wikipedia collection; it prints precision and recall of "refuse" 
 sweep of `min_relevance` values.
 
     python bench/retrieval.py [--home DIR] [--scale 100000] [--abstention] [--quick]
+    python bench/retrieval.py --embedding-model ONNX_FOLDER --embedding-variant int8 --no-raw
 
 `--home` keeps the ingested collection between runs (ingestion takes ~10 minutes here).
 """
@@ -289,25 +290,41 @@ def main() -> None:
     parser.add_argument("--reranker", type=Path, help="cross-encoder folder for hybrid+rerank")
     parser.add_argument("--scale", type=int, default=0, help="synthetic chunks for a latency run")
     parser.add_argument("--abstention", action="store_true", help="calibrate the refusal threshold")
+    parser.add_argument(
+        "--embedding-model", type=Path, help="embedder folder (e.g. an ONNX export)"
+    )
+    parser.add_argument("--embedding-variant", help="its variant, e.g. int8 (embedding_variant)")
+    parser.add_argument("--no-raw", action="store_true", help="skip the raw-library rows")
     args = parser.parse_args()
+    # Only what was asked: the settings' defaults otherwise (a --home keeps its own model).
+    engine: dict[str, Any] = {
+        name: value
+        for name, value in (
+            ("embedding_model", args.embedding_model),
+            ("embedding_variant", args.embedding_variant),
+        )
+        if value is not None
+    }
     corpus, queries, qrels = load_scifact(args.quick)
     with _common.temp_dir("retrieval") as tmp:
         home = args.home or tmp / "home"
-        with _common.open_engine(home) as (assistant, parts):
+        with _common.open_engine(home, **engine) as (assistant, parts):
             ensure_collection(assistant, corpus, tmp)
             results = {
                 "dense": evaluate_pipeline(assistant, queries, qrels, "dense"),
                 "BM25": evaluate_pipeline(assistant, queries, qrels, "lexical"),
                 "hybrid (default: convex)": evaluate_pipeline(assistant, queries, qrels, "hybrid"),
             }
-            with _common.open_assistant(home, fusion="rrf") as rank_fused:
+            with _common.open_assistant(home, fusion="rrf", **engine) as rank_fused:
                 results["hybrid (rrf)"] = evaluate_pipeline(rank_fused, queries, qrels, "hybrid")
             rerank_note = "not run (no --reranker folder: no cross-encoder ships offline)"
             if args.reranker:
-                with _common.open_assistant(home, reranker_model=str(args.reranker)) as reranked:
+                with _common.open_assistant(
+                    home, reranker_model=str(args.reranker), **engine
+                ) as reranked:
                     results["hybrid+rerank"] = evaluate_pipeline(reranked, queries, qrels, "hybrid")
                 rerank_note = f"re-ranker {args.reranker}"
-            baselines = raw_baselines(parts, corpus, queries, qrels)
+            baselines = {} if args.no_raw else raw_baselines(parts, corpus, queries, qrels)
             headers = ["variant", "nDCG@10", "recall@100", "MRR@10", "p50 ms", "p95 ms"]
             rows = [scores.row(f"pipeline {mode}") for mode, scores in results.items()]
             rows += [scores.row(name) for name, scores in baselines.items()]

@@ -17,9 +17,11 @@ from fakes import make_assistant, summary
 
 from desk_assistant.backends.defaults import default_embedding_dir
 from desk_assistant.backends.embeddings import (
+    TOKENS_PER_PASS,
     Embedder,
     SentenceTransformerEmbedder,
     model_id_for,
+    rows_per_pass,
 )
 from desk_assistant.backends.onnx_embedder import MANIFEST, OnnxEmbedder
 from desk_assistant.backends.registry import make_embedder
@@ -81,6 +83,26 @@ def test_onnx_vectors_match_sentence_transformers_on_real_text(
     assert float(cosine.min()) >= 0.999, texts[int(cosine.argmin())][:80]
     query = "How much is the monthly rent?"
     assert float(onnx.embed_query(query) @ st_embedder.embed_query(query)) >= 0.999
+
+
+def test_long_texts_go_a_few_per_pass_and_short_ones_many() -> None:
+    assert rows_per_pass(256, 64) == TOKENS_PER_PASS // 256
+    assert rows_per_pass(8, 64) == 64  # never more than the caller's batch
+    assert rows_per_pass(TOKENS_PER_PASS * 2, 64) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_a_call_split_into_passes_gives_each_text_its_own_vector(onnx_folder: Path) -> None:
+    # Long and short texts interleaved: several passes of different widths, and rows that
+    # must land back in the caller's order.
+    texts = [("lease clause " * 200) if i % 3 == 0 else f"note {i} about rent" for i in range(40)]
+    texts[7] = "Mietvertrag über 漢字"
+    embedder = OnnxEmbedder(onnx_folder, batch_size=64)
+    together = embedder.embed_documents(texts)
+    alone = np.stack([embedder.embed_query(text) for text in texts])
+    assert np.sum(together * alone, axis=1).min() >= 0.9999
+    assert embedder.embed_documents([]).shape == (0, 384)
 
 
 @pytest.mark.slow

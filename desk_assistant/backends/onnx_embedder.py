@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from desk_assistant.backends.embeddings import rows_per_pass
 from desk_assistant.errors import DeskAssistantError
 
 MANIFEST = "embedder.json"
@@ -118,6 +119,7 @@ class OnnxEmbedder:
         self._model_file = folder / self.info.variants[variant]
         self._session: Any = None
         self._tokenizer: Any = None
+        self._pad_id = 0
 
     @property
     def model_id(self) -> str:
@@ -148,33 +150,47 @@ class OnnxEmbedder:
                     f"Cannot load the embedding model from {self.folder}: {exc}"
                 ) from exc
             # What sentence-transformers does: cut at max_seq_length, pad to the longest
-            # text of the batch (the file may carry other settings from its training).
+            # text of the pass (the file may carry other settings from its training;
+            # padding is done per pass in _embed_pass).
             tokenizer.enable_truncation(self.info.max_length)
-            tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]") or 0)
+            tokenizer.no_padding()
+            self._pad_id = tokenizer.token_to_id("[PAD]") or 0
             self._tokenizer, self._session = tokenizer, session
         return self._tokenizer, self._session
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        # Longest first, as sentence-transformers does: a batch of similar lengths wastes
-        # little on padding.
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
-            out[rows] = self._embed_batch([texts[i] for i in rows])
+        if not texts:
+            return out
+        tokenizer, session = self._load()
+        encodings = tokenizer.encode_batch(list(texts))
+        # Longest first, as sentence-transformers does: a pass of similar lengths wastes
+        # little on padding. Each pass holds as many texts as fit TOKENS_PER_PASS at its
+        # longest text's length: short texts still go many at a time, long ones few.
+        order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
+        start = 0
+        while start < len(order):
+            width = len(encodings[order[start]].ids)
+            rows = order[start : start + rows_per_pass(width, self.batch_size)]
+            out[rows] = self._embed_pass(session, [encodings[i] for i in rows], width)
+            start += len(rows)
         return out
 
     def embed_query(self, text: str) -> np.ndarray:
         return np.asarray(self.embed_documents([text])[0], dtype=np.float32)
 
-    def _embed_batch(self, texts: list[str]) -> np.ndarray:
-        tokenizer, session = self._load()
-        encodings = tokenizer.encode_batch(texts)
+    def _embed_pass(self, session: Any, encodings: list[Any], width: int) -> np.ndarray:
+        """One forward pass over ``encodings``, padded to ``width`` tokens."""
         feeds = {
-            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+            name: np.zeros((len(encodings), width), dtype=np.int64)
+            for name in ("input_ids", "attention_mask", "token_type_ids")
         }
+        feeds["input_ids"].fill(self._pad_id)
+        for row, encoding in enumerate(encodings):
+            length = len(encoding.ids)
+            feeds["input_ids"][row, :length] = encoding.ids
+            feeds["attention_mask"][row, :length] = encoding.attention_mask
+            feeds["token_type_ids"][row, :length] = encoding.type_ids
         hidden = session.run(None, {name: feeds[name] for name in self.info.inputs})[0]
         return pool(np.asarray(hidden, dtype=np.float32), feeds["attention_mask"], self.info)
 
