@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fakes import make_assistant, summary
 
-from desk_assistant.cli import main as cli_main
+from desk_assistant.api import Assistant
 from desk_assistant.cli.main import main
 
 HEAVY = (
@@ -103,7 +103,7 @@ def test_a_batch_answers_one_line_per_input_whatever_fails(
     (docs / "lease.md").write_text("The notice period of the lease is three months.", "utf-8")
     with make_assistant(app_home) as assistant:
         summary(assistant.ingest([docs]))
-    monkeypatch.setattr(cli_main, "_open", lambda args, **_: make_assistant(app_home))
+    monkeypatch.setattr(Assistant, "open", classmethod(lambda *_, **__: make_assistant(app_home)))
     batch = tmp_path / "q.jsonl"
     lines = [
         {"id": "first", "question": "How long is the notice period?"},
