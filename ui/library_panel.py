@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, Qt, QUrl, Signal
+from PySide6.QtCore import QModelIndex, QObject, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -80,6 +80,37 @@ def ingest_stream(
             yield event
 
     return work
+
+
+class _IngestionRun(QObject):
+    """One ingestion job's reports, delivered to the panel that started it.
+
+    A child of the panel with bound-method slots: Qt drops the connections when the panel
+    (and so this object) is deleted. A lambda would outlive a closed window and touch its
+    deleted widgets when the job's last reports arrive.
+    """
+
+    def __init__(self, panel: LibraryPanel, job: Job, collection: str) -> None:
+        super().__init__(panel)
+        self._panel, self._job, self._collection = panel, job, collection
+        job.signals.started.connect(self.started)
+        job.signals.yielded.connect(self.yielded)
+        job.signals.finished.connect(self.finished)
+        job.signals.errored.connect(self.errored)
+
+    def started(self) -> None:
+        self._panel._ingestion_started()
+
+    def yielded(self, item: object) -> None:
+        self._panel._ingest_item(self._collection, item)
+
+    def finished(self, _result: object) -> None:
+        self._panel._ingestion_ended(self._job)
+        self.deleteLater()
+
+    def errored(self, message: str, exc: object) -> None:
+        self._panel._ingestion_failed(self._job, message, exc)
+        self.deleteLater()
 
 
 class LibraryPanel(QWidget):
@@ -389,12 +420,8 @@ class LibraryPanel(QWidget):
         return self._run_ingestion("reindex", lambda a: a.reindex(collection))
 
     def _run_ingestion(self, name: str, work: Callable[[Assistant], Iterator[object]]) -> Job:
-        collection = self.collection
         job = self.lanes.indexing.stream(name, work)
-        job.signals.started.connect(self._ingestion_started)
-        job.signals.yielded.connect(lambda item: self._ingest_item(collection, item))
-        job.signals.finished.connect(lambda _r: self._ingestion_ended(job))
-        job.signals.errored.connect(lambda message, exc: self._ingestion_failed(job, message, exc))
+        _IngestionRun(self, job, self.collection)
         self._ingest_jobs.append(job)
         if len(self._ingest_jobs) == 1:
             self.indexing_changed.emit(True)
