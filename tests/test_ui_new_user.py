@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QAbstractSlider, QApplication, QLabel, QPushButton
 from pytestqt.qtbot import QtBot
 from test_e2e import make_documents
 from test_progress import long_pdf
-from test_ui_window import FAKE_SETTINGS, fake_window
+from test_ui_window import FAKE_SETTINGS, ask_bridge, fake_window, report_window
 from ui_helpers import (
     ask,
     click_link,
@@ -180,12 +180,9 @@ def test_the_first_window_fits_a_small_screen_with_everything_on_it(
 def test_panes_keep_usable_sizes_and_a_narrow_window_shows_the_document_instead(
     qtbot: QtBot, app_home: Path, docs: Path
 ) -> None:
-    window = fake_window(qtbot, app_home, ["It will be finished in October 2027 [1]."])
-    drop_files(window, [docs / "council-report.pdf"])
-    wait_indexed(qtbot, window, 1)
+    window = report_window(qtbot, app_home, docs)
     window.resize(1024, 640)
-    ask(qtbot, window, "When will the Harbor Bridge renovation be finished?")
-    wait_answer(qtbot, window)
+    ask_bridge(qtbot, window)
     click_link(window.chat.view, "cite:")
     qtbot.waitUntil(window.viewer.isVisible)
     chat, viewer, library = window.chat, window.viewer, window.library
@@ -215,11 +212,8 @@ def test_the_pdf_zooms_goes_to_a_page_and_finds_words(
     from PySide6.QtPdfWidgets import QPdfView
     from PySide6.QtTest import QTest
 
-    window = fake_window(qtbot, app_home, ["It will be finished in October 2027 [1]."])
-    drop_files(window, [docs / "council-report.pdf"])
-    wait_indexed(qtbot, window, 1)
-    ask(qtbot, window, "When will the Harbor Bridge renovation be finished?")
-    wait_answer(qtbot, window)
+    window = report_window(qtbot, app_home, docs)
+    ask_bridge(qtbot, window)
     click_link(window.chat.view, "cite:")
     pdf = window.viewer.pdf
     assert pdf is not None
@@ -572,11 +566,8 @@ def test_a_stopped_answer_shows_what_was_kept_at_once(
 def test_switching_collections_closes_the_document_and_reopens_their_last_chat(
     qtbot: QtBot, app_home: Path, docs: Path
 ) -> None:
-    window = fake_window(qtbot, app_home, ["It will be finished in October 2027 [1]."])
-    drop_files(window, [docs / "council-report.pdf"])
-    wait_indexed(qtbot, window, 1)
-    ask(qtbot, window, "When will the Harbor Bridge renovation be finished?")
-    wait_answer(qtbot, window)
+    window = report_window(qtbot, app_home, docs)
+    ask_bridge(qtbot, window)
     first_chat = window.chat_list.current
     assert first_chat is not None
     click_link(window.chat.view, "cite:")
@@ -740,11 +731,8 @@ def test_every_control_is_reachable_by_keyboard_and_icon_buttons_are_named(
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QToolBar, QToolButton
 
-    window = fake_window(qtbot, app_home, ["It will be finished in October 2027 [1]."])
-    drop_files(window, [docs / "council-report.pdf"])
-    wait_indexed(qtbot, window, 1)
-    ask(qtbot, window, "When will the Harbor Bridge renovation be finished?")
-    wait_answer(qtbot, window)
+    window = report_window(qtbot, app_home, docs)
+    ask_bridge(qtbot, window)
     click_link(window.chat.view, "cite:")
     qtbot.waitUntil(lambda: window.viewer.pdf is not None and not window.viewer.pdf.searching)
     window.library.table.selectRow(0)

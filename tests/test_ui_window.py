@@ -77,6 +77,23 @@ def indexed_window(
     return window
 
 
+BRIDGE_QUESTION = "When will the Harbor Bridge renovation be finished?"
+
+
+def report_window(qtbot: QtBot, home: Path, docs: Path) -> MainWindow:
+    """The fake-model window with only the council report indexed; its model answers the
+    bridge question citing passage 1."""
+    window = fake_window(qtbot, home, ["It will be finished in October 2027 [1]."])
+    drop_files(window, [docs / "council-report.pdf"])
+    wait_indexed(qtbot, window, 1)
+    return window
+
+
+def ask_bridge(qtbot: QtBot, window: MainWindow) -> None:
+    ask(qtbot, window, BRIDGE_QUESTION)
+    wait_answer(qtbot, window)
+
+
 @pytest.fixture
 def docs(tmp_path: Path) -> Path:
     return make_documents(tmp_path / "docs")
@@ -430,12 +447,9 @@ def test_without_qtpdf_a_pdf_passage_is_shown_as_text(
     import ui.source_viewer
 
     monkeypatch.setattr(ui.source_viewer, "HAS_QTPDF", False)
-    window = fake_window(qtbot, app_home, ["It will be finished in October 2027 [1]."])
+    window = report_window(qtbot, app_home, docs)
     assert window.viewer.pdf is None
-    drop_files(window, [docs / "council-report.pdf"])
-    wait_indexed(qtbot, window, 1)
-    ask(qtbot, window, "When will the Harbor Bridge renovation be finished?")
-    wait_answer(qtbot, window)
+    ask_bridge(qtbot, window)
     click_link(window.chat.view, "cite:")
     viewer = window.viewer
     qtbot.waitUntil(lambda: viewer.stack.currentWidget() is viewer.text, timeout=30_000)
