@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     sentence_selection: bool = Field(
         True, description="Send only the sentences of the passages near the question"
     )
+    preload_models: bool = Field(
+        True, description="The window loads the models when it opens (off: with the first question)"
+    )
     strict_grounding: bool = Field(True, description="Refuse to answer when no passage is relevant")
     min_relevance: float = Field(
         0.20,

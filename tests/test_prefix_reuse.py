@@ -175,3 +175,19 @@ def test_prompt_batch_and_gpu_layers_reach_llama_cpp(tiny_model: Path, tmp_path:
     assert runtime._model.model_params.n_gpu_layers == 3
     assert runtime._model.context_params.n_batch == 64
     runtime.close()
+
+
+def test_the_model_check_says_whether_the_runtime_can_use_a_graphics_card(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import llama_cpp
+
+    from desk_assistant.models.check import gpu_offload
+
+    # What llama.cpp's build says (False for the CPU wheel these machines compile).
+    assert gpu_offload("llama_cpp") is bool(llama_cpp.llama_supports_gpu_offload())
+    monkeypatch.setattr(llama_cpp, "llama_supports_gpu_offload", lambda: True)
+    assert gpu_offload("llama_cpp") is True
+    # ctransformers cannot tell without loading a model; a server runtime has no layers.
+    assert gpu_offload("ctransformers") is None
+    assert gpu_offload("openai") is None

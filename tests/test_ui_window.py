@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QApplication, QDialog
 from pytestqt.qtbot import QtBot
 from test_e2e import make_documents
 from ui_helpers import (
+    EngineCalls,
     ask,
     click_link,
     drop_files,
@@ -35,6 +36,7 @@ from desk_assistant.backends.embeddings import HashingEmbedder
 from desk_assistant.backends.llm.fake import FakeRuntime
 from ui.main_window import MainWindow
 from ui.settings_dialog import SettingsDialog
+from ui.settings_text import WORDING
 
 pytestmark = [
     pytest.mark.gui,
@@ -315,6 +317,31 @@ def test_the_window_opens_without_loading_models(app_home: Path) -> None:
     assert done.stdout.strip() == "True []"
 
 
+def test_without_preloading_the_models_load_with_the_first_question(
+    qtbot: QtBot, app_home: Path, docs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = EngineCalls()
+    engine.install(monkeypatch)
+    window = open_window(
+        qtbot,
+        app_home,
+        settings={**FAKE_SETTINGS, "preload_models": False},
+        embedder=HashingEmbedder(),
+        runtime=FakeRuntime(["An answer [1]."]),
+    )
+    drop_files(window, [docs])
+    wait_indexed(qtbot, window, 3)
+    assert "warm_up" not in engine.calls
+    assert window.status.text() == "Ready; the model loads with your first question"
+    ask(qtbot, window, "When will the Harbor Bridge renovation be finished?")
+    wait_answer(qtbot, window)
+    # The load was queued before the question on the same lane, so it ran first.
+    assert engine.calls.index("warm_up") < engine.calls.index("ask")
+    assert window.model_label.text().startswith("Model: ")
+    assert window.status.text() == "Ready"
+    assert window.chat.view.toPlainText().count("An answer") == 1
+
+
 def test_cancel_stops_indexing_and_says_so(qtbot: QtBot, app_home: Path, docs: Path) -> None:
     window = fake_window(qtbot, app_home)
     drop_files(window, [docs])
@@ -377,6 +404,13 @@ def test_the_settings_dialog_describes_the_model(qtbot: QtBot, app_home: Path) -
     assert text.startswith("Built-in: ") and "Q4_1" in text and "context 8192 tokens" in text
     assert "Loads with llama_cpp" in text
     assert [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())] == ["Basic", "Advanced"]
+    gpu_help = dialog.help["gpu_layers"].text()
+    assert gpu_help.startswith(WORDING["gpu_layers"].help)
+    # These machines build llama.cpp without GPU support: the dialog says so.
+    assert gpu_help.endswith(
+        "The installed llama_cpp runs on the processor only, so this setting has no "
+        "effect until a GPU build is installed."
+    )
 
 
 def test_dark_scheme_and_missing_icons_leave_the_window_usable(

@@ -133,6 +133,7 @@ class MainWindow(QMainWindow):
         collection = collection or self.state.text("library/collection") or settings.collection
         self.icons = Icons()
         self._model_name = ""  # set once the models have loaded
+        self._models_asked_for = False  # a load has started (at start, or with a question)
         self.lanes = Lanes(settings, embedder=embedder, runtime=runtime, parent=self)
         self.setWindowIcon(render("desk-assistant"))
         self.setAcceptDrops(True)
@@ -359,14 +360,25 @@ class MainWindow(QMainWindow):
         """After the window is shown: list what is there, load the models in the background."""
         self.library.refresh()
         self.chat_list.refresh(select=self._last_chats().get(self.library.collection))
-        self._load_models()
+        self._prepare_models()
         self.library.follow_folders()
         self._offer_better_model()
         self._report_settings_file()
 
+    def _prepare_models(self) -> None:
+        """Load the models now, or - with ``preload_models`` off, for a computer short of
+        memory - with the first question (the window alone stays at about 160 MB)."""
+        self._model_name = ""
+        self._models_asked_for = False
+        if self.lanes.settings.preload_models:
+            self._load_models()
+        else:
+            self.status.setText("Ready; the model loads with your first question")
+
     def _load_models(self) -> None:
         self.status.setText("Loading model…")
         self._model_name = ""
+        self._models_asked_for = True
         job = self.lanes.asking.call("load models", lambda a: a.warm_up())
         job.signals.finished.connect(self._models_loaded)
         job.signals.errored.connect(self._models_failed)
@@ -534,7 +546,7 @@ class MainWindow(QMainWindow):
         if not self._uses_builtin_model():
             self.banners.remove(BUILTIN_BANNER)
         self.model_label.setText("")
-        self._load_models()
+        self._prepare_models()
 
     def open_models(self) -> ModelsDialog:
         """The model library (non-modal: a download may take a while)."""
@@ -670,6 +682,10 @@ class MainWindow(QMainWindow):
             self.state.put(LAST_CHATS, json.dumps(chats))
 
     def _generating_changed(self, generating: bool) -> None:
+        if generating and not self._models_asked_for:
+            # Queued on the asking lane before the question, so the status says the
+            # model is loading rather than a long silent "Answering…".
+            self._load_models()
         self.stop_action.setEnabled(generating)
         self.send_action.setEnabled(not generating)
         self._update_status()

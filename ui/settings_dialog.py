@@ -48,7 +48,7 @@ from desk_assistant.api import (
 )
 from ui.plain_text import plain
 from ui.settings_form import Editor, PathWidget, editor_for, label_for
-from ui.settings_text import OTHER_SECTION, WORDING, Wording
+from ui.settings_text import OTHER_SECTION, WORDING, Wording, gpu_offload_help
 from ui.workers import Job
 
 # The collection is chosen in the library panel; credentials never go to settings.json
@@ -293,6 +293,7 @@ class SettingsDialog(QDialog):
             return  # an answer about a file that is no longer chosen
         self.model_check = check
         self.model_info.setText(check.describe())
+        self.help["gpu_layers"].setText(gpu_offload_help(check.runtime, check.gpu_offload))
 
     def _model_check_failed(self, message: str, _exc: object) -> None:
         self.model_info.setText(f"⚠ {message}")

@@ -107,6 +107,14 @@ WORDING: dict[str, Wording] = {
         "beside them) instead of whole passages: about half the reading before the first "
         "word, about the same chance that the answer is in what it reads.",
     ),
+    "preload_models": Wording(
+        "Advanced",
+        "Running the model",
+        "Load the model when the window opens",
+        "The first answer then starts sooner. Turn it off on a computer short of memory: "
+        "the window then needs far less memory until the first question, which waits for "
+        "the model to load.",
+    ),
     "prompt_batch": Wording(
         "Advanced",
         "Running the model",
@@ -291,3 +299,17 @@ WORDING: dict[str, Wording] = {
     ),
 }
 OTHER_SECTION = "Other"
+
+
+def gpu_offload_help(runtime: str | None, supported: bool | None) -> str:
+    """The help under "Layers on the graphics card", with what the installed runtime can
+    do when it can tell (llama.cpp's build says whether it was made with GPU support)."""
+    base = WORDING["gpu_layers"].help
+    if runtime is None or supported is None:
+        return base
+    if supported:
+        return f"{base} The installed {runtime} can use a graphics card."
+    return (
+        f"{base} The installed {runtime} runs on the processor only, so this setting has "
+        "no effect until a GPU build is installed."
+    )

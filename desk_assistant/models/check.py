@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desk_assistant.backends.defaults import default_llm_path
+from desk_assistant.backends.llm.loader import FILE_RUNTIMES, runtime_installed
 from desk_assistant.backends.llm.probe import probe_runtime
 from desk_assistant.backends.registry import SERVER_RUNTIMES
 from desk_assistant.errors import DeskAssistantError
@@ -25,6 +26,9 @@ class ModelCheck:
     verified: bool  # a probe loaded it and generated a token
     problem: str | None  # why it cannot be used, if it cannot
     remote: bool = False  # a model server answers: the file is not used
+    # Whether the runtime's installed build can put layers on a graphics card (None:
+    # it cannot tell, or no runtime was chosen).
+    gpu_offload: bool | None = None
 
     def describe(self) -> str:
         if self.remote:
@@ -68,11 +72,18 @@ def _check_file(path: Path | None, runtime: str, cache_dir: Path, *, probe: bool
         reasons = "; ".join(f"{name}: {why}" for name, why in refusals.items())
         return ModelCheck(shown, summary, None, False, f"no runtime can load it ({reasons})")
     chosen = candidates[0]
+    gpu = gpu_offload(chosen)
     if not probe:
-        return ModelCheck(shown, summary, chosen, False, None)
+        return ModelCheck(shown, summary, chosen, False, None, gpu_offload=gpu)
     result = probe_runtime(chosen, target, cache_dir=cache_dir)
     if not result.ok:
-        return ModelCheck(
-            shown, summary, chosen, False, f"{chosen} could not load it: {result.reason}"
-        )
-    return ModelCheck(shown, summary, chosen, True, None)
+        problem = f"{chosen} could not load it: {result.reason}"
+        return ModelCheck(shown, summary, chosen, False, problem, gpu_offload=gpu)
+    return ModelCheck(shown, summary, chosen, True, None, gpu_offload=gpu)
+
+
+def gpu_offload(runtime: str) -> bool | None:
+    """Whether ``runtime``'s installed build can run model layers on a graphics card."""
+    if runtime not in FILE_RUNTIMES or not runtime_installed(runtime):
+        return None
+    return FILE_RUNTIMES[runtime].gpu_offload()

@@ -90,6 +90,12 @@ class LLMRuntime(ABC):
         """The tokens the model will be fed for ``prompt`` (what the reply is budgeted by)."""
         return self.tokenize(prompt)
 
+    @classmethod
+    def gpu_offload(cls) -> bool | None:
+        """Whether the installed library can run layers on a graphics card (``gpu_layers``);
+        None when it cannot tell without loading a model."""
+        return None
+
     def _checkpoints(self, tokens: list[int], prefixes: Sequence[str]) -> tuple[int, ...]:
         """Where the prompt may be split for reuse; none for a runtime that keeps no
         state between prompts (a server keeps its own)."""

@@ -36,6 +36,13 @@ class LlamaCppRuntime(FileRuntime):
         )
 
     @classmethod
+    def gpu_offload(cls) -> bool:
+        # A CPU-only build says False; CUDA, Metal, Vulkan and ROCm builds say True.
+        from llama_cpp import llama_supports_gpu_offload
+
+        return bool(llama_supports_gpu_offload())
+
+    @classmethod
     def _open(cls, path: str | Path, params: LoadParams, info: ModelInfo) -> LlamaCppRuntime:
         # llama.cpp reports a bad file with an error instead of crashing: no probe needed.
         from llama_cpp import Llama
