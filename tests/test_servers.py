@@ -16,7 +16,6 @@ import json
 import threading
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any
 from unittest import mock
 
 import pytest
@@ -36,6 +35,7 @@ from desk_assistant.api import (
     load_settings,
 )
 from desk_assistant.backends.embeddings import HashingEmbedder
+from desk_assistant.backends.llm.base import Generation
 from desk_assistant.cli.main import main
 
 pytestmark = [pytest.mark.slow]
@@ -116,9 +116,9 @@ def test_follow_ups_and_summaries_go_through_a_model_server(tmp_path: Path, llm:
     prompts: list[str] = []
     original = OpenAIRuntime._pieces
 
-    def recording(self: OpenAIRuntime, prompt: str, *args: Any) -> Iterator[str]:
-        prompts.append(prompt)
-        return original(self, prompt, *args)
+    def recording(self: OpenAIRuntime, request: Generation) -> Iterator[str]:
+        prompts.append(request.prompt)
+        return original(self, request)
 
     with (
         _client(tmp_path / "home", max_answer_tokens=40, **settings) as assistant,

@@ -29,6 +29,18 @@ class LoadParams:
     gpu_layers: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """One reply to generate, as :meth:`LLMRuntime.stream` hands it to a runtime once the
+    prompt is tokenized and the reply budgeted."""
+
+    prompt: str
+    tokens: list[int]  # the prompt as the model is fed it
+    budget: int  # most tokens to generate (> 0)
+    temperature: float
+    checkpoints: tuple[int, ...]  # where shared prefixes end: see FileRuntime._read_prefix
+
+
 class LLMRuntime(ABC):
     """A loaded model that tokenizes and streams completions of a raw prompt.
 
@@ -84,7 +96,9 @@ class LLMRuntime(ABC):
         if not budget:
             return cut_at_stop(iter(()), stop)
         checkpoints = self._checkpoints(tokens, prefixes)
-        return cut_at_stop(self._pieces(prompt, tokens, budget, temperature, checkpoints), stop)
+        return cut_at_stop(
+            self._pieces(Generation(prompt, tokens, budget, temperature, checkpoints)), stop
+        )
 
     def _prompt_tokens(self, prompt: str) -> list[int]:
         """The tokens the model will be fed for ``prompt`` (what the reply is budgeted by)."""
@@ -102,17 +116,9 @@ class LLMRuntime(ABC):
         return ()
 
     @abstractmethod
-    def _pieces(
-        self,
-        prompt: str,
-        tokens: list[int],
-        budget: int,
-        temperature: float,
-        checkpoints: Sequence[int],
-    ) -> Iterator[str]:
-        """Generate at most ``budget`` (> 0) tokens after the prompt, as text pieces;
-        closing the iterator must stop generation. ``checkpoints``: see
-        :meth:`FileRuntime._read_prefix`."""
+    def _pieces(self, request: Generation) -> Iterator[str]:
+        """Generate at most ``request.budget`` tokens after the prompt, as text pieces;
+        closing the iterator must stop generation."""
 
     def interrupt(self) -> None:  # noqa: B027 - an optional hook, empty by default
         """Stop the generation in progress, called from another thread (the Stop button).

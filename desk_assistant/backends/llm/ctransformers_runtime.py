@@ -17,10 +17,16 @@ from __future__ import annotations
 
 import codecs
 import ctypes
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
-from desk_assistant.backends.llm.base import FileRuntime, LoadParams, context_size, default_threads
+from desk_assistant.backends.llm.base import (
+    FileRuntime,
+    Generation,
+    LoadParams,
+    context_size,
+    default_threads,
+)
 from desk_assistant.backends.llm.gguf_info import ModelInfo
 from desk_assistant.errors import ModelLoadError
 
@@ -137,23 +143,17 @@ class CTransformersRuntime(FileRuntime):
     def _evaluate(self, segment: list[int]) -> None:
         self._model.eval(segment, batch_size=self._batch)
 
-    def _pieces(
-        self,
-        prompt: str,
-        tokens: list[int],
-        budget: int,
-        temperature: float,
-        checkpoints: Sequence[int],
-    ) -> Iterator[str]:
+    def _pieces(self, request: Generation) -> Iterator[str]:
         # The checkpoints' segments first (see kv_state), then the rest of the prompt;
         # reset=False keeps ctransformers from matching a prefix of its own.
-        done = self._read_prefix(tokens, checkpoints)
+        done = self._read_prefix(request.tokens, request.checkpoints)
         # ctransformers divides logits by the temperature: 0 would give NaNs, so greedy
         # decoding is top_k=1 instead. Its default repetition penalty (1.1) is turned off
         # to match llama.cpp's: answers quote passages, which a penalty discourages.
+        temperature = request.temperature
         sampling = {"top_k": 1} if temperature <= 0 else {"temperature": temperature}
         generated = self._model.generate(
-            tokens[done:],
+            request.tokens[done:],
             seed=self._seed,
             repetition_penalty=1.0,
             batch_size=self._batch,
@@ -166,7 +166,7 @@ class CTransformersRuntime(FileRuntime):
                 text = decoder.decode(self._model.detokenize([token], decode=False))
                 if text:
                     yield text
-                if count >= budget:
+                if count >= request.budget:
                     break
         finally:
             generated.close()  # stops ctransformers between two tokens

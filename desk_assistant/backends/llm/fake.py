@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 
-from desk_assistant.backends.llm.base import LLMRuntime
+from desk_assistant.backends.llm.base import Generation, LLMRuntime
 from desk_assistant.backends.llm.gguf_info import ModelInfo
 
 _PIECES = re.compile(r"\s*\S+|\s+")  # a word with the whitespace before it
@@ -64,16 +64,9 @@ class FakeRuntime(LLMRuntime):
             return self._replies(prompt)
         return self._replies[min(len(self.prompts) - 1, len(self._replies) - 1)]
 
-    def _pieces(
-        self,
-        prompt: str,
-        tokens: list[int],
-        budget: int,
-        temperature: float,
-        checkpoints: Sequence[int],
-    ) -> Iterator[str]:
-        self.prompts.append(prompt)
-        return self._generate(_PIECES.findall(self._reply_for(prompt))[:budget])
+    def _pieces(self, request: Generation) -> Iterator[str]:
+        self.prompts.append(request.prompt)
+        return self._generate(_PIECES.findall(self._reply_for(request.prompt))[: request.budget])
 
     def _generate(self, pieces: list[str]) -> Iterator[str]:
         for piece in pieces:

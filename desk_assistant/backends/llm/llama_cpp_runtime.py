@@ -7,10 +7,16 @@ imported only when a model is loaded: the import alone loads a 24 MB shared libr
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
-from desk_assistant.backends.llm.base import FileRuntime, LoadParams, context_size, default_threads
+from desk_assistant.backends.llm.base import (
+    FileRuntime,
+    Generation,
+    LoadParams,
+    context_size,
+    default_threads,
+)
 from desk_assistant.backends.llm.gguf_info import ModelInfo
 from desk_assistant.errors import ModelLoadError
 
@@ -83,24 +89,17 @@ class LlamaCppRuntime(FileRuntime):
     def _evaluate(self, segment: list[int]) -> None:
         self._model.eval(segment)
 
-    def _pieces(
-        self,
-        prompt: str,
-        tokens: list[int],
-        budget: int,
-        temperature: float,
-        checkpoints: Sequence[int],
-    ) -> Iterator[str]:
+    def _pieces(self, request: Generation) -> Iterator[str]:
         # The cache is reused only up to a checkpoint, never llama-cpp-python's own
         # longest match: reusing an arbitrary prefix changes the arithmetic of the rest,
         # so the same question could get a different answer the second time (seen with
         # SmolLM2 at temperature 0). After _read_prefix, llama-cpp-python finds exactly
         # the checkpoint's tokens in place and evaluates the rest of the prompt.
-        self._read_prefix(tokens, checkpoints)
+        self._read_prefix(request.tokens, request.checkpoints)
         chunks = self._model.create_completion(
-            tokens,
-            max_tokens=budget,
-            temperature=max(temperature, 0.0),  # 0 is greedy in llama.cpp
+            request.tokens,
+            max_tokens=request.budget,
+            temperature=max(request.temperature, 0.0),  # 0 is greedy in llama.cpp
             # Re-seed every answer: the same question gets the same answer, run after run.
             seed=self._seed,
             stream=True,

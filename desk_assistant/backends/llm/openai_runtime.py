@@ -25,12 +25,12 @@ import math
 import socket
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from desk_assistant.backends.llm.base import GenerationInterrupted, LLMRuntime
+from desk_assistant.backends.llm.base import Generation, GenerationInterrupted, LLMRuntime
 from desk_assistant.backends.llm.chat_format import ChatFormat, messages_format, parse_messages
 from desk_assistant.backends.llm.gguf_info import ModelInfo
 from desk_assistant.credentials import secret
@@ -395,19 +395,12 @@ class OpenAIRuntime(LLMRuntime):
         tokens = [t for m in messages for t in self.tokenize(m["content"])]
         return tokens + [0] * (TEMPLATE_TOKENS * (len(messages) + 1))
 
-    def _pieces(
-        self,
-        prompt: str,
-        tokens: list[int],
-        budget: int,
-        temperature: float,
-        checkpoints: Sequence[int],
-    ) -> Iterator[str]:
+    def _pieces(self, request: Generation) -> Iterator[str]:
         body = {
             "model": self.server.model,
-            "messages": parse_messages(prompt),
-            "max_tokens": budget,
-            "temperature": max(temperature, 0.0),
+            "messages": parse_messages(request.prompt),
+            "max_tokens": request.budget,
+            "temperature": max(request.temperature, 0.0),
             "seed": self._seed,
             "stream": True,
         }
