@@ -26,10 +26,11 @@ from pathlib import Path
 from desk_assistant.errors import NotFoundError
 from desk_assistant.parts import Parts
 from desk_assistant.paths import absolute
-from desk_assistant.rag.citations import attribute, first_repeat, sentences
+from desk_assistant.rag.citations import attribute, sentences
 from desk_assistant.rag.context import assemble
 from desk_assistant.rag.packing import truncate
 from desk_assistant.rag.prompt import neutralize
+from desk_assistant.rag.repetition import LoopGuard
 from desk_assistant.records import Citation, Passage, Summary, SummaryProgress, Token
 
 SYSTEM = (
@@ -161,29 +162,23 @@ class Summarizer:
         )
         return f"Summaries of consecutive parts of {neutralize(name)}:\n\n{listed}\n\n{task}"
 
-    def _generate(self, request: str, max_tokens: int) -> Iterator[str]:
+    def _step(self, request: str, max_tokens: int) -> Generator[Token, None, str]:
+        """One step's text, streamed piece by piece (so that a caller who stops
+        iterating stops the model at once); returns the whole text, without the loop
+        the model fell into, if it did (the step then ends there)."""
         prompt = self.chat_format.render(SYSTEM, request)
         stream = self.runtime.stream(
             prompt, stop=self.chat_format.stop, max_tokens=max_tokens, temperature=0.1
         )
-        written = ""
+        guard = LoopGuard()
         try:
             for piece in stream:
-                written += piece
-                if any(mark in piece for mark in ".!?") and first_repeat(written) is not None:
-                    return  # the model loops on a sentence
-                yield piece
+                yield Token(piece)
+                if guard.feed(piece):
+                    break
         finally:
             stream.close()
-
-    def _step(self, request: str, max_tokens: int) -> Generator[Token, None, str]:
-        """One step's text, streamed piece by piece (so that a caller who stops
-        iterating stops the model at once); returns the whole text."""
-        pieces = []
-        for piece in self._generate(request, max_tokens):
-            pieces.append(piece)
-            yield Token(piece)
-        return " ".join("".join(pieces).split())
+        return " ".join(guard.text.split())
 
     def _groups(self, items: Sequence[tuple[str, str]], budget: int) -> list[list[tuple[str, str]]]:
         """Consecutive summaries grouped so that each group fits one prompt."""
