@@ -107,7 +107,12 @@ def main() -> None:
             if isinstance(item, SummaryProgress):
                 steps.append((time.perf_counter() - started, item))
                 left = "?" if item.seconds_left is None else f"{item.seconds_left:.0f} s left"
-                log(f"  step {item.done}/{item.total}, {left}")
+                cpu = time.process_time() - cpu_started
+                # wall and CPU so far on every line: a run stopped early still says them
+                log(
+                    f"  step {item.done}/{item.total}, {left} "
+                    f"({steps[-1][0]:.0f} s, {cpu:.0f} CPU-s so far)"
+                )
                 if item.text:
                     log(f"    {item.text}")  # what the step wrote: loops show here
             elif isinstance(item, Summary):
