@@ -133,6 +133,7 @@ class Summarizer:
         self.runtime = parts.runtime
         self.chat_format = parts.chat_format
         self.final_tokens = parts.settings.max_answer_tokens
+        self.loops_stopped = 0  # steps of the current summary where the model looped
 
     def _count(self, text: str) -> int:
         return len(self.runtime.tokenize(text))
@@ -175,6 +176,7 @@ class Summarizer:
             for piece in stream:
                 yield Token(piece)
                 if guard.feed(piece):
+                    self.loops_stopped += 1
                     break
         finally:
             stream.close()
@@ -205,6 +207,7 @@ class Summarizer:
                 command="desk-assistant ingest PATH",
             )
         started = time.perf_counter()
+        self.loops_stopped = 0
         name = Path(target).name
         passages = [
             Passage(c.id, c.path, c.page, c.heading, c.start, c.end, c.text, 1.0) for c in chunks
@@ -272,7 +275,11 @@ class Summarizer:
             for shown, n in enumerate(cited.cited, start=1)
         )
         model = self.runtime.display_name
-        timings = {"total_s": time.perf_counter() - started, "sections": float(len(sections))}
+        timings = {
+            "total_s": time.perf_counter() - started,
+            "sections": float(len(sections)),
+            "loops_stopped": float(self.loops_stopped),
+        }
         return Summary(target, cited.text, citations, model, timings)
 
     def _reduce_steps(self, items: int, budget: int) -> int:

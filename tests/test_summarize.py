@@ -119,6 +119,7 @@ def test_a_step_where_the_model_loops_ends_at_the_loop_and_leaves_it_out(
         "The report covers topic3 and the bridge [1]. It ends with topic11 and the bridge [2]."
     )
     # each step stopped three repeats into its loop, far short of its token limit
+    assert final.timings["loops_stopped"] == len(runtime.prompts)  # type: ignore[attr-defined]
     assert runtime.pieces_generated < len(runtime.prompts) * 40  # type: ignore[attr-defined]
 
 
