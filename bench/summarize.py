@@ -16,6 +16,13 @@ steps (linear in the document's length) times it.
     python bench/summarize.py              # 100 pages
     python bench/summarize.py --quick      # 12 pages
     python bench/summarize.py --pages 300
+    python bench/summarize.py --pdf GEOTOPO   # a real PDF, path below
+
+``--pdf`` summarizes a real PDF instead of the generated one (GEOTOPO: the 117-page
+``../shared/eval/docs/pdf_samples/009-pdflatex-geotopo/GeoTopo-komprimiert.pdf``, lecture
+notes in German: a producer's real layout, formulas and all). CPU seconds are the
+process's (all its threads), next to the wall time, because on a shared machine the wall
+time mostly says how busy the other processes kept the cores.
 """
 
 from __future__ import annotations
@@ -76,27 +83,42 @@ def make_book(path: Path, pages: int) -> None:
 def main() -> None:
     parser = base_parser(__doc__)
     parser.add_argument("--pages", type=int, help="pages of the PDF (default 100)")
+    parser.add_argument("--pdf", type=Path, help="summarize this PDF instead of a generated one")
     args = parser.parse_args()
     pages = args.pages or (12 if args.quick else 100)
     from desk_assistant.records import Summary, SummaryProgress
 
     with temp_dir("summarize") as tmp, open_engine(tmp / "home") as (assistant, parts):
-        book = tmp / f"book-{pages}.pdf"
-        make_book(book, pages)
-        log(f"summarize.py: ingesting a {pages}-page PDF ...")
-        log(f"  {run_ingest(assistant, [book], COLLECTION).counts}")
+        if args.pdf:
+            book = args.pdf.resolve()
+        else:
+            book = tmp / f"book-{pages}.pdf"
+            make_book(book, pages)
+        log(f"summarize.py: ingesting {book.name} ...")
+        ingested = run_ingest(assistant, [book], COLLECTION)
+        log(f"  {ingested.counts}")
+        pages = ingested.pages
         _, load_s = timed(lambda: parts.runtime)
         started = time.perf_counter()
+        cpu_started = time.process_time()
         steps: list[tuple[float, SummaryProgress]] = []
         summary: Summary | None = None
         for item in assistant.summarize(book, COLLECTION):
             if isinstance(item, SummaryProgress):
                 steps.append((time.perf_counter() - started, item))
                 left = "?" if item.seconds_left is None else f"{item.seconds_left:.0f} s left"
-                log(f"  step {item.done}/{item.total}, {left}")
+                cpu = time.process_time() - cpu_started
+                # wall and CPU so far on every line: a run stopped early still says them
+                log(
+                    f"  step {item.done}/{item.total}, {left} "
+                    f"({steps[-1][0]:.0f} s, {cpu:.0f} CPU-s so far)"
+                )
+                if item.text:
+                    log(f"    {item.text}")  # what the step wrote: loops show here
             elif isinstance(item, Summary):
                 summary = item
         total_s = time.perf_counter() - started
+        cpu_s = time.process_time() - cpu_started
     assert summary is not None
     done = [(at, p) for at, p in steps if p.done]
     # a step ends with the progress that carries its text (the final step's "begins"
@@ -106,6 +128,8 @@ def main() -> None:
         ["pages / sections (map steps)", f"{pages} / {int(summary.timings['sections'])}"],
         ["steps in all (map, combine, final)", done[-1][1].total],
         ["whole summary, wall s (model load not included)", f"{total_s:.0f}"],
+        ["whole summary, CPU s of the process (all threads)", f"{cpu_s:.0f}"],
+        ["CPU s per step", f"{cpu_s / len(durations):.1f}"],
         ["model load s", f"{load_s:.1f}"],
         ["median step s (baseline)", f"{median(durations):.1f}"],
         ["slowest step s", f"{max(durations):.1f}"],
@@ -121,10 +145,20 @@ def main() -> None:
                 f"{said:.0f} vs {real:.0f}",
             ]
         )
+    rows.append(["steps where the model looped (stopped there)", summary.timings["loops_stopped"]])
     rows.append(["sections cited by the summary", len(summary.sections)])
     rows.append(["summary words", len(re.findall(r"\w+", summary.text))])
-    print_table(f"Summary of a {pages}-page PDF, SmolLM2-135M", ["metric", "value"], rows)
-    data = {"rows": rows, "summary": summary.to_json()}
+    print_table(f"Summary of {book.name} ({pages} pages), SmolLM2-135M", ["metric", "value"], rows)
+    data = {
+        "rows": rows,
+        "pdf": book.name,
+        "pages": pages,
+        "steps": done[-1][1].total,
+        "wall_s": total_s,
+        "cpu_s": cpu_s,
+        "median_step_s": median(durations),
+        "summary": summary.to_json(),
+    }
     log(f"results: {write_results('summarize', data, args.out)}")
 
 

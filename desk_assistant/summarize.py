@@ -26,10 +26,11 @@ from pathlib import Path
 from desk_assistant.errors import NotFoundError
 from desk_assistant.parts import Parts
 from desk_assistant.paths import absolute
-from desk_assistant.rag.citations import attribute, first_repeat, sentences
+from desk_assistant.rag.citations import attribute, sentences
 from desk_assistant.rag.context import assemble
 from desk_assistant.rag.packing import truncate
 from desk_assistant.rag.prompt import neutralize
+from desk_assistant.rag.repetition import LoopGuard
 from desk_assistant.records import Citation, Passage, Summary, SummaryProgress, Token
 
 SYSTEM = (
@@ -132,6 +133,7 @@ class Summarizer:
         self.runtime = parts.runtime
         self.chat_format = parts.chat_format
         self.final_tokens = parts.settings.max_answer_tokens
+        self.loops_stopped = 0  # steps of the current summary where the model looped
 
     def _count(self, text: str) -> int:
         return len(self.runtime.tokenize(text))
@@ -161,29 +163,24 @@ class Summarizer:
         )
         return f"Summaries of consecutive parts of {neutralize(name)}:\n\n{listed}\n\n{task}"
 
-    def _generate(self, request: str, max_tokens: int) -> Iterator[str]:
+    def _step(self, request: str, max_tokens: int) -> Generator[Token, None, str]:
+        """One step's text, streamed piece by piece (so that a caller who stops
+        iterating stops the model at once); returns the whole text, without the loop
+        the model fell into, if it did (the step then ends there)."""
         prompt = self.chat_format.render(SYSTEM, request)
         stream = self.runtime.stream(
             prompt, stop=self.chat_format.stop, max_tokens=max_tokens, temperature=0.1
         )
-        written = ""
+        guard = LoopGuard()
         try:
             for piece in stream:
-                written += piece
-                if any(mark in piece for mark in ".!?") and first_repeat(written) is not None:
-                    return  # the model loops on a sentence
-                yield piece
+                yield Token(piece)
+                if guard.feed(piece):
+                    self.loops_stopped += 1
+                    break
         finally:
             stream.close()
-
-    def _step(self, request: str, max_tokens: int) -> Generator[Token, None, str]:
-        """One step's text, streamed piece by piece (so that a caller who stops
-        iterating stops the model at once); returns the whole text."""
-        pieces = []
-        for piece in self._generate(request, max_tokens):
-            pieces.append(piece)
-            yield Token(piece)
-        return " ".join("".join(pieces).split())
+        return " ".join(guard.text.split())
 
     def _groups(self, items: Sequence[tuple[str, str]], budget: int) -> list[list[tuple[str, str]]]:
         """Consecutive summaries grouped so that each group fits one prompt."""
@@ -210,6 +207,7 @@ class Summarizer:
                 command="desk-assistant ingest PATH",
             )
         started = time.perf_counter()
+        self.loops_stopped = 0
         name = Path(target).name
         passages = [
             Passage(c.id, c.path, c.page, c.heading, c.start, c.end, c.text, 1.0) for c in chunks
@@ -277,7 +275,11 @@ class Summarizer:
             for shown, n in enumerate(cited.cited, start=1)
         )
         model = self.runtime.display_name
-        timings = {"total_s": time.perf_counter() - started, "sections": float(len(sections))}
+        timings = {
+            "total_s": time.perf_counter() - started,
+            "sections": float(len(sections)),
+            "loops_stopped": float(self.loops_stopped),
+        }
         return Summary(target, cited.text, citations, model, timings)
 
     def _reduce_steps(self, items: int, budget: int) -> int:

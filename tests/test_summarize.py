@@ -92,6 +92,37 @@ def test_a_summary_stops_when_the_caller_stops(indexed: tuple[Path, Path]) -> No
     assert runtime.pieces_generated <= 2  # type: ignore[attr-defined]
 
 
+def test_a_step_where_the_model_loops_ends_at_the_loop_and_leaves_it_out(
+    indexed: tuple[Path, Path],
+) -> None:
+    def looping(prompt: str) -> str:
+        """Every step starts well, then loops inside its second sentence until the
+        token limit, as the built-in model can."""
+        said = scripted(prompt)
+        return f"{said} It then turns to the council and the" + " bridge and the" * 200
+
+    home, report = indexed
+    parts = make_parts(home, replies=looping, window=1024)
+    runtime = parts.runtime
+    with Assistant(parts) as assistant:
+        items = run(assistant, report)
+    *steps, last = [i.text for i in items if isinstance(i, SummaryProgress) and i.text]
+    assert steps and all(
+        re.fullmatch(r"This part is about topic\d+ and the bridge\.", s) for s in steps
+    )
+    assert (
+        last == "The report covers topic3 and the bridge [2]. It ends with topic11 and the bridge."
+    )
+    final = items[-1]
+    assert isinstance(final, Summary)
+    assert final.text == (
+        "The report covers topic3 and the bridge [1]. It ends with topic11 and the bridge [2]."
+    )
+    # each step stopped three repeats into its loop, far short of its token limit
+    assert final.timings["loops_stopped"] == len(runtime.prompts)  # type: ignore[attr-defined]
+    assert runtime.pieces_generated < len(runtime.prompts) * 40  # type: ignore[attr-defined]
+
+
 def test_only_indexed_documents_are_summarized(tmp_path: Path, app_home: Path) -> None:
     with Assistant(make_parts(app_home)) as assistant, pytest.raises(NotFoundError) as error:
         run(assistant, tmp_path / "nowhere.pdf")

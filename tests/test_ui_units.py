@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox
+import shiboken6
+from PySide6.QtCore import Qt, QThreadPool
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLabel, QSpinBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from desk_assistant.errors import NotFoundError
@@ -161,6 +164,38 @@ def test_a_cancelled_stream_is_closed(qtbot: QtBot) -> None:
         job.run()
     assert got == [0]
     assert closed == [True]
+
+
+def test_a_closed_window_gets_no_more_reports_from_its_job(qtbot: QtBot) -> None:
+    """A window closed while its job still reports: the reports stop at it (they used to
+    reach its deleted widgets and raise in the event loop, which pytest-qt reports as a
+    failure of the test), and the job runs on to its end."""
+    go_on = threading.Event()
+
+    def work() -> Iterator[int]:
+        yield 1
+        go_on.wait(10)
+        yield 2
+
+    window = QWidget()
+    window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    label = QLabel(window)
+    shown: list[object] = []
+
+    def show(item: object) -> None:
+        label.setText(str(item))  # raises once the label is deleted
+        shown.append(item)
+
+    job = Job("count", work, stream=True).deliver_to(window, yielded=show)
+    pool = QThreadPool()
+    pool.start(job)
+    qtbot.waitUntil(lambda: shown == [1])
+    window.close()
+    qtbot.waitUntil(lambda: not shiboken6.isValid(label))
+    with qtbot.waitSignal(job.signals.finished):
+        go_on.set()  # the job reports 2, then its end, to the deleted window
+    assert pool.waitForDone(5000)
+    assert shown == [1]
 
 
 def test_none_survives_the_bindings_reference_leak() -> None:

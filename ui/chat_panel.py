@@ -111,8 +111,7 @@ class ChatList(QWidget):
             "list chats",
             lambda a: a.chats(collection=collection),
         )
-        job.signals.finished.connect(self._listed)
-        job.signals.errored.connect(self.error)
+        job.deliver_to(self, finished=self._listed, errored=self.error.emit)
 
     def _listed(self, chats: list[ChatInfo]) -> None:
         before = self.current
@@ -132,8 +131,7 @@ class ChatList(QWidget):
     def new_chat(self) -> None:
         collection = self.collection
         job = self.lanes.library.call("new chat", lambda a: a.new_chat(collection))
-        job.signals.finished.connect(lambda chat: self.select(chat.id))
-        job.signals.errored.connect(self.error)
+        job.deliver_to(self, finished=lambda chat: self.select(chat.id), errored=self.error.emit)
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self.chat_selected.emit(self.model.chat_at(current.row()) if current.isValid() else None)
@@ -152,13 +150,11 @@ class ChatList(QWidget):
         if not ok:
             return
         job = self.lanes.library.call("rename chat", lambda a: a.rename_chat(chat.id, title))
-        job.signals.finished.connect(lambda _r: self.refresh())
-        job.signals.errored.connect(self.error)
+        job.deliver_to(self, finished=lambda _r: self.refresh(), errored=self.error.emit)
 
     def delete(self, chat: ChatInfo) -> None:
         job = self.lanes.library.call("delete chat", lambda a: a.delete_chat(chat.id))
-        job.signals.finished.connect(lambda _r: self._deleted(chat))
-        job.signals.errored.connect(self.error)
+        job.deliver_to(self, finished=lambda _r: self._deleted(chat), errored=self.error.emit)
 
     def _deleted(self, chat: ChatInfo) -> None:
         self._wanted = None
@@ -172,8 +168,7 @@ class ChatList(QWidget):
 
     def _restore(self, chat: ChatInfo) -> None:
         job = self.lanes.library.call("restore chat", lambda a: a.restore_chat(chat.id))
-        job.signals.finished.connect(lambda _r: self.select(chat.id))
-        job.signals.errored.connect(self.error)
+        job.deliver_to(self, finished=lambda _r: self.select(chat.id), errored=self.error.emit)
 
 
 class QuestionBox(QPlainTextEdit):
@@ -265,8 +260,9 @@ class ChatPanel(QWidget):
         self._reading += 1
         reading = self._reading
         job = self.lanes.library.call("read chat", lambda a: a.messages(chat.id))
-        job.signals.finished.connect(lambda messages: self._show(reading, messages))
-        job.signals.errored.connect(self.error)
+        job.deliver_to(
+            self, finished=lambda messages: self._show(reading, messages), errored=self.error.emit
+        )
 
     def _show(self, reading: int, messages: list[Message]) -> None:
         if reading == self._reading and not self.generating:
@@ -296,8 +292,11 @@ class ChatPanel(QWidget):
         if self.chat is None:
             collection = self.chats.collection
             job = self.lanes.library.call("new chat", lambda a: a.new_chat(collection))
-            job.signals.finished.connect(lambda chat: self._ask_in(asking, chat, question))
-            job.signals.errored.connect(self._failed)
+            job.deliver_to(
+                self,
+                finished=lambda chat: self._ask_in(asking, chat, question),
+                errored=self._failed,
+            )
         else:
             self._ask_in(asking, self.chat, question)
 
@@ -309,9 +308,12 @@ class ChatPanel(QWidget):
         job = self.lanes.asking.stream(
             "ask", lambda a: a.ask(question, chat.collection, chat_id=chat.id)
         )
-        job.signals.yielded.connect(lambda item: self._item(job, item))
-        job.signals.finished.connect(lambda _r: self._ended(job, chat))
-        job.signals.errored.connect(lambda message, exc: self._job_failed(job, message, exc))
+        job.deliver_to(
+            self,
+            yielded=lambda item: self._item(job, item),
+            finished=lambda _r: self._ended(job, chat),
+            errored=lambda message, exc: self._job_failed(job, message, exc),
+        )
         self._job = job
 
     def _item(self, job: Job, item: object) -> None:

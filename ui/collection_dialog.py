@@ -81,8 +81,11 @@ class CollectionNameDialog(QDialog):
             return
         self._busy(True)
         job = self._submit(name)
-        job.signals.finished.connect(lambda _result: self._done(name))
-        job.signals.errored.connect(lambda message, _exc: self._failed(message))
+        job.deliver_to(
+            self,
+            finished=lambda _result: self._done(name),
+            errored=lambda message, _exc: self._failed(message),
+        )
 
     def _done(self, name: str) -> None:
         self.name = name

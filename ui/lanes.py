@@ -190,8 +190,11 @@ class Lane(QObject):
         """Queue ``job``. It starts on the next turn of the event loop, so the caller can
         connect to its signals first: a quick job would otherwise finish before that."""
         self._jobs.append(job)
-        job.signals.finished.connect(lambda _result: self._done(job))
-        job.signals.errored.connect(lambda _message, _exc: self._done(job))
+        job.deliver_to(
+            self,
+            finished=lambda _result: self._done(job),
+            errored=lambda _message, _exc: self._done(job),
+        )
         QTimer.singleShot(0, self, lambda: self._start(job))
         return job
 

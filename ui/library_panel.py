@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QObject, Qt, QUrl, Signal
+from PySide6.QtCore import QModelIndex, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -80,37 +80,6 @@ def ingest_stream(
             yield event
 
     return work
-
-
-class _IngestionRun(QObject):
-    """One ingestion job's reports, delivered to the panel that started it.
-
-    A child of the panel with bound-method slots: Qt drops the connections when the panel
-    (and so this object) is deleted. A lambda would outlive a closed window and touch its
-    deleted widgets when the job's last reports arrive.
-    """
-
-    def __init__(self, panel: LibraryPanel, job: Job, collection: str) -> None:
-        super().__init__(panel)
-        self._panel, self._job, self._collection = panel, job, collection
-        job.signals.started.connect(self.started)
-        job.signals.yielded.connect(self.yielded)
-        job.signals.finished.connect(self.finished)
-        job.signals.errored.connect(self.errored)
-
-    def started(self) -> None:
-        self._panel._ingestion_started()
-
-    def yielded(self, item: object) -> None:
-        self._panel._ingest_item(self._collection, item)
-
-    def finished(self, _result: object) -> None:
-        self._panel._ingestion_ended(self._job)
-        self.deleteLater()
-
-    def errored(self, message: str, exc: object) -> None:
-        self._panel._ingestion_failed(self._job, message, exc)
-        self.deleteLater()
 
 
 class LibraryPanel(QWidget):
@@ -271,8 +240,11 @@ class LibraryPanel(QWidget):
         job = self.lanes.library.call(
             "list documents", lambda a: (a.collections(), a.sources(collection))
         )
-        job.signals.finished.connect(lambda result: self._listed(collection, *result))
-        job.signals.errored.connect(self.error)
+        job.deliver_to(
+            self,
+            finished=lambda result: self._listed(collection, *result),
+            errored=self.error.emit,
+        )
 
     def _listed(
         self, collection: str, collections: list[CollectionInfo], sources: list[SourceInfo]
@@ -368,8 +340,7 @@ class LibraryPanel(QWidget):
         if answer != QMessageBox.StandardButton.Yes:
             return
         job = self.lanes.indexing.call("delete collection", lambda a: a.delete_collection(name))
-        job.signals.finished.connect(lambda _r: self._deleted(name))
-        job.signals.errored.connect(self.error)
+        job.deliver_to(self, finished=lambda _r: self._deleted(name), errored=self.error.emit)
 
     def _deleted(self, name: str) -> None:
         others = [c.name for c in self._collections if c.name != name]
@@ -420,8 +391,14 @@ class LibraryPanel(QWidget):
         return self._run_ingestion("reindex", lambda a: a.reindex(collection))
 
     def _run_ingestion(self, name: str, work: Callable[[Assistant], Iterator[object]]) -> Job:
-        job = self.lanes.indexing.stream(name, work)
-        _IngestionRun(self, job, self.collection)
+        collection = self.collection
+        job = self.lanes.indexing.stream(name, work).deliver_to(
+            self,
+            started=self._ingestion_started,
+            yielded=lambda item: self._ingest_item(collection, item),
+            finished=lambda _r: self._ingestion_ended(job),
+            errored=lambda message, exc: self._ingestion_failed(job, message, exc),
+        )
         self._ingest_jobs.append(job)
         if len(self._ingest_jobs) == 1:
             self.indexing_changed.emit(True)
@@ -529,9 +506,9 @@ class LibraryPanel(QWidget):
             return removed, [p for p in assistant.excludes(collection) if p not in before]
 
         job = self.lanes.indexing.call("remove", work)
-        job.signals.finished.connect(lambda result: self._removed(path, *result))
-        job.signals.errored.connect(self.error)
-        return job
+        return job.deliver_to(
+            self, finished=lambda result: self._removed(path, *result), errored=self.error.emit
+        )
 
     def _removed(self, path: str, removed: list[str], excluded: list[str]) -> None:
         self.refresh()

@@ -380,8 +380,7 @@ class MainWindow(QMainWindow):
         self._model_name = ""
         self._models_asked_for = True
         job = self.lanes.asking.call("load models", lambda a: a.warm_up())
-        job.signals.finished.connect(self._models_loaded)
-        job.signals.errored.connect(self._models_failed)
+        job.deliver_to(self, finished=self._models_loaded, errored=self._models_failed)
 
     def _uses_builtin_model(self) -> bool:
         settings = self.lanes.settings
@@ -524,8 +523,7 @@ class MainWindow(QMainWindow):
         collection = self.library.collection
         self.status.setText("Repairing the data folder…")
         job = self.lanes.indexing.call("repair", lambda a: a.doctor(collection, repair=True))
-        job.signals.finished.connect(self._repaired)
-        job.signals.errored.connect(self.report_error)
+        job.deliver_to(self, finished=self._repaired, errored=self.report_error)
 
     def _repaired(self, report: HealthReport) -> None:
         done = [f.problem for f in report.findings if f.repaired]
@@ -640,16 +638,17 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Open a chat first: there is nothing to export", 4000)
             return
         job = self.lanes.library.call("read chat", lambda a: exchanges(a.messages(chat.id)))
-        job.signals.finished.connect(
-            lambda answers: self._save(
+        job.deliver_to(
+            self,
+            finished=lambda answers: self._save(
                 Export(
                     chat.title,
                     export.chat_markdown(chat, answers),
                     export.chat_html(chat, answers),
                 )
-            )
+            ),
+            errored=self.report_error,
         )
-        job.signals.errored.connect(self.report_error)
 
     def about(self) -> None:
         QMessageBox.about(

@@ -12,7 +12,6 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-import shiboken6
 from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtWidgets import QMessageBox, QProgressBar, QWidget
 
@@ -50,17 +49,14 @@ def run_for(
     jobs.add(job)
 
     def finished(result: Any) -> None:
-        if shiboken6.isValid(owner):
-            jobs.discard(job)
-            done(result)
+        jobs.discard(job)
+        done(result)
 
     def errored(message: str, exc: object) -> None:
-        if shiboken6.isValid(owner):
-            jobs.discard(job)
-            failed(message, exc)
+        jobs.discard(job)
+        failed(message, exc)
 
-    job.signals.finished.connect(finished)
-    job.signals.errored.connect(errored)
+    job.deliver_to(owner, finished=finished, errored=errored)
     library_pool().start(job)
     return job
 

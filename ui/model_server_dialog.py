@@ -152,8 +152,7 @@ class ModelServerDialog(QDialog):
         self.report.setText("Connecting…")
         self.test_button.setEnabled(False)
         job = Job("test model server", lambda: check_server(candidate))
-        job.signals.finished.connect(self._tested)
-        job.signals.errored.connect(self._failed)
+        job.deliver_to(self, finished=self._tested, errored=self._failed)
         self._jobs.add(job)
         _pool().start(job)
         return job

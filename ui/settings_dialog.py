@@ -263,8 +263,11 @@ class SettingsDialog(QDialog):
             return None
         self.server_result.setText("Connecting…")
         job = Job("test model server", lambda: check_server(candidate))
-        job.signals.finished.connect(lambda info: self.server_result.setText(info.describe()))
-        job.signals.errored.connect(lambda message, _e: self.server_result.setText(f"⚠ {message}"))
+        job.deliver_to(
+            self,
+            finished=lambda info: self.server_result.setText(info.describe()),
+            errored=lambda message, _e: self.server_result.setText(f"⚠ {message}"),
+        )
         self._jobs.append(job)
         _model_pool().start(job)
         return job
@@ -282,8 +285,7 @@ class SettingsDialog(QDialog):
             else "Reading the model file…"
         )
         job = Job("check model", lambda: check_model(path, runtime, cache, probe=probe))
-        job.signals.finished.connect(self._model_checked)
-        job.signals.errored.connect(self._model_check_failed)
+        job.deliver_to(self, finished=self._model_checked, errored=self._model_check_failed)
         self._jobs.append(job)
         _model_pool().start(job)
 

@@ -255,10 +255,16 @@ class SourceViewer(QWidget):
         self, name: str, work: Callable[[], object], done: Callable[[Any], None]
     ) -> None:
         job = Job(name, work)
-        job.signals.finished.connect(done)
-        job.signals.errored.connect(lambda message, _exc: self._message(message))
-        job.signals.finished.connect(lambda _r: self._jobs.remove(job))
-        job.signals.errored.connect(lambda _m, _e: self._jobs.remove(job))
+
+        def finished(result: object) -> None:
+            self._jobs.remove(job)
+            done(result)
+
+        def errored(message: str, _exc: object) -> None:
+            self._jobs.remove(job)
+            self._message(message)
+
+        job.deliver_to(self, finished=finished, errored=errored)
         self._jobs.append(job)
         self._pool.start(job)
 

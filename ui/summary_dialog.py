@@ -101,9 +101,12 @@ class SummaryDialog(QDialog):
     def start(self) -> None:
         path, collection = self.path, self.collection
         job = self.lanes.asking.stream("summarize", lambda a: a.summarize(path, collection))
-        job.signals.yielded.connect(lambda item: self._item(job, item))
-        job.signals.finished.connect(lambda _r: self._ended(job))
-        job.signals.errored.connect(lambda message, exc: self._failed(job, message, exc))
+        job.deliver_to(
+            self,
+            yielded=lambda item: self._item(job, item),
+            finished=lambda _r: self._ended(job),
+            errored=lambda message, exc: self._failed(job, message, exc),
+        )
         self._job = job
         self.status.setText("Waiting for the model…")
 

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, Signal
+from PySide6.QtCore import SIGNAL, QObject, QRunnable, Signal
 
 from desk_assistant.api import DeskAssistantError
 
@@ -27,6 +27,16 @@ class JobSignals(QObject):
     yielded = Signal(object)
     finished = Signal(object)
     errored = Signal(str, object)  # message for the user, the exception (for its type)
+
+
+# The signals' Qt signatures: what QObject.connect takes to tie a callable to a receiver
+# (PySide6's Signal.connect takes no receiver for a callable).
+_SIGNATURES = {
+    "started": SIGNAL("started()"),
+    "yielded": SIGNAL("yielded(PyObject)"),
+    "finished": SIGNAL("finished(PyObject)"),
+    "errored": SIGNAL("errored(QString,PyObject)"),
+}
 
 
 def describe_error(exc: BaseException) -> str:
@@ -44,6 +54,7 @@ class Job(QRunnable):
 
     A stream is checked for cancellation between its items; on cancel (or any error) the
     iterator is closed, which is how the engine stops generating or ingesting cleanly.
+    Its reports reach widgets through :meth:`deliver_to`.
     """
 
     def __init__(
@@ -55,7 +66,7 @@ class Job(QRunnable):
         on_cancel: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
-        self.setAutoDelete(False)  # Python owns it: the lane drops it after its last signal
+        self.setAutoDelete(False)  # Python owns it (a thread pool keeps it alive meanwhile)
         self.name = name
         self.signals = JobSignals()
         self._work = work
@@ -67,6 +78,30 @@ class Job(QRunnable):
         self._cancel.set()
         if self._on_cancel is not None:
             self._on_cancel()
+
+    def deliver_to(
+        self,
+        receiver: QObject,
+        *,
+        started: Callable[[], object] | None = None,
+        yielded: Callable[[Any], object] | None = None,
+        finished: Callable[[Any], object] | None = None,
+        errored: Callable[[str, Any], object] | None = None,
+    ) -> Job:
+        """Have the job's reports call these on ``receiver``'s (the GUI) thread, for as
+        long as ``receiver`` exists.
+
+        Qt ties each connection to ``receiver``: when it is deleted (a window closed while
+        the job still runs), the connections go and so do the reports already queued for
+        it, so no callable ever touches a deleted widget. A callable connected to the
+        signal directly (a lambda) has no receiver, outlives the widgets it uses and
+        raises in the event loop when the next report arrives.
+        """
+        slots = {"started": started, "yielded": yielded, "finished": finished, "errored": errored}
+        for name, slot in slots.items():
+            if slot is not None:
+                QObject.connect(self.signals, _SIGNATURES[name], receiver, slot)
+        return self
 
     @property
     def cancelled(self) -> bool:

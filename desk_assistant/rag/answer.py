@@ -18,7 +18,7 @@ from desk_assistant.backends.registry import SERVER_RUNTIMES
 from desk_assistant.errors import DeskAssistantError
 from desk_assistant.parts import Parts
 from desk_assistant.rag import support
-from desk_assistant.rag.citations import attribute, drop_leading_number, first_repeat
+from desk_assistant.rag.citations import attribute, drop_leading_number
 from desk_assistant.rag.context import assemble
 from desk_assistant.rag.evidence import Pick, best_quote
 from desk_assistant.rag.followup import Turn, model_query, rule_query
@@ -33,6 +33,7 @@ from desk_assistant.rag.prompt import (
     system_message,
     user_message,
 )
+from desk_assistant.rag.repetition import LoopGuard
 from desk_assistant.rag.retrieval import RetrievalResult
 from desk_assistant.rag.search import retrieve
 from desk_assistant.records import (
@@ -269,7 +270,6 @@ class Answerer:
         timings["prepare_s"] = time.perf_counter() - started
         first_shown = {pick.sentences[0].n: 1} if pick and self.settings.evidence_first else {}
         yield Searched(question, query, _quotes(pick, first_shown), self.settings.evidence_first)
-        pieces: list[str] = []
         first: float | None = None
         generation_started = time.perf_counter()
         stream = self.runtime.stream(
@@ -279,26 +279,22 @@ class Answerer:
             temperature=self.settings.temperature,
             prefixes=prepared.prefixes,
         )
+        guard = LoopGuard()
         try:
             for piece in stream:
                 if first is None:
                     first = time.perf_counter()
                     timings["first_token_s"] = first - generation_started
-                pieces.append(piece)
                 yield Token(piece)
-                if any(mark in piece for mark in ".!?"):
-                    written = "".join(pieces)
-                    cut = first_repeat(written)
-                    if cut is not None:  # the model loops: stop it, keep what came before
-                        pieces = [written[:cut]]
-                        timings["stopped_repeating"] = 1.0
-                        break
+                if guard.feed(piece):  # the model loops: stop it, keep what came before
+                    timings["stopped_repeating"] = 1.0
+                    break
         finally:
             close = getattr(stream, "close", None)
             if close is not None:
                 close()
         finished = time.perf_counter()
-        written = "".join(pieces).strip()
+        written = guard.text.strip()
         generated = self._count(written) if written else 0
         timings["generation_s"] = finished - generation_started
         timings["completion_tokens"] = float(generated)

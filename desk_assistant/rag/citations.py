@@ -26,7 +26,6 @@ _ABBREVIATION = re.compile(
     r"(?:^|[\s(])(?:Mr|Mrs|Ms|Dr|Prof|Sr|Jr|St|Mt|No|Nos|Fig|Figs|Vol|pp|vs|etc|approx|cf|"
     r"e\.g|i\.e|Inc|Ltd|Co|Corp|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|[A-Z])\.$"
 )
-_SENTENCE_END = re.compile(r"[.!?]\s*$")
 _WORD = re.compile(r"[^\W_]{3,}", re.UNICODE)
 _STOPWORDS = frozenset(
     (
@@ -181,25 +180,3 @@ def _with_markers(sentence: str, numbers: Sequence[int]) -> str:
     stripped = body.rstrip(".!?")
     markers = "".join(f"[{n}]" for n in sorted(numbers))
     return f"{stripped} {markers}{body[len(stripped) :]}{trailing}"
-
-
-def first_repeat(text: str) -> int | None:
-    """Where the first complete sentence that repeats an earlier one starts, if any.
-
-    Small models can loop on one sentence until the token limit; an answer never needs
-    the same sentence twice (markers, case and spacing aside), so the answer stops there.
-    """
-    seen: set[str] = set()
-    offset = 0
-    parts = list(sentences(text))
-    if parts and not _SENTENCE_END.search(parts[-1]):
-        parts.pop()  # still being written
-    for sentence in parts:
-        start, offset = offset, offset + len(sentence)
-        key = " ".join(MARKER.sub(" ", sentence).lower().split())
-        if len(key.split()) < 3:
-            continue  # "Yes." twice is odd, but no loop
-        if key in seen:
-            return start
-        seen.add(key)
-    return None
