@@ -177,19 +177,25 @@ def install_hooks(parts: Any) -> Hooks:
 
 
 def engine_once(
-    assistant: Any, runtime: Any, hooks: Hooks, question: str, *, first_only: bool = False
+    assistant: Any,
+    runtime: Any,
+    hooks: Hooks,
+    question: str,
+    *,
+    first_only: bool = False,
+    collection: str = COLLECTION,
 ) -> Sample:
     """``ask`` once; TTFT counts from the end of retrieval (which is reported apart)."""
-    from desk_assistant.records import Answer
+    from desk_assistant.records import Answer, Token
 
     called = Clock.now()
     stream = Stream(called)
     answer: Answer | None = None
-    items = assistant.ask(question, COLLECTION)
+    items = assistant.ask(question, collection)
     for item in items:
         if isinstance(item, Answer):
             answer = item
-        else:
+        elif isinstance(item, Token):  # not the Searched that comes before the tokens
             stream.add(item.text)
             if first_only:
                 items.close()
