@@ -38,7 +38,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import asdict
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -81,27 +82,41 @@ def typical_question(assistant: Any, collection: str, articles: set[str]) -> str
     raise SystemExit("the app abstains on every candidate question")
 
 
-def raw_stream(runtime: str, path: Path, load: dict[str, Any], prompt: str, tokens: int) -> Any:
-    """(load seconds, a stream of text pieces) from the library itself."""
-    threads, batch, context = load["threads"], load["batch"], load["context"]
-    if runtime == "llama_cpp":
-        from llama_cpp import Llama
+@dataclass(slots=True)
+class Raw:
+    """The library itself, loaded: its prompt's token count and one text piece per
+    generated token (possibly empty: part of a character)."""
 
-        llama, seconds = timed(
-            lambda: Llama(
-                model_path=str(path),
-                n_ctx=context,
-                n_threads=threads,
-                n_threads_batch=threads,
-                n_batch=batch,
-                seed=0,
-                verbose=False,
-            )
+    load_s: float
+    prompt_tokens: int
+    pieces: Iterator[str]
+
+
+def raw_llama_cpp(path: Path, load: dict[str, int], prompt: str, tokens: int) -> Raw:
+    from llama_cpp import Llama
+
+    threads = load["threads"]
+    llama, seconds = timed(
+        lambda: Llama(
+            model_path=str(path),
+            n_ctx=load["context"],
+            n_threads=threads,
+            n_threads_batch=threads,
+            n_batch=load["batch"],
+            seed=0,
+            verbose=False,
         )
-        chunks: Any = llama.create_completion(
-            prompt, max_tokens=tokens, temperature=0, seed=0, stream=True
-        )
-        return seconds, (chunk["choices"][0]["text"] for chunk in chunks)
+    )
+    count = len(llama.tokenize(prompt.encode("utf-8"), special=True))
+    chunks: Any = llama.create_completion(
+        prompt, max_tokens=tokens, temperature=0, seed=0, stream=True
+    )
+    choices = (chunk["choices"][0] for chunk in chunks)
+    # The last chunk only says why it stopped: it is no token.
+    return Raw(seconds, count, (c["text"] for c in choices if c["text"] or not c["finish_reason"]))
+
+
+def raw_ctransformers(path: Path, load: dict[str, int], prompt: str, tokens: int) -> Raw:
     from ctransformers import AutoModelForCausalLM
 
     from desk_assistant.backends.llm.ctransformers_runtime import _cpu_library
@@ -111,24 +126,36 @@ def raw_stream(runtime: str, path: Path, load: dict[str, Any], prompt: str, toke
             str(path),
             model_type="llama",
             local_files_only=True,
-            context_length=context,
-            threads=threads,
-            batch_size=batch,
+            context_length=load["context"],
+            threads=load["threads"],
+            batch_size=load["batch"],
             lib=_cpu_library(),  # the build the app loads (avx2 here)
         )
     )
-    pieces = llm(
-        prompt,
-        max_new_tokens=tokens,
+    ids = llm.tokenize(prompt)  # English text: fewer tokens than characters, no overflow
+    generated = llm.generate(
+        ids,
         top_k=1,  # greedy, as the app asks it
         repetition_penalty=1.0,
-        batch_size=batch,
-        threads=threads,
+        batch_size=load["batch"],
+        threads=load["threads"],
         seed=0,
         reset=True,
-        stream=True,
     )
-    return seconds, pieces
+    pieces = (llm.detokenize([token]) for token, _ in zip(generated, range(tokens), strict=False))
+    return Raw(seconds, len(ids), pieces)
+
+
+def raw_sample(raw: Raw) -> Sample:
+    """Time the library's stream; its tokens are counted as they come, not re-tokenized."""
+    stream = Stream(Clock.now())
+    count = 0
+    for piece in raw.pieces:
+        count += 1
+        stream.add(piece)
+    sample = to_sample(stream, lambda _text: count)
+    sample.prompt_tokens = raw.prompt_tokens
+    return sample
 
 
 def side(sample: Sample, load_s: float, first_word_s: float) -> dict[str, float]:
@@ -166,18 +193,17 @@ def measure(home: Path, config: str, question: str, args: Any, collection: str) 
         app = engine_once(assistant, model, hooks, question, collection=collection)
         prompt = hooks.prompts[-1]
         log(f"  app: {app.prompt_tokens:.0f} prompt tokens, TTFT {app.ttft_s:.1f} s")
-        read_through(path)
-        log(f"{config}: raw library")
-        load = {"threads": args.threads, "batch": args.batch, "context": args.context}
-        raw_load_s, pieces = raw_stream(runtime, path, load, prompt, args.answer_tokens)
-        stream = Stream(Clock.now())
-        for piece in pieces:
-            stream.add(piece)
-        raw = to_sample(stream, lambda text: len(model.tokenize(text)))
-        raw.prompt_tokens = app.prompt_tokens  # the same prompt string
-        log(f"  raw: TTFT {raw.ttft_s:.1f} s")
+    # The app's model is freed before the library loads its own copy (llama.cpp repacks
+    # Q4 weights into its own memory: two copies of a 7B model would not both fit).
+    read_through(path)
+    log(f"{config}: raw library")
+    load = {"threads": args.threads, "batch": args.batch, "context": args.context}
+    opener = raw_llama_cpp if runtime == "llama_cpp" else raw_ctransformers
+    raw_run = opener(path, load, prompt, args.answer_tokens)
+    raw = raw_sample(raw_run)
+    log(f"  raw: {raw.prompt_tokens:.0f} prompt tokens, TTFT {raw.ttft_s:.1f} s")
     app_side = side(app, load_s, app.retrieval_s + app.ttft_s)
-    raw_side = side(raw, raw_load_s, raw.ttft_s)
+    raw_side = side(raw, raw_run.load_s, raw.ttft_s)
     return {
         "file": path.name,
         "file_gb": round(path.stat().st_size / 1e9, 2),
