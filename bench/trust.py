@@ -34,6 +34,8 @@ Tables:
     python bench/trust.py                          # 320 + 60 questions (hours on 2 cores)
     python bench/trust.py --quick                  # 30 + 10
     python bench/trust.py --rescore bench/results/trust-answers.jsonl
+    # in wikiqa.py's collection of all 150 articles (no ingest; every question answerable)
+    python bench/trust.py --home H --collection wikiqa --answerable 400 --answers A.jsonl
 """
 
 from __future__ import annotations
@@ -97,7 +99,9 @@ def split() -> tuple[list[Path], list[Question], list[Question]]:
     return files, rng.sample(good, len(good)), rng.sample(bad, len(bad))
 
 
-def ask_all(assistant: Any, out: Path, sample: list[tuple[str, Question]]) -> list[dict[str, Any]]:
+def ask_all(
+    assistant: Any, out: Path, sample: list[tuple[str, Question]], collection: str
+) -> list[dict[str, Any]]:
     """Ask the sample; one JSON line per answer in ``out`` (kept if the run is cut off)."""
     from desk_assistant.records import Answer
 
@@ -106,7 +110,7 @@ def ask_all(assistant: Any, out: Path, sample: list[tuple[str, Question]]) -> li
     with recording_packs() as packed, out.open("w", encoding="utf-8") as lines:
         for number, (kind, q) in enumerate(sample, start=1):
             packed.clear()
-            items = assistant.ask(q.text, COLLECTION)
+            items = assistant.ask(q.text, collection)
             answer = next(a for a in items if isinstance(a, Answer))
             passages = packed[0] if packed else []
             shown = {
@@ -147,7 +151,7 @@ class WithoutModel:
     references: list[dict[str, Any]] = field(default_factory=list)  # {"sentences": [...]}
 
 
-def without_model(parts: Any, asked: list[Question]) -> WithoutModel:
+def without_model(parts: Any, asked: list[Question], collection: str) -> WithoutModel:
     from desk_assistant.rag import support
     from desk_assistant.rag.answer import Answerer, AnswerSettings, abstention
     from desk_assistant.rag.search import retrieve
@@ -157,7 +161,7 @@ def without_model(parts: Any, asked: list[Question]) -> WithoutModel:
     references = reference_answers(asked)
     found = WithoutModel()
     for q in asked:
-        retrieved = retrieve(parts, q.text, COLLECTION, parts.settings.top_k)
+        retrieved = retrieve(parts, q.text, collection, parts.settings.top_k)
         if abstention(q.text, retrieved, settings, "", {}) is not None:
             continue
         prepared = answerer.prepare(q.text, retrieved)
@@ -170,14 +174,15 @@ def without_model(parts: Any, asked: list[Question]) -> WithoutModel:
         if not contains_answer(held, refs):
             continue  # the passages do not hold the answer: a flag would be right
         for sentence in (r for r in refs if len(r.split()) >= REFERENCE_WORDS):
-            checks = support.check(sentence, prepared.sources, {}, 0.0)
+            checks = support.check(sentence, prepared.sources, {}, 0.0, q.text)
             judged = [{"score": c.score, "missing": list(c.missing)} for c in checks]
             found.references.append({"result": {"sentences": judged}})
     return found
 
 
-def rescore(records: list[dict[str, Any]], parts: Any) -> list[dict[str, Any]]:
-    """Judge saved answers again with the current support check and evidence quote."""
+def rescore(records: list[dict[str, Any]], parts: Any, collection: str) -> list[dict[str, Any]]:
+    """Judge saved answers again with the current support check and evidence quote (the
+    quote weighs the question's terms by their IDF in ``collection``)."""
     from desk_assistant.rag import support
     from desk_assistant.rag.evidence import best_quote
     from desk_assistant.rag.grounding import Sources
@@ -185,6 +190,7 @@ def rescore(records: list[dict[str, Any]], parts: Any) -> list[dict[str, Any]]:
     from desk_assistant.records import Passage
 
     embedder = parts.embedder
+    retriever = parts.retriever(collection)
     for record in records:
         if not record["grounded"] or not record["passages"]:
             continue
@@ -198,8 +204,10 @@ def rescore(records: list[dict[str, Any]], parts: Any) -> list[dict[str, Any]]:
         ]
         sources = Sources(packed, embedder)
         shown = {int(k): v for k, v in record.get("shown", {}).items()}
-        checks = support.check(record["answer"], sources, shown, 0.0)
-        pick = best_quote(record["question"], embedder.embed_query(record["question"]), sources)
+        checks = support.check(record["answer"], sources, shown, 0.0, record["question"])
+        question = record["question"]
+        weights = retriever.term_weights(question)
+        pick = best_quote(question, embedder.embed_query(question), sources, weights)
         record["result"] = {
             "sentences": [{"score": c.score, "missing": list(c.missing)} for c in checks],
             "evidence": [{"text": pick.text}] if pick else [],
@@ -288,27 +296,39 @@ def main() -> None:
     parser.add_argument("--home", type=Path, help="reuse this data folder between runs")
     parser.add_argument("--rescore", type=Path, help="judge the answers saved in this file again")
     parser.add_argument(
+        "--collection",
+        help="ask in this collection of --home as it is (e.g. wikiqa.py's, all 150 articles: "
+        "every question is then answerable) instead of ingesting the kept half",
+    )
+    parser.add_argument("--answers", type=Path, help="save the answers here (JSON lines)")
+    parser.add_argument(
         "--without-model", type=int, help="answerable questions judged without generating (1000)"
     )
     args = parser.parse_args()
     files, good, bad = split()
+    if args.collection:  # every article is there: every question is answerable
+        good, bad = good + bad, []
     n_good = args.answerable or (30 if args.quick else 320)
-    n_bad = args.unanswerable or (10 if args.quick else 60)
+    n_bad = args.unanswerable if args.unanswerable is not None else (10 if args.quick else 60)
     n_quotes = (
         args.without_model if args.without_model is not None else (100 if args.quick else 1000)
     )
     with temp_dir("trust") as tmp, open_engine(args.home or tmp / "home") as (assistant, parts):
-        log(f"trust.py: ingesting {len(files)} files of the kept half ...")
-        log(f"  {run_ingest(assistant, files, COLLECTION).counts}")
+        collection = args.collection or COLLECTION
+        if not args.collection:
+            log(f"trust.py: ingesting {len(files)} files of the kept half ...")
+            log(f"  {run_ingest(assistant, files, COLLECTION).counts}")
         if args.rescore:
             lines = args.rescore.read_text(encoding="utf-8").splitlines()
-            records = rescore([json.loads(line) for line in lines if line.strip()], parts)
+            saved = [json.loads(line) for line in lines if line.strip()]
+            records = rescore(saved, parts, collection)
         else:
-            RESULTS.mkdir(parents=True, exist_ok=True)
             sample = [("answerable", q) for q in good[:n_good]]
             sample += [("unanswerable", q) for q in bad[:n_bad]]
-            records = ask_all(assistant, RESULTS / "trust-answers.jsonl", sample)
-        extra = without_model(parts, good[:n_quotes])
+            answers = args.answers or RESULTS / "trust-answers.jsonl"
+            answers.parent.mkdir(parents=True, exist_ok=True)
+            records = ask_all(assistant, answers, sample, collection)
+        extra = without_model(parts, good[:n_quotes], collection)
     figures = tables(records, extra)
     log(f"results: {write_results('trust', figures, args.out)}")
 

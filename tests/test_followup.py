@@ -85,6 +85,10 @@ def test_the_model_rewrite_is_used_when_it_is_a_question() -> None:
     assert model_query("When was he born?", [LINCOLN], rambling, fmt) == (
         "When was Abraham Lincoln born?"  # not a question: the rule's query instead
     )
+    chatty = FakeRuntime(["The answer to this question is: When was Abraham Lincoln born?"])
+    assert model_query("When was he born?", [LINCOLN], chatty, fmt) == (
+        "When was Abraham Lincoln born?"  # the model's preamble is no part of the query
+    )
     idle = FakeRuntime(["unused"])
     assert model_query("Who was Lincoln?", [LINCOLN], idle, fmt) == "Who was Lincoln?"
     assert not idle.prompts  # a standalone question costs no generation

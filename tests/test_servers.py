@@ -133,6 +133,7 @@ def test_follow_ups_and_summaries_go_through_a_model_server(tmp_path: Path, llm:
     assert isinstance(searched, Searched) and isinstance(answer, Answer)
     assert any("Last question: When do they breed?" in p for p in prompts)  # the rewrite
     assert searched.query != "When do they breed?" and answer.query == searched.query
+    assert searched.evidence[0].path == str(docs / "penguins.txt")  # found by the query
     assert answer.model == MODEL_ALIAS and not answer.evidence_first
     assert isinstance(result, Summary) and result.text and result.model == MODEL_ALIAS
     assert any("Summarize this text" in p for p in prompts)

@@ -97,6 +97,32 @@ def test_a_negation_the_source_does_not_have_is_flagged() -> None:
     assert not negated.supported and "not" in negated.missing
 
 
+def test_a_negation_only_the_source_has_is_not_held_against_the_sentence() -> None:
+    source = "Romania is a secular state, thus having no national religion."
+    [right] = check("Romania is a secular state [1].", sources(source), {1: 1}, 0.0)
+    assert right.supported and not right.missing
+
+
+def test_the_questions_own_names_need_only_be_somewhere_in_the_passages() -> None:
+    zebras = (
+        "Grevy's zebra is the largest of the zebras. It is an inhabitant of the semi-arid "
+        "grasslands of Ethiopia and northern Kenya."
+    )
+    answer = (
+        "The Grevy's Zebras inhabit the semi-arid grasslands of Ethiopia and northern Kenya [1]."
+    )
+    question = "What areas do the Grevy's zebras inhabit?"
+    [right] = check(answer, sources(zebras), {1: 1}, 0.0, question)
+    assert right.supported and right.evidence is not None
+    assert right.evidence.text.startswith("It is an inhabitant")
+    # Without the question the name is a specific its backing sentence does not hold.
+    [unasked] = check(answer, sources(zebras), {1: 1}, 0.0)
+    assert not unasked.supported and "grevy" in unasked.missing
+    # A name the passages do not hold at all is still flagged, asked or not.
+    [absent] = check("Grevy's zebras live in Chad [1].", sources(zebras), {1: 1}, 0.0, question)
+    assert not absent.supported and "chad" in absent.missing
+
+
 def test_a_made_up_sentence_scores_low_and_a_short_one_is_not_judged() -> None:
     made_up, short = check(
         "Penguins migrate across the frozen desert every spring. Yes.", sources(RENT), {}, 0.5
@@ -119,6 +145,24 @@ def test_the_evidence_quote_is_the_sentence_that_answers() -> None:
         "How much is the rent?", embedder.embed_query("How much is the rent?"), found
     )
     assert how_much is not None and "9,400 kroner" in how_much.text
+
+
+def test_the_quote_weighs_the_questions_rare_terms_and_keeps_a_close_neighbour() -> None:
+    embedder = HashingEmbedder()
+    text = (
+        "The castle has a large garden with old trees and a pond in the garden. "
+        "Queen Margrethe planted the oak trees of the castle garden. "
+        "The oak trees of the garden are over two hundred years old."
+    )
+    found = sources(text)
+    question = "Who planted the oak trees in the castle garden?"
+    vector = embedder.embed_query(question)
+    # "oak" is rare in the collection, "garden" and "castle" are everywhere.
+    weights = {"oak": 5.0, "tree": 1.0, "castl": 0.2, "garden": 0.2, "plant": 1.0}
+    pick = best_quote(question, vector, found, weights)
+    assert pick is not None and "Queen Margrethe" in pick.text
+    # Its neighbour also holds the rare term, scores nearly as well, and joins it.
+    assert [s.position for s in pick.sentences] == [1, 2]
 
 
 @pytest.fixture

@@ -238,7 +238,7 @@ class Answerer:
         shared = shared_prefixes(self.chat_format, system, turns)
         prefixes = [p for p in shared if prompt.startswith(p)]
         sources = Sources(packed, self.embedder)
-        pick = best_quote(query, self.embedder.embed_query(query), sources)
+        pick = best_quote(query, self.embedder.embed_query(query), sources, retrieved.term_weights)
         return Prepared(packed, sources, pick, prompt, prefixes)
 
     def answer(
@@ -344,6 +344,7 @@ class Answerer:
             sources,
             {shown: n for n, shown in shown_of.items()},
             self.settings.min_support,
+            question,
         )
         return replace(answer, sentences=tuple(_sentence_check(c, shown_of) for c in checks))
 

@@ -55,6 +55,10 @@ _GRAFT_POINT = re.compile(
     re.IGNORECASE,
 )
 MAX_REWRITE_WORDS = 40
+# What a small model writes before its rewrite ("The answer to this question is: When do
+# emperor penguins breed?"): its words are in no document, and the search that carries
+# them finds too few of its key terms and refuses (the model-server test's follow-up).
+_PREAMBLE = re.compile(r"^[^?:]*:\s+(?=\S)")
 REWRITE_TOKENS = 64
 REWRITE_SYSTEM = (
     "Rewrite the user's last question so that it can be understood without the "
@@ -210,7 +214,7 @@ def model_query(
         prompt, stop=chat_format.stop, max_tokens=REWRITE_TOKENS, temperature=0.0
     )
     lines = [line.strip("\"' ") for line in "".join(stream).splitlines() if line.strip()]
-    rewrite = lines[0] if lines else ""
+    rewrite = _PREAMBLE.sub("", lines[0]) if lines else ""
     if not rewrite or len(rewrite.split()) > MAX_REWRITE_WORDS or "?" not in rewrite:
         return fallback
     return rewrite

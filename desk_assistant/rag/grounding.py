@@ -85,9 +85,10 @@ class Sources:
             return np.zeros((len(vectors), len(self.sentences)), dtype=np.float32)
         return np.asarray(vectors @ self.vectors.T, dtype=np.float32)
 
-    def neighbour(self, sentence: SourceSentence) -> SourceSentence | None:
-        """The sentence that follows ``sentence`` in its passage, if any."""
+    def neighbour(self, sentence: SourceSentence, step: int = 1) -> SourceSentence | None:
+        """The sentence ``step`` places after ``sentence`` in its passage (before it when
+        negative), if any."""
         for other in self.sentences:
-            if other.n == sentence.n and other.position == sentence.position + 1:
+            if other.n == sentence.n and other.position == sentence.position + step:
                 return other
         return None

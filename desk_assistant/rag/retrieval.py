@@ -180,8 +180,12 @@ class Retriever:
         ]
         best = max(similarities.values(), default=None)
         found = {term for p in passages for term in rows[p.chunk_id].terms.split()}
-        weights = self.lexical.term_weights(set(analyze(query)) - _question_words())
+        weights = self.term_weights(query)
         return RetrievalResult(passages, best, _coverage(weights, found), weights)
+
+    def term_weights(self, query: str) -> dict[str, float]:
+        """The IDF of each key term of ``query`` in this collection (question words aside)."""
+        return self.lexical.term_weights(set(analyze(query)) - _question_words())
 
     def _rows(self, ids: list[str]) -> dict[str, ChunkRow]:
         """The chunks by id: this data folder's from the manifest, and on a shared Chroma

@@ -6,8 +6,14 @@ sentence of the passages the model was given (those it cites first):
 
 - its **specifics** - numbers, dates, names - must appear in the passages, and in the
   source sentence that backs it (the landlord's "twelve months" does not back "the
-  tenant's notice period is 12 months", though the paragraph holds both);
-- a **negation** must agree: "may not" is not backed by "may";
+  tenant's notice period is 12 months", though the paragraph holds both); what the
+  question itself names is its subject, not the answer's claim, and need only appear
+  somewhere in the passages (the source says "It inhabits the grasslands of Ethiopia",
+  the answer "Grevy's zebras inhabit the grasslands of Ethiopia");
+- a **negation** the sentence adds must be in the source: "may not" is not backed by
+  "may". One only the source has is not held against it: a long source sentence often
+  negates a clause the answer leaves out ("Romania is a secular state, thus having no
+  national religion" backs "Romania is a secular state");
 - and the sentence must be close to that source sentence: the share of its words the
   source sentence contains, averaged with their similarity in meaning (the embedding
   model of retrieval) - low for a sentence the model made up.
@@ -74,16 +80,17 @@ def _anywhere(sources: Sources) -> frozenset[str]:
     return frozenset(found)
 
 
-def unbacked(claim: Claims, backing: Claims, anywhere: frozenset[str]) -> list[str]:
+def unbacked(
+    claim: Claims, backing: Claims, anywhere: frozenset[str], asked: frozenset[str] = frozenset()
+) -> list[str]:
     """What the claim says that its backing sentence does not: specifics absent from the
-    passages first, then specifics the passages hold elsewhere, then a negation that
-    only one of the two sentences has."""
+    passages first, then specifics the passages hold elsewhere (except the question's own
+    words, ``asked``: a source sentence names its subject once and then says "it"), then
+    a negation the backing sentence does not have."""
     gaps = sorted(claim.specifics - backing.terms)
     absent = [s for s in gaps if s not in anywhere]
-    elsewhere = [s for s in gaps if s in anywhere]
-    negation = []
-    if claim.negated != backing.negated:
-        negation.append("not" if claim.negated else "a “not”")
+    elsewhere = [s for s in gaps if s in anywhere and s not in asked]
+    negation = ["not"] if claim.negated and not backing.negated else []
     return absent + elsewhere + negation
 
 
@@ -92,9 +99,11 @@ def check(
     sources: Sources,
     shown_to_packed: Mapping[int, int],
     min_support: float,
+    question: str = "",
 ) -> list[Check]:
-    """Judge each sentence of ``answer`` (with its ``[n]`` markers, numbered as shown;
-    ``shown_to_packed`` maps them to the passages' numbers in the prompt)."""
+    """Judge each sentence of ``answer`` to ``question`` (with its ``[n]`` markers,
+    numbered as shown; ``shown_to_packed`` maps them to the passages' numbers in the
+    prompt)."""
     parts = [s.strip() for s in sentences(answer) if s.strip()]
     if not parts:
         return []
@@ -102,6 +111,7 @@ def check(
     vectors = sources.embedder.embed_documents(plain)
     similarity = sources.similarities(np.asarray(vectors))
     anywhere = _anywhere(sources)
+    asked = claims(question).terms
     results: list[Check] = []
     for row, (text, bare) in enumerate(zip(parts, plain, strict=True)):
         shown = tuple(int(n) for m in MARKER.finditer(text) for n in _numbers(m.group(1)))
@@ -127,7 +137,7 @@ def check(
         if claim.size < MIN_CLAIMS:  # nothing to judge: full marks
             results.append(Check(text, shown, True, backing, 1.0, ()))
             continue
-        missing = tuple(unbacked(claim, backing.claims, anywhere))
+        missing = tuple(unbacked(claim, backing.claims, anywhere, asked))
         supported = not missing and score >= min_support
         results.append(Check(text, shown, supported, backing, score, missing))
     return results
