@@ -7,7 +7,10 @@ progress; stdout holds only the final table), ``--quick`` unless ``--full``:
 * ``packing.py``: answer recall and median prompt tokens of the default packer against
   the old default (whole passages, 1,200 tokens), no LLM;
 * ``prefix.py``: follow-up against first-question time to first token, built-in model
-  (and the 7B-shaped model with ``--llama7b FILE``);
+  (and, with ``--llama7b``, the 7B-shaped Q4_0 model);
+* with ``--llama7b`` also ``llama7b.py``: the 7B-shaped model (Q4_0, Q4_K_M; llama.cpp
+  and ctransformers) through the app against the raw library (about an hour here; the
+  model files are written once, see ``_llama7b_gguf.py``);
 * ``memory.py``: the window at rest before a model loads (bare Qt window beside it),
   ingestion peak memory and chunks/s per embedder (torch, the baseline; ONNX fp32 and
   int8);
@@ -20,7 +23,7 @@ articles (their ingestion is ~10 minutes of the quick run).
 
     python bench/run.py                      # quick runs, ~15 minutes here
     python bench/run.py --full               # every question and SciFact, ~1.5 hours
-    python bench/run.py --llama7b /work/i14-data/llama-2-7b-shapes.Q4_0.gguf
+    python bench/run.py --llama7b            # plus the 7B-shaped model, ~1 more hour
 """
 
 from __future__ import annotations
@@ -136,6 +139,23 @@ def memory_figures(data: dict[str, Any]) -> Iterator[Figure]:
             )
 
 
+def llama7b_figures(data: dict[str, Any]) -> Iterator[Figure]:
+    for name, config in data["configs"].items():
+        app, raw = config["app"], config["raw"]
+        for label, key in (
+            ("prompt", "prompt_tokens_per_s"),
+            ("generation", "generation_tokens_per_s"),
+        ):
+            yield Figure(
+                f"7B-shaped {name}: {label} tokens/s, app vs raw library",
+                app[key],
+                raw[key],
+                ratio(app[key], raw[key]),
+                "x >= 0.95",
+                ratio(app[key], raw[key]) >= 0.95,
+            )
+
+
 def ndcg_figures(fp32: dict[str, Any], int8: dict[str, Any]) -> Iterator[Figure]:
     def hybrid(data: dict[str, Any]) -> float:
         row = next(r for r in data["rows"] if r["variant"] == "pipeline hybrid (default: convex)")
@@ -170,14 +190,16 @@ def onnx_export(folder: Path) -> Path:
 def main() -> None:
     parser = base_parser(__doc__)
     parser.add_argument("--full", action="store_true", help="every question, plus SciFact")
-    parser.add_argument("--llama7b", type=Path, help="a 7B-shaped GGUF for the prefix row")
-    parser.add_argument("--only", help="comma-separated: packing,prefix,memory,ndcg")
+    parser.add_argument("--llama7b", action="store_true", help="the 7B-shaped model too")
+    parser.add_argument("--only", help="comma-separated: packing,prefix,memory,ndcg,llama7b")
     parser.add_argument("--results", type=Path, help="keep each benchmark's JSON here")
     parser.add_argument("--home", type=Path, help="data folder with the wikiqa articles")
     args = parser.parse_args()
     size = [] if args.full else ["--quick"]
     home = ["--home", str(args.home)] if args.home else []
-    chosen = set((args.only or "packing,prefix,memory,ndcg").split(","))
+    chosen = set((args.only or "packing,prefix,memory,ndcg,llama7b").split(","))
+    if not args.llama7b and not args.only:
+        chosen.discard("llama7b")
     if "ndcg" in chosen and not args.full and not args.only:
         chosen.discard("ndcg")  # SciFact twice is the long part: with --full or --only ndcg
     with tempfile.TemporaryDirectory(prefix="bench-run-") as scratch:
@@ -200,9 +222,15 @@ def main() -> None:
             lambda: packing_figures(run_bench("packing.py", out("packing"), *size, *home)),
         )
         add("prefix", lambda: prefix_figures(run_bench("prefix.py", out("prefix"), *size, *home)))
-        if args.llama7b:
-            model = ["--model", str(args.llama7b), "--rounds", "1", "--answer-tokens", "8", *home]
-            add("prefix", lambda: prefix_figures(run_bench("prefix.py", out("prefix7b"), *model)))
+        if "llama7b" in chosen:
+            from _llama7b_gguf import model_file
+
+            model = ["--model", str(model_file("Q4_0")), "--rounds", "1", "--answer-tokens", "8"]
+            add(
+                "llama7b",
+                lambda: prefix_figures(run_bench("prefix.py", out("prefix7b"), *model, *home)),
+            )
+            add("llama7b", lambda: llama7b_figures(run_bench("llama7b.py", out("llama7b"), *home)))
         add(
             "memory",
             lambda: memory_figures(
