@@ -19,10 +19,16 @@ tokens <= 0.5 x the baseline's at recall >= the baseline's - 0.02.
     python bench/packing.py                    # every question, every variant
     python bench/packing.py --quick            # 200 questions
     python bench/packing.py --home DIR         # reuse (or fill) a data folder
+    python bench/packing.py --split held-out   # only the questions not used for tuning
+
+``--split`` halves the questions by a hash of their text: the selection's constants
+were tuned on ``tune`` and are reported on ``held-out`` (``--quick`` then samples 200
+of that half).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -91,6 +97,12 @@ def items() -> list[Item]:
     return [Item(q, tuple(sorted(a))) for q, a in sorted(found.items())]
 
 
+def in_split(item: Item, split: str) -> bool:
+    """Whether ``item`` belongs to ``split``: a stable half of the questions by hash."""
+    half = int(hashlib.sha256(item.question.encode()).hexdigest(), 16) % 2
+    return split == "all" or half == (split == "held-out")
+
+
 def recalled(packed_texts: Sequence[str], answers: Sequence[str]) -> bool:
     sent = words(" ".join(packed_texts))
     return any(words(a) in sent for a in answers)
@@ -136,8 +148,11 @@ def measure(parts: Any, collection: str, sample: list[Item]) -> list[Row]:
 def main() -> None:
     parser = base_parser(__doc__)
     parser.add_argument("--home", type=Path, help="data folder holding the wikiqa articles")
+    parser.add_argument(
+        "--split", choices=("all", "tune", "held-out"), default="all", help="half of the questions"
+    )
     args = parser.parse_args()
-    sample = items()
+    sample = [item for item in items() if in_split(item, args.split)]
     if args.quick:
         sample = random.Random(14).sample(sample, QUICK_QUESTIONS)
     with temp_dir("packing") as scratch:
@@ -150,7 +165,7 @@ def main() -> None:
     baseline = next(r for r in rows if (r.packer, r.budget) == BASELINE)
     default = parts.settings.context_budget
     print_table(
-        f"Answer recall of the packed prompt, wikiqa ({len(sample)} questions)",
+        f"Answer recall of the packed prompt, wikiqa ({len(sample)} questions, {args.split})",
         ["packer", "budget", "recall", "median prompt tokens", "mean", "vs baseline tokens"],
         [
             [
@@ -166,7 +181,9 @@ def main() -> None:
         ],
     )
     write_results(
-        "packing", {"questions": len(sample), "rows": [asdict(r) for r in rows]}, args.out
+        "packing",
+        {"questions": len(sample), "split": args.split, "rows": [asdict(r) for r in rows]},
+        args.out,
     )
 
 

@@ -88,3 +88,19 @@ def test_adaptive_k_drops_passages_far_below_the_best() -> None:
 def test_duplicate_passages_are_sent_once() -> None:
     same = [passage(LEASE, path="/a.pdf"), passage(LEASE, path="/b.pdf")]
     assert len(pack(same, 500, words, weights=weights("deposit"))) == 1
+
+
+def test_adaptive_k_reads_the_first_ranked_passages_whatever_their_similarity() -> None:
+    # Hybrid ranking can put first a passage that quotes the question word for word but
+    # whose dense similarity is low: it is read, a weak one further down is not.
+    quoted, strong, weak = passage("a", 0.2), passage("b", 0.8), passage("c", 0.3)
+    policy = SelectionPolicy(min_passage_share=0.5, always_read=1)
+    assert adaptive([quoted, strong, weak], policy) == [quoted, strong]
+
+
+def test_neighbours_before_and_after_are_set_by_the_policy() -> None:
+    question = weights("How large is the deposit?")
+    after_only = SelectionPolicy(before=0, after=1)
+    text = pack([passage(LEASE)], 22, words, weights=question, policy=after_only)[0].text
+    assert "deposit of 1,800 euros" in text and "returned within 30 days" in text
+    assert "roof" not in text

@@ -85,7 +85,7 @@ def _sentences(
         count_tokens(format_passage(b + 1, passages[members[0]], "")) + 2
         for b, members in enumerate(blocks.values())
     ]
-    spans = score_spans(passages, SentenceScorer(weights))
+    spans = score_spans(passages, SentenceScorer(weights), policy.rank_share)
 
     def cost(span: Span) -> int:
         return count_tokens(passages[span.passage].text[span.start : span.end]) + 1
