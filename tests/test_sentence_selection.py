@@ -11,7 +11,7 @@ from ingest.analysis import analyze
 
 def passage(
     text: str,
-    similarity: float = 0.6,
+    similarity: float | None = 0.6,
     path: str = "/d/lease.pdf",
     page: int | None = 1,
     start: int = 0,
