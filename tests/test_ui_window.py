@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -587,22 +588,31 @@ def test_untrusted_text_is_shown_as_text_and_links_open_only_when_confirmed(
         assert window.viewer.pdf.path is None
 
 
-def test_the_window_waits_for_another_writer_and_says_whom(
-    qtbot: QtBot, app_home: Path, docs: Path
-) -> None:
+@contextmanager
+def dropped_behind_another_writer(
+    qtbot: QtBot, home: Path, docs: Path
+) -> Iterator[tuple[MainWindow, subprocess.Popen[str]]]:
+    """The fake-model window with a file dropped on it while another process holds the
+    writer lock, once the window says it waits; that process is killed on leaving."""
     from test_writer_lock import hold_in_child
 
-    window = fake_window(qtbot, app_home)
-    child = hold_in_child(app_home, "desk-assistant sync")
+    window = fake_window(qtbot, home)
+    child = hold_in_child(home, "desk-assistant sync")
     try:
         drop_files(window, [docs / "recipes.md"])
-        qtbot.waitUntil(
-            lambda: "Waiting for desk-assistant sync" in window.status.text(), timeout=30_000
-        )
-        assert "Waiting for desk-assistant sync" in window.library.progress.label.text()
+        qtbot.waitUntil(lambda: "Waiting for" in window.status.text(), timeout=30_000)
+        yield window, child
     finally:
         child.kill()
         child.wait()
+
+
+def test_the_window_waits_for_another_writer_and_says_whom(
+    qtbot: QtBot, app_home: Path, docs: Path
+) -> None:
+    with dropped_behind_another_writer(qtbot, app_home, docs) as (window, _child):
+        assert "Waiting for desk-assistant sync" in window.status.text()
+        assert "Waiting for desk-assistant sync" in window.library.progress.label.text()
     wait_indexed(qtbot, window, 1)
     qtbot.waitUntil(lambda: "Waiting" not in window.status.text(), timeout=10_000)
 
@@ -610,15 +620,9 @@ def test_the_window_waits_for_another_writer_and_says_whom(
 def test_quitting_while_a_change_waits_for_another_writer_does_not_wait(
     qtbot: QtBot, app_home: Path, docs: Path
 ) -> None:
-    from test_writer_lock import hold_in_child
-
     from desk_assistant.writer_lock import WriterLock
 
-    window = fake_window(qtbot, app_home)
-    child = hold_in_child(app_home, "desk-assistant sync")
-    try:
-        drop_files(window, [docs / "recipes.md"])
-        qtbot.waitUntil(lambda: "Waiting for" in window.status.text(), timeout=30_000)
+    with dropped_behind_another_writer(qtbot, app_home, docs) as (window, child):
         window.library.remove(str(docs / "recipes.md"))  # queued behind the waiting ingest
         window.close()
         # close() came back while the other process still writes: the waits were called
@@ -626,6 +630,3 @@ def test_quitting_while_a_change_waits_for_another_writer_does_not_wait(
         assert child.poll() is None
         holder = WriterLock(app_home).holder()
         assert holder is not None and holder.pid == child.pid
-    finally:
-        child.kill()
-        child.wait()

@@ -104,12 +104,6 @@ class LLMRuntime(ABC):
         """The tokens the model will be fed for ``prompt`` (what the reply is budgeted by)."""
         return self.tokenize(prompt)
 
-    @classmethod
-    def gpu_offload(cls) -> bool | None:
-        """Whether the installed library can run layers on a graphics card (``gpu_layers``);
-        None when it cannot tell without loading a model."""
-        return None
-
     def _checkpoints(self, tokens: list[int], prefixes: Sequence[str]) -> tuple[int, ...]:
         """Where the prompt may be split for reuse; none for a runtime that keeps no
         state between prompts (a server keeps its own)."""
@@ -229,6 +223,12 @@ class FileRuntime(LLMRuntime):
         self._seed = seed  # re-seeded before every answer: same question, same answer
         self._batch = batch
         self._kv = KVState()
+
+    @classmethod
+    def gpu_offload(cls) -> bool | None:
+        """Whether the installed library can run layers on a graphics card (``gpu_layers``);
+        None when it cannot tell without loading a model."""
+        return None
 
     def _checkpoints(self, tokens: list[int], prefixes: Sequence[str]) -> tuple[int, ...]:
         return checkpoint_positions(tokens, [self._prompt_tokens(p) for p in prefixes])
