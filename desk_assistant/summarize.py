@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from desk_assistant.rag.citations import attribute, sentences
 from desk_assistant.rag.context import assemble
 from desk_assistant.rag.packing import truncate
 from desk_assistant.rag.prompt import neutralize
-from desk_assistant.rag.repetition import LoopGuard
+from desk_assistant.rag.repetition import LoopGuard, until_loop
 from desk_assistant.records import Citation, Passage, Summary, SummaryProgress, Token
 
 SYSTEM = (
@@ -172,14 +173,11 @@ class Summarizer:
             prompt, stop=self.chat_format.stop, max_tokens=max_tokens, temperature=0.1
         )
         guard = LoopGuard()
-        try:
-            for piece in stream:
+        with closing(until_loop(stream, guard)) as pieces:
+            for piece in pieces:
                 yield Token(piece)
-                if guard.feed(piece):
-                    self.loops_stopped += 1
-                    break
-        finally:
-            stream.close()
+        if guard.loop_at is not None:
+            self.loops_stopped += 1
         return " ".join(guard.text.split())
 
     def _groups(self, items: Sequence[tuple[str, str]], budget: int) -> list[list[tuple[str, str]]]:

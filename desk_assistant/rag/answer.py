@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, replace
 from typing import NoReturn
 
@@ -33,7 +34,7 @@ from desk_assistant.rag.prompt import (
     system_message,
     user_message,
 )
-from desk_assistant.rag.repetition import LoopGuard
+from desk_assistant.rag.repetition import LoopGuard, until_loop
 from desk_assistant.rag.retrieval import RetrievalResult
 from desk_assistant.rag.search import retrieve
 from desk_assistant.records import (
@@ -280,19 +281,14 @@ class Answerer:
             prefixes=prepared.prefixes,
         )
         guard = LoopGuard()
-        try:
-            for piece in stream:
+        with closing(until_loop(stream, guard)) as pieces:
+            for piece in pieces:
                 if first is None:
                     first = time.perf_counter()
                     timings["first_token_s"] = first - generation_started
                 yield Token(piece)
-                if guard.feed(piece):  # the model loops: stop it, keep what came before
-                    timings["stopped_repeating"] = 1.0
-                    break
-        finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()
+        if guard.loop_at is not None:  # the model looped: stopped, what came before is kept
+            timings["stopped_repeating"] = 1.0
         finished = time.perf_counter()
         written = guard.text.strip()
         generated = self._count(written) if written else 0

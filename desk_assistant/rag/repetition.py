@@ -12,6 +12,7 @@ before it.
 from __future__ import annotations
 
 import re
+from collections.abc import Generator
 
 from desk_assistant.rag.citations import MARKER, sentences
 
@@ -135,3 +136,16 @@ class LoopGuard:
         if self.loop_at is None:
             return self._written
         return trim_loop(self._written, self.loop_at)
+
+
+def until_loop(stream: Generator[str, None, None], guard: LoopGuard) -> Generator[str, None, None]:
+    """The pieces of a model's ``stream``, each fed to ``guard`` once the caller has it,
+    up to the piece where the guard sees a loop; the stream is closed however the
+    reading ends (which stops the model), so callers read it with ``closing()``."""
+    try:
+        for piece in stream:
+            yield piece
+            if guard.feed(piece):
+                return
+    finally:
+        stream.close()
