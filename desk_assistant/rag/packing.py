@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from desk_assistant.rag.selection import (
@@ -87,6 +88,7 @@ def _sentences(
     ]
     spans = score_spans(passages, SentenceScorer(weights), policy.rank_share)
 
+    @cache  # a sentence is priced again with every group it neighbours
     def cost(span: Span) -> int:
         return count_tokens(passages[span.passage].text[span.start : span.end]) + 1
 
