@@ -17,7 +17,6 @@ from pathlib import Path
 
 from desk_assistant.rag.selection import (
     SelectionPolicy,
-    SentenceScorer,
     Span,
     adaptive,
     choose,
@@ -86,7 +85,7 @@ def _sentences(
         count_tokens(format_passage(b + 1, passages[members[0]], "")) + 2
         for b, members in enumerate(blocks.values())
     ]
-    spans = score_spans(passages, SentenceScorer(weights), policy.rank_share)
+    spans = score_spans(passages, weights, policy)
 
     @cache  # a sentence is priced again with every group it neighbours
     def cost(span: Span) -> int:
