@@ -4,9 +4,10 @@ What runs: the 150 wikiqa articles are ingested (or ``--home`` reuses a data fol
 holds them). The questions are wikiqa's answerable ones whose reference answer is a
 string, not yes/no, that appears in the article's text (951 records, de-duplicated by
 question). Each is retrieved once, as ``ask`` retrieves (hybrid, ``top_k`` passages),
-then packed by the engine's own ``Answerer.prepare`` — relevance floor, merging,
+then packed by the engine's own ``Answerer.compose`` — relevance floor, merging,
 packing, the prompt rendered in the built-in model's format and counted with its
-tokenizer — under each variant: whole passages (the packer before issue 14) and
+tokenizer; what ``ask`` does before the model runs, less the evidence quote, which is
+not in the prompt — under each variant: whole passages (the packer before issue 14) and
 sentence selection, at several budgets.
 
 How to read it: *recall* is the share of questions whose reference answer (words
@@ -129,9 +130,9 @@ def measure(parts: Any, collection: str, sample: list[Item]) -> list[Row]:
         for item, result in zip(sample, results, strict=True):
             if settings.strict_grounding and not is_relevant(result, settings.min_relevance):
                 continue  # refused before packing: a miss for every variant alike
-            prepared = answerer.prepare(item.question, result)
-            tokens.append(len(parts.runtime.tokenize(prepared.prompt)))
-            hits += recalled([p.text for p in prepared.packed], item.answers)
+            composed = answerer.compose(item.question, result)
+            tokens.append(len(parts.runtime.tokenize(composed.prompt)))
+            hits += recalled([p.text for p in composed.packed], item.answers)
         row = Row(
             packer,
             budget,

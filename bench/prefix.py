@@ -108,8 +108,8 @@ def one_round(
         strict_grounding=False,  # every round packs passages, relevant or not
     )
     answerer = Answerer(runtime, fmt, settings, parts.embedder)
-    prepared = answerer.prepare(first_q, retrieve(parts, first_q, collection, config.top_k))
-    packed, prompt, prefixes = prepared.packed, prepared.prompt, prepared.prefixes
+    composed = answerer.compose(first_q, retrieve(parts, first_q, collection, config.top_k))
+    packed, prompt, prefixes = composed.packed, composed.prompt, composed.prefixes
     first_cold, _ = timed_stream(runtime, prompt, [], 1)
     first, answer = timed_stream(runtime, prompt, prefixes, answer_tokens)
     system = system_message(packed)

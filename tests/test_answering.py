@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pytest
 from fakes import final_answer
 
@@ -250,3 +251,26 @@ def test_convex_fusion_normalises_and_weighs_equally() -> None:
     fused = convex({"a": 0.9, "b": 0.5, "c": 0.1}, {"b": 12.0, "c": 6.0})
     assert fused == pytest.approx({"a": 0.5, "b": 0.25 + 0.5, "c": 0.25})
     assert convex({}, {"a": 1.0}) == {}
+
+
+class _CountingEmbedder(HashingEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        return super().embed_documents(texts)
+
+
+def test_composing_the_prompt_embeds_nothing_and_matches_the_prepared_one() -> None:
+    """bench/packing.py measures ``compose``: it must be what ``prepare`` sends."""
+    runtime, embedder = FakeRuntime(["ok"]), _CountingEmbedder()
+    answerer = Answerer(runtime, chat_format_for(runtime.info), AnswerSettings(), embedder)
+    retrieved = RetrievalResult([passage("The rent is 900 euros. Pets are allowed.")], 0.6)
+    composed = answerer.compose("What is the rent?", retrieved)
+    assert embedder.calls == 0
+    prepared = answerer.prepare("What is the rent?", retrieved)
+    assert (composed.prompt, composed.prefixes) == (prepared.prompt, prepared.prefixes)
+    assert [p.text for p in composed.packed] == [p.text for p in prepared.packed]
+    assert embedder.calls  # the question and the sentences, for the evidence quote

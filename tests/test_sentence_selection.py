@@ -4,7 +4,12 @@ neighbours, one label per section, and skips passages far less relevant than the
 from __future__ import annotations
 
 from desk_assistant.rag.packing import format_passage, pack
-from desk_assistant.rag.selection import SelectionPolicy, adaptive, sentence_spans
+from desk_assistant.rag.selection import (
+    SelectionPolicy,
+    SentenceScorer,
+    adaptive,
+    sentence_spans,
+)
 from desk_assistant.records import Passage
 from ingest.analysis import analyze
 
@@ -104,3 +109,22 @@ def test_neighbours_before_and_after_are_set_by_the_policy() -> None:
     text = pack([passage(LEASE)], 22, words, weights=question, policy=after_only)[0].text
     assert "deposit of 1,800 euros" in text and "returned within 30 days" in text
     assert "roof" not in text
+
+
+def test_a_term_every_candidate_sentence_holds_counts_for_nothing() -> None:
+    among = ["Monroe was born in Virginia.", "Monroe studied law.", "Monroe toured in 1817."]
+    scorer = SentenceScorer(weights("Monroe 1817"), among)
+    assert scorer("Monroe studied law.") == 0.0
+    assert scorer("Monroe toured in 1817.") == 1.0
+    assert SentenceScorer(weights("Monroe 1817"))("Monroe studied law.") == 0.5  # no candidates
+
+
+def test_the_sentence_with_the_telling_term_beats_the_first_passage_on_the_subject_alone() -> None:
+    # Every sentence names the document's subject; only "1817" tells them apart, and
+    # the sentence holding it is in the second passage.
+    first = passage("Monroe was born in Virginia. Monroe studied law. Monroe married.", page=1)
+    second = passage("Monroe made two long tours in 1817. Monroe then rested.", page=2)
+    packed = pack([first, second], 20, words, weights=weights("Monroe 1817"))
+    sent = " ".join(p.text for p in packed)
+    assert "two long tours in 1817" in sent
+    assert "born in Virginia" not in sent

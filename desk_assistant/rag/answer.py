@@ -153,6 +153,13 @@ def answer_question(
 
 
 @dataclass(frozen=True, slots=True)
+class Composed:
+    packed: list[PackedPassage]
+    prompt: str
+    prefixes: list[str]  # leading parts of the prompt that other prompts share
+
+
+@dataclass(frozen=True, slots=True)
 class Prepared:
     packed: list[PackedPassage]
     sources: Sources
@@ -225,22 +232,28 @@ class Answerer:
             f"most about {most:,} tokens (roughly {most * 3 // 4:,} words)."
         )
 
-    def prepare(
+    def compose(
         self, query: str, retrieved: RetrievalResult, history: Sequence[Turn] = ()
-    ) -> Prepared:
-        """The passages that fit, the prompt (and its leading parts that other prompts
-        share), and the evidence quote among the passages' sentences: everything an
-        answer needs before the model runs."""
+    ) -> Composed:
+        """The passages that fit and the prompt (and its leading parts that other prompts
+        share): what the model reads. ``bench/packing.py`` measures exactly this."""
         weights = retrieved.term_weights if self.settings.sentence_selection else None
         budget, turns = self.budget(query, history)
         packed = pack(self._relevant(retrieved), budget, self._count, weights=weights)
         system = system_message(packed)
         prompt = self.chat_format.render(system, user_message(query), turns)
         shared = shared_prefixes(self.chat_format, system, turns)
-        prefixes = [p for p in shared if prompt.startswith(p)]
-        sources = Sources(packed, self.embedder)
+        return Composed(packed, prompt, [p for p in shared if prompt.startswith(p)])
+
+    def prepare(
+        self, query: str, retrieved: RetrievalResult, history: Sequence[Turn] = ()
+    ) -> Prepared:
+        """The composed prompt and the evidence quote among the passages' sentences:
+        everything an answer needs before the model runs."""
+        composed = self.compose(query, retrieved, history)
+        sources = Sources(composed.packed, self.embedder)
         pick = best_quote(query, self.embedder.embed_query(query), sources, retrieved.term_weights)
-        return Prepared(packed, sources, pick, prompt, prefixes)
+        return Prepared(composed.packed, sources, pick, composed.prompt, composed.prefixes)
 
     def answer(
         self,

@@ -12,11 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from desk_assistant.rag.selection import (
     SelectionPolicy,
-    SentenceScorer,
     Span,
     adaptive,
     choose,
@@ -85,8 +85,9 @@ def _sentences(
         count_tokens(format_passage(b + 1, passages[members[0]], "")) + 2
         for b, members in enumerate(blocks.values())
     ]
-    spans = score_spans(passages, SentenceScorer(weights), policy.rank_share)
+    spans = score_spans(passages, weights, policy)
 
+    @cache  # a sentence is priced again with every group it neighbours
     def cost(span: Span) -> int:
         return count_tokens(passages[span.passage].text[span.start : span.end]) + 1
 
