@@ -124,9 +124,15 @@ class OnnxEmbedder:
     """An exported model on ONNX Runtime (CPU), loaded on first use."""
 
     def __init__(
-        self, folder: Path, *, batch_size: int = 64, variant: str = DEFAULT_VARIANT
+        self,
+        folder: Path,
+        *,
+        batch_size: int = 64,
+        variant: str = DEFAULT_VARIANT,
+        threads: int | None = None,
     ) -> None:
         self.folder = folder
+        self.threads = threads  # ONNX Runtime's intra-op threads (None: one per core)
         self.batch_size = max(1, batch_size)
         self.info = ExportInfo.read(folder)
         if variant not in self.info.variants:
@@ -161,6 +167,7 @@ class OnnxEmbedder:
                 tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
                 options = onnxruntime.SessionOptions()
                 options.log_severity_level = 3  # errors only: no warnings on a user's terminal
+                options.intra_op_num_threads = self.threads or 0
                 session = onnxruntime.InferenceSession(
                     str(self._model_file), options, providers=["CPUExecutionProvider"]
                 )
