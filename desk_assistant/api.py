@@ -18,7 +18,7 @@ path, the backends - can change without the window or the command line noticing.
 - Progress of an ingestion as the window and the CLI show it (:class:`RunProgress`).
 - The records and errors that cross this boundary, and the two plug-in protocols
   (:class:`Embedder`, :class:`LLMRuntime`) through which fakes and a shared embedding
-  model (:func:`make_embedder`) come in.
+  model (:func:`folder_embedder`: its variant chosen for the data folder) come in.
 
 Importing it stays cheap: nothing heavy loads before an intent needs it, and the model
 library's names load when first used (``desk-assistant status`` never needs them).
@@ -42,6 +42,7 @@ from desk_assistant.errors import (
     StoreUnavailable,
 )
 from desk_assistant.offline import enforce_offline
+from desk_assistant.parts import folder_embedder
 from desk_assistant.paths import HOME_ENV, choose_home, chosen_home
 from desk_assistant.progress import FILE_STEPS, RunProgress, format_duration
 from desk_assistant.records import (
@@ -83,7 +84,6 @@ if TYPE_CHECKING:
     from desk_assistant.backends.llm.base import LLMRuntime
     from desk_assistant.backends.llm.chat_format import PROMPT_FORMATS
     from desk_assistant.backends.llm.openai_runtime import ServerInfo, check_server
-    from desk_assistant.backends.registry import make_embedder
     from desk_assistant.models.catalogue import CATALOGUE
     from desk_assistant.models.check import ModelCheck, check_model
     from desk_assistant.models.describe import ModelDescription
@@ -106,7 +106,6 @@ _ON_FIRST_USE = {
     "desk_assistant.backends.llm.base": ("LLMRuntime",),
     "desk_assistant.backends.llm.chat_format": ("PROMPT_FORMATS",),
     "desk_assistant.backends.llm.openai_runtime": ("ServerInfo", "check_server"),
-    "desk_assistant.backends.registry": ("make_embedder",),
     "desk_assistant.models.catalogue": ("CATALOGUE",),
     "desk_assistant.models.check": ("ModelCheck", "check_model"),
     "desk_assistant.models.describe": ("ModelDescription",),
@@ -200,12 +199,12 @@ __all__ = [
     "enforce_offline",
     "exchanges",
     "export",
+    "folder_embedder",
     "followed_reader",
     "format_bytes",
     "format_duration",
     "keyring_available",
     "load_settings",
-    "make_embedder",
     "measure_this_machine",
     "read_sections",
     "store_secret",

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from desk_assistant.atomic import write_json
+from desk_assistant.errors import DamagedStore, StoreError
 from desk_assistant.records import CollectionInfo, SourceInfo
 from desk_assistant.sqlite_schema import SQLiteStore
 from ingest.scan import KnownFile
@@ -69,6 +70,27 @@ def read_record(home: Path) -> list[dict[str, Any]]:
     if not isinstance(found, list):
         return []
     return [c for c in found if isinstance(c, dict) and isinstance(c.get("name"), str)]
+
+
+def recorded_embedding_models(path: Path) -> frozenset[str]:
+    """The model ids the collections of the data folder whose manifest is ``path`` were
+    indexed with: the manifest's and the record's (which outlives a lost manifest, rebuilt
+    from it when the folder opens). A manifest that cannot be read adds none: opening the
+    folder says what is wrong with it. Where there is no manifest, none is created."""
+    record = read_record(path.parent)
+    found = {str(c["embedding_model"]) for c in record if c.get("embedding_model")}
+    if path.is_file():
+        try:
+            manifest = Manifest(path)
+        except StoreError:  # damaged (DamagedStore), locked, or from a newer version
+            return frozenset(found)
+        try:
+            found |= manifest.embedding_models()
+        except DamagedStore:
+            pass
+        finally:
+            manifest.close()
+    return frozenset(found)
 
 
 def _rename_rows(db: sqlite3.Connection, old: str, new: str) -> None:
@@ -261,6 +283,13 @@ class Manifest(SQLiteStore):
             "SELECT embedding_model, embedding_dim FROM collections WHERE name = ?", (collection,)
         ).fetchone()
         return None if row is None or row[0] is None else (row[0], int(row[1]))
+
+    def embedding_models(self) -> frozenset[str]:
+        """Every model id a collection here was indexed with (re-indexes in progress too)."""
+        rows = self._db.execute(
+            "SELECT DISTINCT embedding_model FROM collections WHERE embedding_model IS NOT NULL"
+        ).fetchall()
+        return frozenset(str(row[0]) for row in rows)
 
     def ensure_collection(
         self,

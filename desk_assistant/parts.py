@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from desk_assistant.chats import ChatStore
 from desk_assistant.errors import EmbeddingModelMismatch
-from desk_assistant.manifest import Manifest
+from desk_assistant.manifest import Manifest, recorded_embedding_models
 from desk_assistant.paths import writer_id
 from desk_assistant.settings import Settings
 from desk_assistant.writer_lock import WriterLock
@@ -37,6 +37,19 @@ if TYPE_CHECKING:
     from desk_assistant.lexical import LexicalIndex
     from desk_assistant.rag.retrieval import Reranker, Retriever
     from desk_assistant.store import ChromaStore
+
+
+def folder_embedder(settings: Settings) -> Embedder:
+    """The embedding model the settings name for their data folder: an "auto"
+    ``embedding_variant`` is resolved against the model ids the folder's collections were
+    indexed with (``choose_variant``), so every process that opens the folder - the app,
+    the CLI, the watcher - picks the same variant, and one that would send an existing
+    collection to a reindex is never picked. Not loaded yet: that happens on first use."""
+    from desk_assistant.backends.registry import make_embedder
+
+    return make_embedder(
+        settings, recorded=lambda: recorded_embedding_models(settings.paths.manifest)
+    )
 
 
 class Parts:
@@ -123,9 +136,7 @@ class Parts:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            from desk_assistant.backends.registry import make_embedder
-
-            self._embedder = make_embedder(self.settings)
+            self._embedder = folder_embedder(self.settings)
         return self._embedder
 
     @property

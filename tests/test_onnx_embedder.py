@@ -23,9 +23,12 @@ from desk_assistant.backends.embeddings import (
     model_id_for,
     rows_per_pass,
 )
-from desk_assistant.backends.onnx_embedder import MANIFEST, OnnxEmbedder
+from desk_assistant.backends.onnx_embedder import MANIFEST, ExportInfo, OnnxEmbedder, choose_variant
 from desk_assistant.backends.registry import make_embedder
 from desk_assistant.errors import DeskAssistantError, EmbeddingModelMismatch
+from desk_assistant.manifest import Manifest
+from desk_assistant.parts import Parts, folder_embedder
+from desk_assistant.service import Assistant
 from desk_assistant.settings import load_settings
 from ingest.loaders import load
 
@@ -110,13 +113,16 @@ def test_a_call_split_into_passes_gives_each_text_its_own_vector(onnx_folder: Pa
 def test_collection_indexed_with_sentence_transformers_is_searched_with_onnx(
     app_home: Path, onnx_folder: Path, st_embedder: SentenceTransformerEmbedder
 ) -> None:
-    onnx = open_embedder(onnx_folder)
-    assert isinstance(onnx, OnnxEmbedder)
-    assert onnx.model_id == st_embedder.model_id == model_id_for(default_embedding_dir())
     with make_assistant(app_home, embedder=st_embedder) as pip_install:
         assert summary(pip_install.ingest([SAMPLES]))["added"] == 4
         before = pip_install.search("How much notice must the tenant give?", k=3)
-    with make_assistant(app_home, embedder=onnx) as frozen_app:
+    # The installers' app opens the folder with its default ("auto") variant: the folder's
+    # collection holds fp32 vectors, so it runs fp32 ONNX and nothing is re-indexed.
+    parts = Parts(load_settings(embedding_model=onnx_folder))
+    onnx = parts.embedder
+    assert isinstance(onnx, OnnxEmbedder) and onnx.variant == "fp32"
+    assert onnx.model_id == st_embedder.model_id == model_id_for(default_embedding_dir())
+    with Assistant(parts) as frozen_app:
         after = frozen_app.search("How much notice must the tenant give?", k=3)
         assert frozen_app.status().embedding_model == onnx.model_id
     assert [p.chunk_id for p in after] == [p.chunk_id for p in before]
@@ -181,6 +187,102 @@ def _write_manifest(folder: Path, **values: object) -> Path:
     }
     (folder / MANIFEST).write_text(json.dumps(data), encoding="utf-8")
     return folder
+
+
+def _export_with_int8(folder: Path) -> Path:
+    """An export record offering both variants (model id "m@1"; no model is loaded)."""
+    return _write_manifest(folder, variants={"fp32": "model.onnx", "int8": "model.int8.onnx"})
+
+
+def _indexed_with(home: Path, **collections: str) -> None:
+    """A data folder whose collections were indexed with the given model ids."""
+    manifest = Manifest(load_settings(home).paths.ensure().manifest)
+    try:
+        for name, model_id in collections.items():
+            manifest.ensure_collection(name, model_id, 8)
+    finally:
+        manifest.close()
+
+
+@pytest.mark.parametrize(
+    ("variants", "recorded", "expected"),
+    [
+        (("fp32", "int8"), set(), "int8"),  # a new data folder
+        (("fp32", "int8"), {"m@1"}, "fp32"),  # indexed before the upgrade
+        (("fp32", "int8"), {"m@1+int8"}, "int8"),
+        (("fp32", "int8"), {"m@1", "m@1+int8"}, "int8"),  # switched to int8 by hand
+        (("fp32", "int8"), {"other-model"}, "int8"),  # another model is re-indexed anyway
+        (("fp32",), {"m@1+int8"}, "fp32"),  # an export without int8
+    ],
+)
+def test_auto_picks_int8_unless_the_folder_was_indexed_with_fp32(
+    tmp_path: Path, variants: tuple[str, ...], recorded: set[str], expected: str
+) -> None:
+    folder = _write_manifest(tmp_path / "export", variants={v: f"{v}.onnx" for v in variants})
+    assert choose_variant(ExportInfo.read(folder), lambda: recorded) == expected
+
+
+def test_auto_in_a_new_data_folder_indexes_with_int8(app_home: Path, tmp_path: Path) -> None:
+    export = _export_with_int8(tmp_path / "export")
+    with Assistant.open(load_settings(embedding_model=export)) as assistant:
+        assert assistant.create_collection("notes").embedding_model == "m@1+int8"
+    # From then on it is an int8 folder, for whichever process opens it next.
+    with Assistant.open(load_settings(embedding_model=export)) as cli:
+        assert cli.create_collection("more").embedding_model == "m@1+int8"
+
+
+def test_auto_keeps_a_folder_indexed_with_fp32_at_fp32(app_home: Path, tmp_path: Path) -> None:
+    export = _export_with_int8(tmp_path / "export")
+    _indexed_with(app_home, notes="m@1")
+    parts = Parts(load_settings(embedding_model=export))
+    assert parts.embedder.model_id == "m@1"
+    parts.check_embedding_model("notes", create=False)  # no reindex asked for
+    with Assistant(parts) as assistant:
+        assert assistant.create_collection("more").embedding_model == "m@1"
+    # The record outlives a lost manifest (which is rebuilt from it): still fp32.
+    for leftover in app_home.glob("manifest.sqlite3*"):
+        leftover.unlink()
+    assert folder_embedder(load_settings(embedding_model=export)).model_id == "m@1"
+
+
+def test_explicit_variants_keep_their_meaning(app_home: Path, tmp_path: Path) -> None:
+    export = _export_with_int8(tmp_path / "export")
+    assert (
+        folder_embedder(load_settings(embedding_model=export, embedding_variant="fp32")).model_id
+        == "m@1"
+    )
+    _indexed_with(app_home, notes="m@1")
+    int8 = folder_embedder(load_settings(embedding_model=export, embedding_variant="int8"))
+    assert int8.model_id == "m@1+int8"
+    with pytest.raises(EmbeddingModelMismatch):
+        Parts(
+            load_settings(embedding_model=export, embedding_variant="int8")
+        ).check_embedding_model("notes", create=False)
+
+
+def test_the_window_builds_its_shared_embedder_for_its_data_folder(
+    app_home: Path, tmp_path: Path
+) -> None:
+    from ui.lanes import AssistantSet
+
+    export = _export_with_int8(tmp_path / "export")
+    _indexed_with(app_home, notes="m@1")
+    assistants = AssistantSet(load_settings(embedding_model=export))
+    created = assistants.assistant("indexing").create_collection("more")
+    assistants.close("indexing")
+    assert created.embedding_model == "m@1"
+    # Choosing a variant in the settings dialog replaces the shared model.
+    int8 = assistants.successor(load_settings(embedding_model=export, embedding_variant="int8"))
+    created = int8.assistant("indexing").create_collection("other")
+    int8.close("indexing")
+    assert created.embedding_model == "m@1+int8"
+
+
+def test_auto_with_a_sentence_transformers_folder_is_fp32(app_home: Path) -> None:
+    _indexed_with(app_home, notes="something+int8")
+    embedder = folder_embedder(load_settings(embedding_model=default_embedding_dir()))
+    assert isinstance(embedder, SentenceTransformerEmbedder)
+    assert embedder.model_id == model_id_for(default_embedding_dir())
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ import numpy as np
 import shiboken6
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
-from desk_assistant.api import Assistant, Settings, make_embedder
+from desk_assistant.api import Assistant, Settings, folder_embedder
 from ui.workers import Job
 
 if TYPE_CHECKING:
@@ -34,8 +34,9 @@ if TYPE_CHECKING:
 Role = Literal["library", "indexing", "asking"]
 T = TypeVar("T")
 
-# Settings an embedding model is built from: while they stay, a reload keeps the model.
-_EMBEDDING_FIELDS = ("home", "embedding_model", "embed_batch_size")
+# Settings an embedding model is built from: while they stay, a reload keeps the model
+# (the home too: an "auto" variant is chosen for the data folder's collections).
+_EMBEDDING_FIELDS = ("home", "embedding_model", "embedding_variant", "embed_batch_size")
 
 
 class SerializedEmbedder:
@@ -104,7 +105,7 @@ class AssistantSet:
         # The library lane never embeds: collection changes that need the model go to the
         # indexing lane.
         if role != "library" and embedder is None:
-            embedder = self._embedder = SerializedEmbedder(make_embedder(self.settings))
+            embedder = self._embedder = SerializedEmbedder(folder_embedder(self.settings))
         assistant = Assistant.open(
             self.settings,
             embedder=embedder,

@@ -135,9 +135,14 @@ WORDING: dict[str, Wording] = {
         "Reading documents",
         "Faster, slightly coarser indexing",
         "With an ONNX model (the installers' built-in one): a compact version that "
-        "indexes faster and finds nearly the same passages. Collections indexed with the "
-        "other version must be indexed again.",
-        {"fp32": "Full precision", "int8": "Compact (faster)"},
+        "indexes faster and finds nearly the same passages. Automatic uses it, unless your "
+        "collections were indexed at full precision: then they stay so and need no "
+        "re-indexing. Collections indexed with the other version must be indexed again.",
+        {
+            "auto": "Automatic (recommended)",
+            "fp32": "Full precision",
+            "int8": "Compact (faster)",
+        },
     ),
     "min_relevance": Wording(
         "Advanced",

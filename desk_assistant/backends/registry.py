@@ -1,7 +1,9 @@
 """Which implementation builds each swappable part, keyed by name: the plug-in points.
 
 A new embedding engine is a module with an :class:`Embedder` plus one line in
-``EMBEDDERS`` ("auto" picks sentence-transformers or ONNX Runtime by the model folder);
+``EMBEDDERS`` ("auto" picks sentence-transformers or ONNX Runtime by the model folder;
+each factory also gets the model ids the data folder's collections were indexed with,
+which the "auto" ``embedding_variant`` is resolved against);
 a new LLM runtime is a module plus one line in ``RUNTIMES``, keyed by the value of the
 ``runtime`` setting (a runtime that loads a local file goes into
 ``loader.FILE_RUNTIMES`` instead, which "auto" and the model library also use). Nothing
@@ -10,7 +12,7 @@ else in the engine names an implementation; :class:`desk_assistant.parts.Parts` 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +26,9 @@ if TYPE_CHECKING:
     from desk_assistant.backends.llm.base import LLMRuntime
     from desk_assistant.settings import Settings
 
-EmbedderFactory = Callable[["Settings"], "Embedder"]
+# The model ids a data folder's collections were indexed with, read only when needed.
+RecordedModels = Callable[[], Collection[str]]
+EmbedderFactory = Callable[["Settings", RecordedModels], "Embedder"]
 RuntimeFactory = Callable[["Settings"], "LLMRuntime"]
 
 
@@ -32,11 +36,12 @@ def _embedding_folder(settings: Settings) -> Path:
     return Path(settings.embedding_model or default_embedding_dir())
 
 
-def _sentence_transformers(settings: Settings) -> Embedder:
+def _sentence_transformers(settings: Settings, recorded: RecordedModels) -> Embedder:
+    """sentence-transformers has fp32 only: "auto" means fp32 here, int8 is an error."""
     from desk_assistant.backends.embeddings import SentenceTransformerEmbedder
-    from desk_assistant.backends.onnx_embedder import DEFAULT_VARIANT
+    from desk_assistant.backends.onnx_embedder import INT8_VARIANT
 
-    if settings.embedding_variant != DEFAULT_VARIANT:
+    if settings.embedding_variant == INT8_VARIANT:
         raise DeskAssistantError(
             f"The {settings.embedding_variant} embedding variant needs an ONNX export of the "
             "model (the installers ship one; from a source install: python -m "
@@ -48,23 +53,28 @@ def _sentence_transformers(settings: Settings) -> Embedder:
     )
 
 
-def _onnx(settings: Settings) -> Embedder:
-    from desk_assistant.backends.onnx_embedder import OnnxEmbedder
-
-    return OnnxEmbedder(
-        _embedding_folder(settings),
-        batch_size=settings.embed_batch_size,
-        variant=settings.embedding_variant,
+def _onnx(settings: Settings, recorded: RecordedModels) -> Embedder:
+    from desk_assistant.backends.onnx_embedder import (
+        AUTO_VARIANT,
+        ExportInfo,
+        OnnxEmbedder,
+        choose_variant,
     )
 
+    folder = _embedding_folder(settings)
+    variant: str = settings.embedding_variant
+    if variant == AUTO_VARIANT:
+        variant = choose_variant(ExportInfo.read(folder), recorded)
+    return OnnxEmbedder(folder, batch_size=settings.embed_batch_size, variant=variant)
 
-def _by_folder(settings: Settings) -> Embedder:
+
+def _by_folder(settings: Settings, recorded: RecordedModels) -> Embedder:
     """The engine the folder is made for: an ONNX export (what the installers ship) runs
     on ONNX Runtime, any other folder on sentence-transformers."""
     from desk_assistant.backends.onnx_embedder import is_onnx_export
 
     kind = "onnx" if is_onnx_export(_embedding_folder(settings)) else "sentence_transformers"
-    return EMBEDDERS[kind](settings)
+    return EMBEDDERS[kind](settings, recorded)
 
 
 EMBEDDERS: dict[str, EmbedderFactory] = {
@@ -75,9 +85,13 @@ EMBEDDERS: dict[str, EmbedderFactory] = {
 DEFAULT_EMBEDDER = "auto"
 
 
-def make_embedder(settings: Settings, kind: str = DEFAULT_EMBEDDER) -> Embedder:
-    """The embedding model the settings name (not loaded yet: that happens on first use)."""
-    return EMBEDDERS[kind](settings)
+def make_embedder(
+    settings: Settings, kind: str = DEFAULT_EMBEDDER, recorded: RecordedModels = frozenset
+) -> Embedder:
+    """The embedding model the settings name (not loaded yet: that happens on first use).
+    ``recorded``: the model ids of the data folder's collections (default: none, as in a
+    new data folder); the app passes them through ``desk_assistant.parts.folder_embedder``."""
+    return EMBEDDERS[kind](settings, recorded)
 
 
 def _local_file(runtime: str) -> RuntimeFactory:
