@@ -103,6 +103,31 @@ def test_a_negation_only_the_source_has_is_not_held_against_the_sentence() -> No
     assert right.supported and not right.missing
 
 
+def test_a_negation_the_question_asked_with_is_not_held_against_the_answer() -> None:
+    otters = (
+        "As with other species of otter, they rely on a layer of air trapped in their fur, "
+        "which they keep topped up by blowing into the fur from their mouths."
+    )
+    answer = "Without blubber, otters rely on a layer of air trapped in their fur [1]."
+    question = "How do otters keep warm without blubber?"
+    [asked] = check(answer, sources(otters), {1: 1}, 0.0, question)
+    assert asked.supported and not asked.missing
+    # Asked without the negation, the answer's "without" is its own claim, and unbacked.
+    [plain] = check(answer, sources(otters), {1: 1}, 0.0, "How do otters keep warm?")
+    assert not plain.supported and plain.missing == ("not",)
+
+
+def test_a_source_denies_with_lack_and_names_in_another_form_of_the_word() -> None:
+    penguins = "Penguins are popular for their lack of fear of humans."
+    [denied] = check("Penguins are not afraid of humans [1].", sources(penguins), {1: 1}, 0.0)
+    assert denied.supported and not denied.missing
+    ghana = "Religions: Christian 63%, African beliefs 21%, Muslim 16%."
+    [named] = check("Most people in Ghana follow Christianity [1].", sources(ghana), {1: 1}, 0.0)
+    assert "christianity" not in named.missing
+    [other] = check("Most people in Ghana follow Buddhism [1].", sources(ghana), {1: 1}, 0.0)
+    assert "buddhism" in other.missing
+
+
 def test_the_questions_own_names_need_only_be_somewhere_in_the_passages() -> None:
     zebras = (
         "Grevy's zebra is the largest of the zebras. It is an inhabitant of the semi-arid "

@@ -35,7 +35,12 @@ del NUMBER_WORDS["zero"], NUMBER_WORDS["one"]  # "one of the", "no one": rarely 
 MONTHS = frozenset(
     "january february march april may june july august september october november december".split()
 )
-NEGATIONS = frozenset("not no never none nobody nothing neither nor cannot without n't".split())
+# Words that deny: "lack" and "absent" too, because sources deny that way ("a lack
+# of fear of humans" backs "penguins are not afraid of humans").
+NEGATIONS = frozenset(
+    "not no never none nobody nothing neither nor cannot without n't lack lacks lacking "
+    "absence absent".split()
+)
 # Capitalised words that name nothing: sentence openers, pronouns, question words.
 _NOT_NAMES = frozenset(
     "i a an the this that these those it its he she they we you his her their our my your "

@@ -13,7 +13,8 @@ sentence of the passages the model was given (those it cites first):
 - a **negation** the sentence adds must be in the source: "may not" is not backed by
   "may". One only the source has is not held against it: a long source sentence often
   negates a clause the answer leaves out ("Romania is a secular state, thus having no
-  national religion" backs "Romania is a secular state");
+  national religion" backs "Romania is a secular state"); nor is one the question asked
+  with ("... warm without blubber?");
 - and the sentence must be close to that source sentence: the share of its words the
   source sentence contains, averaged with their similarity in meaning (the embedding
   model of retrieval) - low for a sentence the model made up.
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from desk_assistant.rag.citations import MARKER, sentences
+from desk_assistant.rag.citations import MARKER, content_words, sentences
 from desk_assistant.rag.claims import Claims, claims
 from desk_assistant.rag.grounding import Sources, SourceSentence
 
@@ -80,18 +81,29 @@ def _anywhere(sources: Sources) -> frozenset[str]:
     return frozenset(found)
 
 
+def _named(name: str, source: Claims) -> bool:
+    """Whether the source names ``name`` in another form of the word: "Christianity" is
+    backed by "Christian 63%" (the content words are stemmed)."""
+    stems = content_words(name)
+    return bool(stems) and stems <= source.words
+
+
 def unbacked(
-    claim: Claims, backing: Claims, anywhere: frozenset[str], asked: frozenset[str] = frozenset()
+    claim: Claims, backing: Claims, anywhere: frozenset[str], asked: Claims | None = None
 ) -> list[str]:
     """What the claim says that its backing sentence does not: specifics absent from the
     passages first, then specifics the passages hold elsewhere (except the question's own
     words, ``asked``: a source sentence names its subject once and then says "it"), then
-    a negation the backing sentence does not have."""
-    gaps = sorted(claim.specifics - backing.terms)
+    a negation the backing sentence does not have - unless the question asked with one
+    ("How do otters keep warm without blubber?": the answer repeats the "without")."""
+    asked_terms = asked.terms if asked is not None else frozenset()
+    gaps = sorted(
+        s for s in claim.specifics - backing.terms if s in claim.numbers or not _named(s, backing)
+    )
     absent = [s for s in gaps if s not in anywhere]
-    elsewhere = [s for s in gaps if s in anywhere and s not in asked]
-    negation = ["not"] if claim.negated and not backing.negated else []
-    return absent + elsewhere + negation
+    elsewhere = [s for s in gaps if s in anywhere and s not in asked_terms]
+    denied = claim.negated and not backing.negated and not (asked is not None and asked.negated)
+    return absent + elsewhere + (["not"] if denied else [])
 
 
 def check(
@@ -111,7 +123,7 @@ def check(
     vectors = sources.embedder.embed_documents(plain)
     similarity = sources.similarities(np.asarray(vectors))
     anywhere = _anywhere(sources)
-    asked = claims(question).terms
+    asked = claims(question)
     results: list[Check] = []
     for row, (text, bare) in enumerate(zip(parts, plain, strict=True)):
         shown = tuple(int(n) for m in MARKER.finditer(text) for n in _numbers(m.group(1)))
