@@ -122,6 +122,29 @@ def lease(tmp_path: Path) -> Path:
     return docs
 
 
+def test_a_follow_ups_support_check_knows_the_subject_its_query_names(
+    app_home: Path, tmp_path: Path
+) -> None:
+    docs = tmp_path / "physicists"
+    docs.mkdir()
+    (docs / "becquerel.txt").write_text(
+        "Henri Becquerel was a French physicist and the discoverer of radioactivity. "
+        "He was born in Paris into a family of scientists.\n",
+        encoding="utf-8",
+    )
+    replies = ["He discovered radioactivity [1].", "Henri Becquerel was born in Paris [1]."]
+    # (the test embedder's closeness is crude: the threshold leaves the names to decide)
+    with make_assistant(app_home, replies=replies, min_support=0.3) as assistant:
+        summary(assistant.ingest([docs]))
+        chat = assistant.new_chat()
+        final_answer(assistant.ask("Who was Henri Becquerel?", chat_id=chat.id))
+        answer = final_answer(assistant.ask("Where was he born?", chat_id=chat.id))
+    assert answer.query == "Where was Henri Becquerel born?"
+    # backed by "He was born in Paris ...": the names are the subject the query asked about
+    [sentence] = answer.sentences
+    assert sentence.supported and not sentence.missing, sentence.reason
+
+
 def test_a_follow_up_in_a_chat_retrieves_for_its_standalone_query(
     lease: Path, app_home: Path
 ) -> None:
