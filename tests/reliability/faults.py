@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,16 +161,21 @@ def cli_json(home: Path, *args: str, **options: Any) -> Any:
     return json.loads(cli(home, *args, "--json", **options).stdout)
 
 
-def start(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """A command started in a session of its own, so that a kill reaches its workers."""
-    return subprocess.Popen(
-        command(home, *args),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env or environment(),
-        start_new_session=True,
-    )
+def start(
+    home: Path, *args: str, env: dict[str, str] | None = None, stderr: Path | None = None
+) -> subprocess.Popen[str]:
+    """A command started in a session of its own, so that a kill reaches its workers;
+    its errors go to the file ``stderr`` when given (to be read while it runs)."""
+    with ExitStack() as files:
+        errors = files.enter_context(stderr.open("w")) if stderr else subprocess.PIPE
+        return subprocess.Popen(
+            command(home, *args),
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+            env=env or environment(),
+            start_new_session=True,
+        )
 
 
 def kill(process: subprocess.Popen[str]) -> str:

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,14 +29,25 @@ from faults import (
 pytestmark = [pytest.mark.slow, pytest.mark.model]
 
 
-def _finish(process: subprocess.Popen[str], timeout: float = 900) -> tuple[str, str]:
+def _finish(
+    process: subprocess.Popen[str], timeout: float = 900, log: Path | None = None
+) -> tuple[str, str]:
+    """The command's output and errors (read from ``log`` when they went to that file)."""
     out, err = process.communicate(timeout=timeout)
+    if log is not None:
+        err = log.read_text("utf-8")
     if process.returncode != 0 or "Traceback" in err or "panicked at" in err:
         raise Crash(f"exit {process.returncode}: {err[-2000:]}")
     return out, err
 
 
+def _waiting(log: Path) -> bool:
+    return log.is_file() and "Waiting for desk-assistant sync" in log.read_text("utf-8")
+
+
 def test_two_syncs_at_once_take_turns(tmp_path: Path, ledger: Ledger) -> None:
+    from test_writer_lock import hold_in_child
+
     corpus = tmp_path / "corpus"
     files = make_corpus(corpus, 18)
     home = tmp_path / "home"
@@ -43,12 +55,23 @@ def test_two_syncs_at_once_take_turns(tmp_path: Path, ledger: Ledger) -> None:
     for path in files[:15]:
         path.write_text(path.read_text("utf-8") + "\nEdited for the second run.\n", "utf-8")
     with ledger.fault("two syncs at once after editing 15 files"):
-        first = start(home, "sync", "--json")
-        second = start(home, "sync", "--json")
-        outs = [_finish(first), _finish(second)]
+        # Both start while a third writer holds the folder, so that they meet at the lock
+        # however fast this machine runs one of them; then they race for it.
+        holder = hold_in_child(home, "desk-assistant sync")
+        logs = [tmp_path / "first.err", tmp_path / "second.err"]
+        try:
+            syncs = [start(home, "sync", "--json", stderr=log) for log in logs]
+            deadline = time.monotonic() + 300
+            while not all(_waiting(log) for log in logs):
+                if time.monotonic() > deadline or any(p.poll() is not None for p in syncs):
+                    raise Crash(f"the syncs did not both wait: {[_waiting(x) for x in logs]}")
+                time.sleep(0.1)
+        finally:
+            holder.kill()
+            holder.wait()
+        outs = [_finish(sync, log=log) for sync, log in zip(syncs, logs, strict=True)]
         summaries = [json.loads(out.splitlines()[-1]) for out, _ in outs]
         assert sorted(s["updated"] for s in summaries) == [0, 15]  # one did it, once
-        assert any("Waiting for desk-assistant sync" in err for _, err in outs)
         consistent(home)
         sources = cli_json(home, "sources")
         if len(sources) != 18 or {s["status"] for s in sources} != {"indexed"}:
