@@ -117,8 +117,10 @@ class SentenceScorer:
         self, weights: Mapping[str, float], among: Sequence[str] = (), discount: float = 1.0
     ) -> None:
         self._weights = dict(weights)
+        # The candidates are scored next: analyse (stem) each of them once.
+        self._analyzed = {sentence: frozenset(analyze(sentence)) for sentence in among}
         if among and discount:
-            found = [set(analyze(sentence)) for sentence in among]
+            found = [self._analyzed[sentence] for sentence in among]
             for term, weight in weights.items():
                 share = sum(term in terms for terms in found) / len(found)
                 self._weights[term] = weight * max(0.0, 1 - discount * share)
@@ -127,7 +129,9 @@ class SentenceScorer:
     def __call__(self, sentence: str) -> float:
         if not self._total:
             return 0.0
-        found = set(analyze(sentence))
+        found = self._analyzed.get(sentence)
+        if found is None:
+            found = frozenset(analyze(sentence))
         return sum(w for term, w in self._weights.items() if term in found) / self._total
 
 
