@@ -310,18 +310,14 @@ class Answerer:
         if first is not None and generated > 1 and finished > first:
             timings["tokens_per_s"] = (generated - 1) / (finished - first)
         raw = drop_leading_number(written, len(packed))
-        # The support check exempts what was asked from "said elsewhere in the passages":
-        # in a follow-up that is also the subject the standalone query names ("Where was
-        # he born?" asked about Becquerel), which the source sentence calls "he".
-        asked = question if query == question else f"{question}\n{query}"
-        answer = self._finish(question, asked, raw, packed, model, timings, sources, pick)
+        answer = self._finish(question, query, raw, packed, model, timings, sources, pick)
         timings["support_s"] = time.perf_counter() - finished
         yield replace(answer, query=query)
 
     def _finish(
         self,
         question: str,
-        asked: str,
+        query: str,
         raw: str,
         packed: Sequence[PackedPassage],
         model: str,
@@ -358,7 +354,10 @@ class Answerer:
             sources,
             {shown: n for n, shown in shown_of.items()},
             self.settings.min_support,
-            asked,
+            question,
+            # in a follow-up, also the subject the standalone query names ("Where was he
+            # born?" asked about Becquerel), which the source sentence calls "he"
+            query if query != question else "",
         )
         return replace(answer, sentences=tuple(_sentence_check(c, shown_of) for c in checks))
 

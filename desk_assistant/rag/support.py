@@ -89,20 +89,24 @@ def _named(name: str, source: Claims) -> bool:
 
 
 def unbacked(
-    claim: Claims, backing: Claims, anywhere: frozenset[str], asked: Claims | None = None
+    claim: Claims,
+    backing: Claims,
+    anywhere: frozenset[str],
+    asked: frozenset[str] = frozenset(),
+    asked_negated: bool = False,
 ) -> list[str]:
     """What the claim says that its backing sentence does not: specifics absent from the
     passages first, then specifics the passages hold elsewhere (except the question's own
     words, ``asked``: a source sentence names its subject once and then says "it"), then
     a negation the backing sentence does not have - unless the question asked with one
-    ("How do otters keep warm without blubber?": the answer repeats the "without")."""
-    asked_terms = asked.terms if asked is not None else frozenset()
+    (``asked_negated``: "How do otters keep warm without blubber?" is answered with the
+    "without")."""
     gaps = sorted(
         s for s in claim.specifics - backing.terms if s in claim.numbers or not _named(s, backing)
     )
     absent = [s for s in gaps if s not in anywhere]
-    elsewhere = [s for s in gaps if s in anywhere and s not in asked_terms]
-    denied = claim.negated and not backing.negated and not (asked is not None and asked.negated)
+    elsewhere = [s for s in gaps if s in anywhere and s not in asked]
+    denied = claim.negated and not backing.negated and not asked_negated
     return absent + elsewhere + (["not"] if denied else [])
 
 
@@ -112,10 +116,12 @@ def check(
     shown_to_packed: Mapping[int, int],
     min_support: float,
     question: str = "",
+    query: str = "",
 ) -> list[Check]:
     """Judge each sentence of ``answer`` to ``question`` (with its ``[n]`` markers,
     numbered as shown; ``shown_to_packed`` maps them to the passages' numbers in the
-    prompt)."""
+    prompt). ``query`` is the question made standalone when it differs (a follow-up's
+    "he" named): what it names was asked too."""
     parts = [s.strip() for s in sentences(answer) if s.strip()]
     if not parts:
         return []
@@ -123,7 +129,9 @@ def check(
     vectors = sources.embedder.embed_documents(plain)
     similarity = sources.similarities(np.asarray(vectors))
     anywhere = _anywhere(sources)
-    asked = claims(question)
+    asking = [claims(text) for text in (question, query) if text]
+    asked = frozenset().union(*(c.terms for c in asking))
+    asked_negated = any(c.negated for c in asking)
     results: list[Check] = []
     for row, (text, bare) in enumerate(zip(parts, plain, strict=True)):
         shown = tuple(int(n) for m in MARKER.finditer(text) for n in _numbers(m.group(1)))
@@ -149,7 +157,7 @@ def check(
         if claim.size < MIN_CLAIMS:  # nothing to judge: full marks
             results.append(Check(text, shown, True, backing, 1.0, ()))
             continue
-        missing = tuple(unbacked(claim, backing.claims, anywhere, asked))
+        missing = tuple(unbacked(claim, backing.claims, anywhere, asked, asked_negated))
         supported = not missing and score >= min_support
         results.append(Check(text, shown, supported, backing, score, missing))
     return results
