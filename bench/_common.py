@@ -140,6 +140,13 @@ def fmt(value: object, digits: int = 2) -> str:
     return str(value)
 
 
+def fmt_count(value: float) -> str:
+    """A count, or the median of counts: "390", or "390.5" half-way between two counts
+    (an even number of them), never "390.00" - however the number is stored (the
+    engine's timings keep counts as floats)."""
+    return fmt(float(value), 1).removesuffix(".0")
+
+
 def print_table(title: str, headers: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
     """One markdown table with a bold title line."""
     cells = [[fmt(c) for c in row] for row in rows]
