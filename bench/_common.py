@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from desk_assistant.service import Assistant
 
 REPO = Path(__file__).resolve().parents[1]
+TESTS = REPO / "tests"
 RESULTS = REPO / "bench" / "results"
 EVAL_ENV = "DESK_ASSISTANT_EVAL"
 
@@ -83,6 +84,13 @@ def temp_dir(prefix: str) -> Iterator[Path]:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def use_test_helpers() -> None:
+    """Make the tests' model writer (``tests/tiny_gguf.py``) importable: the benchmarks
+    write their model-shaped GGUF files with it, and ``tests/`` is no package."""
+    if str(TESTS) not in sys.path:
+        sys.path.insert(0, str(TESTS))
 
 
 # timing and statistics -------------------------------------------------------------
