@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from desk_assistant.service import Assistant
 
 REPO = Path(__file__).resolve().parents[1]
+TESTS = REPO / "tests"
 RESULTS = REPO / "bench" / "results"
 EVAL_ENV = "DESK_ASSISTANT_EVAL"
 
@@ -83,6 +84,13 @@ def temp_dir(prefix: str) -> Iterator[Path]:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def use_test_helpers() -> None:
+    """Make the tests' model writer (``tests/tiny_gguf.py``) importable: the benchmarks
+    write their model-shaped GGUF files with it, and ``tests/`` is no package."""
+    if str(TESTS) not in sys.path:
+        sys.path.insert(0, str(TESTS))
 
 
 # timing and statistics -------------------------------------------------------------
@@ -138,6 +146,13 @@ def fmt(value: object, digits: int = 2) -> str:
     if isinstance(value, float):
         return "n/a" if math.isnan(value) else f"{value:.{digits}f}"
     return str(value)
+
+
+def fmt_count(value: float) -> str:
+    """A count, or the median of counts: "390", or "390.5" half-way between two counts
+    (an even number of them), never "390.00" - however the number is stored (the
+    engine's timings keep counts as floats)."""
+    return fmt(float(value), 1).removesuffix(".0")
 
 
 def print_table(title: str, headers: Sequence[str], rows: Iterable[Sequence[object]]) -> None:

@@ -30,6 +30,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from _common import use_test_helpers
+
+use_test_helpers()  # Llama 2's header and first tokens, written as the tests write them
+from tiny_gguf import TOKEN_NORMAL, add_llama_header, llama_base_vocabulary  # noqa: E402
 
 DATA_ENV = "DESK_ASSISTANT_BENCH_DATA"
 DEFAULT_DATA = Path("/work/i14-data")
@@ -47,8 +51,6 @@ class Shapes:
 
 
 LLAMA_2_7B = Shapes()
-_SPECIAL = ("<unk>", "<s>", "</s>")
-_NORMAL, _UNKNOWN, _CONTROL, _BYTE = 1, 2, 3, 6
 
 
 def data_dir() -> Path:
@@ -92,10 +94,8 @@ def _smollm2_pieces() -> Iterator[str]:
 
 def vocabulary(size: int) -> tuple[list[str], list[float], list[int]]:
     """Tokens, scores and types in Llama 2's order: specials, 256 bytes, pieces."""
-    tokens = list(_SPECIAL)
-    types = [_UNKNOWN, _CONTROL, _CONTROL]
-    tokens += [f"<0x{b:02X}>" for b in range(256)]
-    types += [_BYTE] * 256
+    tokens, types = llama_base_vocabulary()
+    base = len(tokens)
     seen = set(tokens)
     for piece in _smollm2_pieces():
         if len(tokens) == size:
@@ -103,8 +103,8 @@ def vocabulary(size: int) -> tuple[list[str], list[float], list[int]]:
         if piece and piece not in seen:
             seen.add(piece)
             tokens.append(piece)
-            types.append(_NORMAL)
-    scores = [0.0] * (len(_SPECIAL) + 256) + [-float(i) for i in range(len(tokens) - 259)]
+            types.append(TOKEN_NORMAL)
+    scores = [0.0] * base + [-float(i) for i in range(len(tokens) - base)]
     return tokens, scores, types
 
 
@@ -148,23 +148,19 @@ def write_f16(path: Path, shapes: Shapes = LLAMA_2_7B, seed: int = 7) -> Path:
     partial = path.with_suffix(".partial")
     writer = gguf.GGUFWriter(partial, "llama")
     writer.add_name("Llama-2-7B shapes, random weights (desk-assistant bench)")
-    writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
-    writer.add_context_length(shapes.context)
-    writer.add_embedding_length(shapes.hidden)
-    writer.add_block_count(shapes.blocks)
-    writer.add_feed_forward_length(shapes.ffn)
-    writer.add_head_count(shapes.heads)
-    writer.add_head_count_kv(shapes.heads)
-    writer.add_rope_dimension_count(shapes.hidden // shapes.heads)
-    writer.add_layer_norm_rms_eps(1e-5)
-    writer.add_tokenizer_model("llama")
-    writer.add_token_list(tokens)
-    writer.add_token_scores(scores)
-    writer.add_token_types(types)
-    writer.add_unk_token_id(0)
-    writer.add_bos_token_id(1)
-    writer.add_eos_token_id(2)
-    writer.add_add_bos_token(True)
+    add_llama_header(
+        writer,
+        file_type=gguf.LlamaFileType.MOSTLY_F16,
+        context_length=shapes.context,
+        embedding_length=shapes.hidden,
+        block_count=shapes.blocks,
+        feed_forward_length=shapes.ffn,
+        head_count=shapes.heads,
+        head_count_kv=shapes.heads,
+        tokens=tokens,
+        scores=scores,
+        types=types,
+    )
     tensors = _tensors(shapes)
     for name, shape in tensors:
         array = data(shape)

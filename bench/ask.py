@@ -45,6 +45,8 @@ from typing import Any
 
 from _common import (
     base_parser,
+    fmt,
+    fmt_count,
     log,
     median,
     open_engine,
@@ -355,13 +357,14 @@ def summary_rows(results: list[dict[str, Sample]]) -> list[list[object]]:
         ("completion tokens", "tokens", False),
         ("call to last token s, wall", "total_s", True),
     ):
+        show = fmt_count if attribute == "tokens" else fmt  # a median of counts: 64 or 64.5
         rows.append(
             [
                 label,
-                med("engine", attribute),
-                med("raw_reset", attribute),
+                show(med("engine", attribute)),
+                show(med("raw_reset", attribute)),
                 paired(attribute, "raw_reset", lower_is_better=lower),
-                med("raw_prefix", attribute),
+                show(med("raw_prefix", attribute)),
                 paired(attribute, "raw_prefix", lower_is_better=lower),
             ]
         )
@@ -379,9 +382,8 @@ def summary_rows(results: list[dict[str, Sample]]) -> list[list[object]]:
             "-",
         ]
     )
-    rows.append(
-        ["prompt tokens", med("engine", "prompt_tokens"), "same prompt", "-", "same prompt", "-"]
-    )
+    prompt_tokens = fmt_count(med("engine", "prompt_tokens"))
+    rows.append(["prompt tokens", prompt_tokens, "same prompt", "-", "same prompt", "-"])
     rows.append(["identical text engine vs raw (reset)", f"{same}/{len(results)}", "", "", "", ""])
     return rows
 

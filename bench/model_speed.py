@@ -23,14 +23,27 @@ machine class, quiet) as a check.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TypedDict
 
-from _common import REPO, base_parser, log, median, print_table
+from _common import base_parser, log, median, print_table, use_test_helpers
 
-SHAPE = {
+
+class Shape(TypedDict):
+    """write_tiny_llama_gguf's shape arguments (so that mypy checks them against it)."""
+
+    embedding_length: int
+    block_count: int
+    feed_forward_length: int
+    head_count: int
+    head_count_kv: int
+    vocab_size: int
+    context_length: int
+
+
+SHAPE: Shape = {
     "embedding_length": 2048,
     "block_count": 22,
     "feed_forward_length": 5632,
@@ -55,13 +68,11 @@ def parameters() -> int:
 
 
 def write_model(folder: Path) -> Path:
-    sys.path.insert(0, str(REPO / "tests"))
-    # The tests' writer, at a real shape (tests/ is not a package mypy sees from here).
-    from tiny_gguf import write_tiny_llama_gguf  # type: ignore[import-not-found]
+    use_test_helpers()  # the tests' writer, at a real shape
+    from tiny_gguf import write_tiny_llama_gguf
 
     log("writing a random-weight Q4_0 model of a 1.1B shape…")
-    path: Path = write_tiny_llama_gguf(folder / "speed-1b.Q4_0.gguf", quantized=True, **SHAPE)
-    return path
+    return write_tiny_llama_gguf(folder / "speed-1b.Q4_0.gguf", quantized=True, **SHAPE)
 
 
 def run_model(path: Path) -> tuple[float, float]:

@@ -40,6 +40,7 @@ from typing import Any
 
 from _common import (
     base_parser,
+    fmt_count,
     log,
     median,
     open_engine,
@@ -174,7 +175,7 @@ def main() -> None:
                 + (" (default)" if r.packer == "sentences" and r.budget == default else ""),
                 r.budget,
                 f"{r.recall:.3f}",
-                r.median_tokens,
+                fmt_count(r.median_tokens),
                 f"{r.mean_tokens:.0f}",
                 f"{ratio(r.median_tokens, baseline.median_tokens):.2f}",
             ]

@@ -17,11 +17,14 @@ progress; stdout holds only the final table), ``--quick`` unless ``--full``:
 * with ``--full`` also ``retrieval.py`` twice (SciFact nDCG@10 through the app with the
   ONNX export at fp32 and int8; about 20 minutes each here).
 
-``--only NAME[,NAME]`` runs a subset; ``--results DIR`` keeps each benchmark's JSON;
-``--home DIR`` lets packing and prefix reuse (or fill) a data folder holding the wikiqa
-articles (their ingestion is ~10 minutes of the quick run).
+``--only NAME[,NAME]`` runs a subset; ``--results DIR`` keeps each benchmark's JSON, and
+with ``--reuse`` a benchmark whose JSON is already there is read instead of run (the
+table of an earlier run again, in seconds); ``--home DIR`` lets packing and prefix reuse
+(or fill) a data folder holding the wikiqa articles (their ingestion is ~10 minutes of
+the quick run).
 
     python bench/run.py                      # quick runs, ~15 minutes here
+    python bench/run.py --results DIR --reuse  # the table of the run that kept DIR
     python bench/run.py --full               # every question and SciFact, ~1.5 hours
     python bench/run.py --llama7b            # plus the 7B-shaped model, ~1 more hour
 """
@@ -37,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _common import base_parser, fmt, log, machine, print_table, ratio
+from _common import base_parser, fmt, fmt_count, log, machine, print_table, ratio
 
 BENCH = Path(__file__).resolve().parent
 GIB_MB = 1024.0
@@ -53,20 +56,24 @@ class Figure:
     shown: float  # what the target is about (a ratio, a difference or the value itself)
     target: str
     met: bool | None  # None: reported, no target
+    counted: bool = False  # value and baseline are (medians of) counts: 390 or 390.5
 
     def row(self) -> list[str]:
         verdict = {True: "yes", False: "NO", None: "-"}[self.met]
-        baseline = "-" if self.baseline is None else fmt(self.baseline)
-        return [self.name, fmt(self.value), baseline, fmt(self.shown), self.target, verdict]
+        show = fmt_count if self.counted else fmt
+        baseline = "-" if self.baseline is None else show(self.baseline)
+        return [self.name, show(self.value), baseline, fmt(self.shown), self.target, verdict]
 
 
 def at_most(name: str, value: float, baseline: float | None, limit: float) -> Figure:
     return Figure(name, value, baseline, value, f"<= {limit:g}", value <= limit)
 
 
-def ratio_at_most(name: str, value: float, baseline: float, limit: float) -> Figure:
+def ratio_at_most(
+    name: str, value: float, baseline: float, limit: float, *, counted: bool = False
+) -> Figure:
     share = ratio(value, baseline)
-    return Figure(name, value, baseline, share, f"x <= {limit:g}", share <= limit)
+    return Figure(name, value, baseline, share, f"x <= {limit:g}", share <= limit, counted)
 
 
 def ratio_at_least(name: str, value: float, baseline: float, limit: float) -> Figure:
@@ -95,6 +102,7 @@ def packing_figures(data: dict[str, Any]) -> Iterator[Figure]:
         default["median_tokens"],
         old["median_tokens"],
         0.5,
+        counted=True,
     )
     yield within("packing: answer recall of the prompt", default["recall"], old["recall"], 0.02)
 
@@ -193,8 +201,13 @@ def main() -> None:
     parser.add_argument("--llama7b", action="store_true", help="the 7B-shaped model too")
     parser.add_argument("--only", help="comma-separated: packing,prefix,memory,ndcg,llama7b")
     parser.add_argument("--results", type=Path, help="keep each benchmark's JSON here")
+    parser.add_argument(
+        "--reuse", action="store_true", help="with --results: read the JSON kept there, not run"
+    )
     parser.add_argument("--home", type=Path, help="data folder with the wikiqa articles")
     args = parser.parse_args()
+    if args.reuse and not args.results:
+        parser.error("--reuse reads the JSON of --results DIR: give that folder")
     size = [] if args.full else ["--quick"]
     home = ["--home", str(args.home)] if args.home else []
     chosen = set((args.only or "packing,prefix,memory,ndcg,llama7b").split(","))
@@ -217,36 +230,37 @@ def main() -> None:
         def onnx() -> Path:
             return onnx_export(Path(scratch) / "onnx")
 
-        add(
-            "packing",
-            lambda: packing_figures(run_bench("packing.py", out("packing"), *size, *home)),
-        )
-        add("prefix", lambda: prefix_figures(run_bench("prefix.py", out("prefix"), *size, *home)))
+        def bench(script: str, name: str, *options: str | Callable[[], Path]) -> dict[str, Any]:
+            """Its results: kept ones with --reuse, else a run (an option that is a
+            function - a model file or an export to make - is called only then)."""
+            kept = out(name)
+            if args.reuse and kept.exists():
+                log(f"reusing {kept}")
+                found: dict[str, Any] = json.loads(kept.read_text(encoding="utf-8"))
+                return found
+            made = [o if isinstance(o, str) else str(o()) for o in options]
+            return run_bench(script, kept, *made)
+
+        add("packing", lambda: packing_figures(bench("packing.py", "packing", *size, *home)))
+        add("prefix", lambda: prefix_figures(bench("prefix.py", "prefix", *size, *home)))
         if "llama7b" in chosen:
             from _llama7b_gguf import model_file
 
-            model = ["--model", str(model_file("Q4_0")), "--rounds", "1", "--answer-tokens", "8"]
-            add(
-                "llama7b",
-                lambda: prefix_figures(run_bench("prefix.py", out("prefix7b"), *model, *home)),
-            )
-            add("llama7b", lambda: llama7b_figures(run_bench("llama7b.py", out("llama7b"), *home)))
-        add(
-            "memory",
-            lambda: memory_figures(
-                run_bench("memory.py", out("memory"), *size, "--onnx", str(onnx()))
-            ),
-        )
+            model: list[str | Callable[[], Path]] = ["--model", lambda: model_file("Q4_0")]
+            model += ["--rounds", "1", "--answer-tokens", "8"]
+            add("llama7b", lambda: prefix_figures(bench("prefix.py", "prefix7b", *model, *home)))
+            add("llama7b", lambda: llama7b_figures(bench("llama7b.py", "llama7b", *home)))
+        add("memory", lambda: memory_figures(bench("memory.py", "memory", *size, "--onnx", onnx)))
 
         def ndcg() -> Iterator[Figure]:
             found = {
-                variant: run_bench(
+                variant: bench(
                     "retrieval.py",
-                    out(f"retrieval-{variant}"),
+                    f"retrieval-{variant}",
                     *size,
                     "--no-raw",
                     "--embedding-model",
-                    str(onnx()),
+                    onnx,
                     "--embedding-variant",
                     variant,
                 )
@@ -256,8 +270,9 @@ def main() -> None:
 
         add("ndcg", ndcg)
         figures = [figure for _name, make in steps for figure in make()]
+    reused = f"; kept results in {args.results} reused" if args.reuse else ""
     print_table(
-        f"Issue 14: speed and memory (load average at the end {machine()['loadavg']})",
+        f"Issue 14: speed and memory (load average at the end {machine()['loadavg']}{reused})",
         ["figure", "value", "same-run baseline", "ratio / diff", "target", "met?"],
         [f.row() for f in figures],
     )

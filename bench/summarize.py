@@ -145,7 +145,9 @@ def main() -> None:
                 f"{said:.0f} vs {real:.0f}",
             ]
         )
-    rows.append(["steps where the model looped (stopped there)", summary.timings["loops_stopped"]])
+    # the engine's timings hold counts as floats: 17, not 17.00
+    looped = int(summary.timings["loops_stopped"])
+    rows.append(["steps where the model looped (stopped there)", looped])
     rows.append(["sections cited by the summary", len(summary.sections)])
     rows.append(["summary words", len(re.findall(r"\w+", summary.text))])
     print_table(f"Summary of {book.name} ({pages} pages), SmolLM2-135M", ["metric", "value"], rows)

@@ -47,8 +47,25 @@ def folder_embedder(settings: Settings) -> Embedder:
     collection to a reindex is never picked. Not loaded yet: that happens on first use."""
     from desk_assistant.backends.registry import make_embedder
 
-    return make_embedder(
-        settings, recorded=lambda: recorded_embedding_models(settings.paths.manifest)
+    return make_embedder(settings, recorded=lambda: _recorded_models(settings))
+
+
+def _recorded_models(settings: Settings) -> frozenset[str]:
+    """The model ids "auto" weighs: the data folder's, and with a Chroma server those its
+    collections record. A new data folder records none, so without the server's it would
+    pick int8 where the other clients index with fp32, and then be refused by the server
+    ("holds vectors of the embedding model ..."): it joins at their variant instead."""
+    found = recorded_embedding_models(settings.paths.manifest)
+    if not settings.chroma_url:
+        return found
+    from desk_assistant.credentials import secret
+    from desk_assistant.store import server_embedding_models
+
+    return found | server_embedding_models(
+        settings.chroma_url,
+        secret(settings, "chroma_token"),
+        settings.ca_bundle,
+        settings.chroma_timeout,
     )
 
 

@@ -636,3 +636,30 @@ def _http_client(url: str, token: str | None, ca_bundle: Path | None, wait: floa
     else:  # a chromadb whose internals moved: requests then wait as long as chromadb does
         log.warning("cannot set a timeout on chromadb's HTTP session")
     return client
+
+
+def server_embedding_models(
+    url: str, token: str | None, ca_bundle: Path | None, wait: float
+) -> frozenset[str]:
+    """The embedding model ids that the Desk Assistant collections on the Chroma server
+    at ``url`` record (see :meth:`ChromaStore.agree_on_model`), asked once.
+
+    None when the server cannot be asked now (down, refused, another token): choosing an
+    embedding variant must not wait through the retries of a server that is not needed
+    yet, and whatever needs it later retries and says what is wrong.
+    """
+    enforce_offline()  # before the import: chromadb reads the telemetry flag once
+    try:
+        client = _http_client(url, token, ca_bundle, wait)
+        try:
+            listed = client.list_collections()
+        finally:
+            client.close()
+    except Exception as exc:  # chromadb and httpx raise many unrelated types here
+        log.info("cannot read the embedding models on %s: %s", server_label(url), exc)
+        return frozenset()
+    return frozenset(
+        str(metadata["embedding_model"])
+        for metadata in (info.metadata or {} for info in listed)
+        if OURS in metadata and metadata.get("embedding_model")
+    )

@@ -6,14 +6,13 @@ engines on real text and checks that a collection indexed by one is searched by 
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from fakes import make_assistant, summary
+from fakes import export_with_int8, make_assistant, summary, write_export_record
 
 from desk_assistant.backends.defaults import default_embedding_dir
 from desk_assistant.backends.embeddings import (
@@ -170,30 +169,6 @@ def test_int8_without_an_onnx_export_says_what_to_do() -> None:
         make_embedder(settings)
 
 
-def _write_manifest(folder: Path, **values: object) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    data = {
-        "format": "desk-assistant-onnx-embedder",
-        "format_version": 1,
-        "model_id": "m@1",
-        "name": "m",
-        "dimension": 8,
-        "max_length": 16,
-        "pooling": "mean",
-        "normalize": True,
-        "inputs": ["input_ids", "attention_mask"],
-        "variants": {"fp32": "model.onnx"},
-        **values,
-    }
-    (folder / MANIFEST).write_text(json.dumps(data), encoding="utf-8")
-    return folder
-
-
-def _export_with_int8(folder: Path) -> Path:
-    """An export record offering both variants (model id "m@1"; no model is loaded)."""
-    return _write_manifest(folder, variants={"fp32": "model.onnx", "int8": "model.int8.onnx"})
-
-
 def _indexed_with(home: Path, **collections: str) -> None:
     """A data folder whose collections were indexed with the given model ids."""
     manifest = Manifest(load_settings(home).paths.ensure().manifest)
@@ -218,12 +193,12 @@ def _indexed_with(home: Path, **collections: str) -> None:
 def test_auto_picks_int8_unless_the_folder_was_indexed_with_fp32(
     tmp_path: Path, variants: tuple[str, ...], recorded: set[str], expected: str
 ) -> None:
-    folder = _write_manifest(tmp_path / "export", variants={v: f"{v}.onnx" for v in variants})
+    folder = write_export_record(tmp_path / "export", variants={v: f"{v}.onnx" for v in variants})
     assert choose_variant(ExportInfo.read(folder), lambda: recorded) == expected
 
 
 def test_auto_in_a_new_data_folder_indexes_with_int8(app_home: Path, tmp_path: Path) -> None:
-    export = _export_with_int8(tmp_path / "export")
+    export = export_with_int8(tmp_path / "export")
     with Assistant.open(load_settings(embedding_model=export)) as assistant:
         assert assistant.create_collection("notes").embedding_model == "m@1+int8"
     # From then on it is an int8 folder, for whichever process opens it next.
@@ -232,7 +207,7 @@ def test_auto_in_a_new_data_folder_indexes_with_int8(app_home: Path, tmp_path: P
 
 
 def test_auto_keeps_a_folder_indexed_with_fp32_at_fp32(app_home: Path, tmp_path: Path) -> None:
-    export = _export_with_int8(tmp_path / "export")
+    export = export_with_int8(tmp_path / "export")
     _indexed_with(app_home, notes="m@1")
     parts = Parts(load_settings(embedding_model=export))
     assert parts.embedder.model_id == "m@1"
@@ -246,7 +221,7 @@ def test_auto_keeps_a_folder_indexed_with_fp32_at_fp32(app_home: Path, tmp_path:
 
 
 def test_explicit_variants_keep_their_meaning(app_home: Path, tmp_path: Path) -> None:
-    export = _export_with_int8(tmp_path / "export")
+    export = export_with_int8(tmp_path / "export")
     assert (
         folder_embedder(load_settings(embedding_model=export, embedding_variant="fp32")).model_id
         == "m@1"
@@ -265,7 +240,7 @@ def test_the_window_builds_its_shared_embedder_for_its_data_folder(
 ) -> None:
     from ui.lanes import AssistantSet
 
-    export = _export_with_int8(tmp_path / "export")
+    export = export_with_int8(tmp_path / "export")
     _indexed_with(app_home, notes="m@1")
     assistants = AssistantSet(load_settings(embedding_model=export))
     created = assistants.assistant("indexing").create_collection("more")
@@ -298,7 +273,7 @@ def test_auto_with_a_sentence_transformers_folder_is_fp32(app_home: Path) -> Non
 def test_a_broken_export_record_is_refused_with_a_reason(
     tmp_path: Path, values: dict[str, object], message: str
 ) -> None:
-    folder = _write_manifest(tmp_path / "export", **values)
+    folder = write_export_record(tmp_path / "export", **values)
     with pytest.raises(DeskAssistantError, match=message):
         open_embedder(folder)
 
@@ -312,7 +287,7 @@ def test_unreadable_export_record_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_damaged_model_file_is_an_error_on_first_use(tmp_path: Path) -> None:
-    folder = _write_manifest(tmp_path / "export")
+    folder = write_export_record(tmp_path / "export")
     shutil.copy(default_embedding_dir() / "tokenizer.json", folder / "tokenizer.json")
     (folder / "model.onnx").write_bytes(b"\x08\x07garbage")
     embedder = open_embedder(folder)

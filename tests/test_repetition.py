@@ -6,14 +6,14 @@ import re
 
 import pytest
 
-from desk_assistant.rag.repetition import (
-    MAX_SENTENCE_WORDS,
-    LoopGuard,
-    first_repeat,
-    overlong_sentence,
-    repeated_run,
-    trim_loop,
-)
+from desk_assistant.rag.repetition import MAX_SENTENCE_WORDS, LoopGuard, trim_loop
+
+
+def loop_at(text: str) -> int | None:
+    """Where the guard, given all of ``text`` at once, sees a loop start."""
+    guard = LoopGuard()
+    guard.feed(text)
+    return guard.loop_at
 
 
 def streamed(text: str) -> LoopGuard:
@@ -27,9 +27,9 @@ def streamed(text: str) -> LoopGuard:
 
 def test_first_repeat_ignores_markers_case_and_unfinished_sentences() -> None:
     text = "Rent is due monthly [1]. Pets are allowed. rent is due  monthly [2]. More"
-    assert first_repeat(text) == text.index(" rent is due  monthly")  # the space goes too
-    assert first_repeat("Rent is due monthly. Pets are allowed. Rent is due mon") is None
-    assert first_repeat("Yes. Yes. It is three months.") is None  # too short to be a loop
+    assert loop_at(text) == text.index(" rent is due  monthly")  # the space goes too
+    assert loop_at("Rent is due monthly. Pets are allowed. Rent is due mon") is None
+    assert loop_at("Yes. Yes. It is three months.") is None  # too short to be a loop
 
 
 @pytest.mark.parametrize(
@@ -42,7 +42,7 @@ def test_first_repeat_ignores_markers_case_and_unfinished_sentences() -> None:
     ],
 )
 def test_a_phrase_repeated_in_a_row_is_found_from_its_first_time(text: str, start: str) -> None:
-    assert repeated_run(text) == text.index(start)
+    assert loop_at(text) == text.index(start)
 
 
 @pytest.mark.parametrize(
@@ -55,21 +55,21 @@ def test_a_phrase_repeated_in_a_row_is_found_from_its_first_time(text: str, star
     ],
 )
 def test_ordinary_repetition_is_no_loop(text: str) -> None:
-    assert repeated_run(text) is None
+    assert loop_at(text) is None
     assert not streamed(text).loop_at
 
 
 def test_a_sentence_that_never_ends_is_cut_at_the_bound() -> None:
     words = [f"w{i}" for i in range(MAX_SENTENCE_WORDS + 5)]
     text = "Done. " + " ".join(words) + " "
-    assert overlong_sentence(text) == text.index(f"w{MAX_SENTENCE_WORDS} ")
-    assert overlong_sentence("Done. " + " ".join(words[:MAX_SENTENCE_WORDS]) + " ") is None
-    assert overlong_sentence(text.rstrip() + ". ") is None  # it ended
+    assert loop_at(text) == text.index(f"w{MAX_SENTENCE_WORDS} ")
+    assert loop_at("Done. " + " ".join(words[:MAX_SENTENCE_WORDS]) + " ") is None
+    assert loop_at(text.rstrip() + ". ") is None  # it ended
 
 
 def test_the_loop_is_trimmed_back_to_the_last_whole_sentence() -> None:
     text = "It is compact. It is open and the and the and the "
-    assert trim_loop(text, repeated_run(text) or 0) == "It is compact."
+    assert trim_loop(text, loop_at(text) or 0) == "It is compact."
     # in the first sentence: the words before the loop, marked as cut
     text = "It is compact and, the and the and the "
     assert trim_loop(text, text.index("and")) == "It is compact …"

@@ -19,7 +19,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from fakes import summary
+from fakes import export_with_int8, summary
 from pytestqt.qtbot import QtBot
 from servers import MODEL_ALIAS, Server, chroma_server, free_port, model_server
 
@@ -37,6 +37,7 @@ from desk_assistant.api import (
 from desk_assistant.backends.embeddings import HashingEmbedder
 from desk_assistant.backends.llm.base import Generation
 from desk_assistant.cli.main import main
+from desk_assistant.parts import Parts, folder_embedder
 
 pytestmark = [pytest.mark.slow]
 
@@ -182,6 +183,36 @@ def test_a_different_embedding_model_is_refused_on_a_shared_collection(
     )
     with other, pytest.raises(DeskAssistantError, match="embedding model"):
         other.search("lease")
+
+
+def test_auto_joins_a_shared_collection_at_the_variant_it_was_indexed_with(
+    tmp_path: Path, chroma: Server
+) -> None:
+    """A new data folder records no model, so "auto" alone would pick int8; the server's
+    collection says fp32 (the id another client indexed it with): the new client takes
+    that, and so can search it. A server that cannot be asked changes nothing."""
+    export = export_with_int8(tmp_path / "export")  # model id "m@1", both variants
+    first = Assistant.open(
+        load_settings(tmp_path / "a", chroma_url=chroma.url), embedder=HashingEmbedder(8, "m@1")
+    )
+    with first:
+        summary(first.ingest([_docs(tmp_path / "d", lease=LEASE)]))
+
+    joining = load_settings(tmp_path / "b", chroma_url=chroma.url, embedding_model=export)
+    assert folder_embedder(joining).model_id == "m@1"
+    alone = load_settings(tmp_path / "c", embedding_model=export)
+    assert folder_embedder(alone).model_id == "m@1+int8"  # no server: today's default
+    parts = Parts(joining, embedder=HashingEmbedder(8, folder_embedder(joining).model_id))
+    with Assistant(parts) as second:
+        assert second.search("lease notice period", k=1)[0].text == LEASE  # not refused
+
+    chroma.kill()
+    with mock.patch("desk_assistant.remote.time.sleep") as waited:
+        assert folder_embedder(joining).model_id == "m@1+int8"
+    waited.assert_not_called()  # asked once: the retries are for when the server is needed
+    down = Assistant.open(joining, embedder=HashingEmbedder(8, "m@1+int8"))
+    with down, pytest.raises(StoreError, match="refused the connection"):
+        down.search("lease")  # the error it always gave
 
 
 def test_chroma_killed_mid_ingest_is_retried_then_resumed(tmp_path: Path, chroma: Server) -> None:

@@ -4,11 +4,17 @@ Both runtimes need a real model file to be tested, and no Llama 2 model can be s
 downloaded; this one has the exact layout of a Llama-2-era GGUF (SentencePiece "llama"
 vocabulary with byte fallback, separate ``output.weight``, F32 tensors) at a size that
 generates in milliseconds and loads in ctransformers as well as in llama.cpp.
+
+The benchmarks write their model-shaped files with this module too (``bench/model_speed.py``
+a 1.1B shape through :func:`write_tiny_llama_gguf`, ``bench/_llama7b_gguf.py`` Llama 2
+7B's through :func:`llama_base_vocabulary` and :func:`add_llama_header`), so that what
+makes a file Llama-2-era is written in one place.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -38,16 +44,57 @@ _WORD_TEXT = (
 )
 _WORDS = _WORD_TEXT.split()
 
-_SPECIAL = ("<unk>", "<s>", "</s>")
-_TOKEN_NORMAL, _TOKEN_UNKNOWN, _TOKEN_CONTROL, _TOKEN_BYTE = 1, 2, 3, 6
+_SPECIAL = ("<unk>", "<s>", "</s>")  # ids 0, 1, 2, as the header says
+TOKEN_NORMAL, _TOKEN_UNKNOWN, _TOKEN_CONTROL, _TOKEN_BYTE = 1, 2, 3, 6  # gguf's token types
+
+
+def llama_base_vocabulary() -> tuple[list[str], list[int]]:
+    """Llama 2's first 259 tokens and their types: the special tokens, then the 256
+    byte-fallback tokens ``<0x00>``..``<0xFF>`` that spell whatever no piece covers."""
+    tokens = [*_SPECIAL, *(f"<0x{b:02X}>" for b in range(256))]
+    types = [_TOKEN_UNKNOWN, _TOKEN_CONTROL, _TOKEN_CONTROL, *[_TOKEN_BYTE] * 256]
+    return tokens, types
+
+
+def add_llama_header(
+    writer: Any,
+    *,
+    file_type: Any,
+    context_length: int,
+    embedding_length: int,
+    block_count: int,
+    feed_forward_length: int,
+    head_count: int,
+    head_count_kv: int,
+    tokens: list[str],
+    scores: list[float],
+    types: list[int],
+) -> None:
+    """The keys a Llama-2-era file has and both runtimes read, on a ``gguf.GGUFWriter``:
+    its shape and its SentencePiece vocabulary (``<unk>`` 0, ``<s>`` 1 added at the
+    start of every prompt, ``</s>`` 2)."""
+    writer.add_file_type(file_type)
+    writer.add_context_length(context_length)
+    writer.add_embedding_length(embedding_length)
+    writer.add_block_count(block_count)
+    writer.add_feed_forward_length(feed_forward_length)
+    writer.add_head_count(head_count)
+    writer.add_head_count_kv(head_count_kv)
+    writer.add_rope_dimension_count(embedding_length // head_count)
+    writer.add_layer_norm_rms_eps(1e-5)
+    writer.add_tokenizer_model("llama")
+    writer.add_token_list(tokens)
+    writer.add_token_scores(scores)
+    writer.add_token_types(types)
+    writer.add_unk_token_id(0)
+    writer.add_bos_token_id(1)
+    writer.add_eos_token_id(2)
+    writer.add_add_bos_token(True)
 
 
 def _vocabulary(vocab_size: int) -> tuple[list[str], list[float], list[int]]:
     """Tokens, scores and types in SentencePiece order: specials, 256 bytes, pieces."""
-    tokens = list(_SPECIAL)
-    types = [_TOKEN_UNKNOWN, _TOKEN_CONTROL, _TOKEN_CONTROL]
-    tokens += [f"<0x{b:02X}>" for b in range(256)]
-    types += [_TOKEN_BYTE] * 256
+    tokens, types = llama_base_vocabulary()
     letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]
     pieces = ["▁", *letters, *(c.upper() for c in letters), *".,;:!?'\"-()0123456789"]
     pieces += [f"▁{c}" for c in letters]
@@ -63,10 +110,11 @@ def _vocabulary(vocab_size: int) -> tuple[list[str], list[float], list[int]]:
         pieces += prefixes
     # Filler pieces keep the vocabulary at exactly vocab_size; no merge can reach them.
     pieces += [f"<filler{i}>" for i in range(room - len(pieces))]
+    scores = [0.0] * len(tokens)
     tokens += pieces
-    types += [_TOKEN_NORMAL] * len(pieces)
+    types += [TOKEN_NORMAL] * len(pieces)
     # SentencePiece merges the pair with the highest score first: longer pieces win.
-    scores = [0.0] * (len(_SPECIAL) + 256) + [float(len(p)) - 100.0 for p in pieces]
+    scores += [float(len(p)) - 100.0 for p in pieces]
     return tokens, scores, types
 
 
@@ -100,7 +148,6 @@ def write_tiny_llama_gguf(
     tokens, scores, types = _vocabulary(vocab_size)
     ff_length = feed_forward_length or 2 * embedding_length
     kv_heads = head_count_kv or head_count
-    head_dim = embedding_length // head_count
     rng = np.random.default_rng(seed)
 
     def weight(*shape: int) -> npt.NDArray[np.float32]:
@@ -117,25 +164,19 @@ def write_tiny_llama_gguf(
         writer.add_license(license)
     for key, value in (metadata or {}).items():
         writer.add_string(key, value)
-    writer.add_file_type(
-        gguf.LlamaFileType.MOSTLY_Q4_0 if quantized else gguf.LlamaFileType.ALL_F32
+    add_llama_header(
+        writer,
+        file_type=gguf.LlamaFileType.MOSTLY_Q4_0 if quantized else gguf.LlamaFileType.ALL_F32,
+        context_length=context_length,
+        embedding_length=embedding_length,
+        block_count=block_count,
+        feed_forward_length=ff_length,
+        head_count=head_count,
+        head_count_kv=kv_heads,
+        tokens=tokens,
+        scores=scores,
+        types=types,
     )
-    writer.add_context_length(context_length)
-    writer.add_embedding_length(embedding_length)
-    writer.add_block_count(block_count)
-    writer.add_feed_forward_length(ff_length)
-    writer.add_head_count(head_count)
-    writer.add_head_count_kv(kv_heads)
-    writer.add_rope_dimension_count(head_dim)
-    writer.add_layer_norm_rms_eps(1e-5)
-    writer.add_tokenizer_model("llama")
-    writer.add_token_list(tokens)
-    writer.add_token_scores(scores)
-    writer.add_token_types(types)
-    writer.add_unk_token_id(0)
-    writer.add_bos_token_id(1)
-    writer.add_eos_token_id(2)
-    writer.add_add_bos_token(True)
     if with_chat_template is not None:
         writer.add_chat_template(with_chat_template)
 

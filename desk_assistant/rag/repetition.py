@@ -24,44 +24,71 @@ MAX_PHRASE_WORDS = 20  # the longest looping phrase looked for
 MAX_SENTENCE_WORDS = 80  # no summary or answer sentence runs longer: past it, it loops
 
 
-def first_repeat(text: str) -> int | None:
-    """Where the first complete sentence that repeats an earlier one starts, if any.
+def _repeat_key(sentence: str) -> str | None:
+    """What a repeat of ``sentence`` looks like (markers, case and spacing aside); None
+    for one too short to count ("Yes." twice is odd, but no loop)."""
+    key = " ".join(MARKER.sub(" ", sentence).lower().split())
+    return key if len(key.split()) >= 3 else None
 
-    An answer never needs the same sentence twice (markers, case and spacing aside).
+
+class _SentenceWatch:
+    """Complete sentences that repeat an earlier one, and a sentence that never ends.
+
+    An answer never needs the same sentence twice, and no summary or answer sentence
+    runs past ``MAX_SENTENCE_WORDS`` words. Every sentence before the one being written
+    is final (more text cannot move its boundaries), so it is split and remembered once:
+    each check splits only the text from the start of the sentence being written.
     """
-    seen: set[str] = set()
-    offset = 0
-    parts = list(sentences(text))
-    if parts and not _SENTENCE_END.search(parts[-1]):
-        parts.pop()  # still being written
-    for sentence in parts:
-        start, offset = offset, offset + len(sentence)
-        key = " ".join(MARKER.sub(" ", sentence).lower().split())
-        if len(key.split()) < 3:
-            continue  # "Yes." twice is odd, but no loop
-        if key in seen:
-            return start
-        seen.add(key)
-    return None
+
+    def __init__(self) -> None:
+        self._start = 0  # where the sentence being written starts
+        self._seen: set[str] = set()  # the keys of the sentences before it
+
+    def loop_at(self, text: str) -> int | None:
+        parts = list(sentences(text[self._start :]))
+        if not parts:
+            return None
+        writing = parts[-1]
+        ended = _SENTENCE_END.search(writing) is not None
+        offset = self._start
+        keys: list[str | None] = []
+        for sentence in parts if ended else parts[:-1]:
+            key = _repeat_key(sentence)
+            if key is not None and (key in self._seen or key in keys):
+                return offset
+            keys.append(key)
+            offset += len(sentence)
+        if not ended:
+            words = list(_WORD.finditer(writing))
+            if len(words) > MAX_SENTENCE_WORDS:
+                return len(text) - len(writing) + words[MAX_SENTENCE_WORDS].start()
+        # all but the last sentence are final: remember them, split from the last next time
+        self._seen.update(key for key in keys[: len(parts) - 1] if key is not None)
+        self._start += sum(len(sentence) for sentence in parts[:-1])
+        return None
 
 
-def _words(text: str) -> list[re.Match[str]]:
-    """The complete words of ``text``: markers left out, a word still being written too."""
-    found = list(_WORD.finditer(MARKER.sub(lambda m: " " * len(m.group()), text)))
-    if found and found[-1].end() == len(text):
-        found.pop()
-    return found
+# A citation marker, or the start of one still being written: the numbers of "[1, 2"
+# are words until its "]" arrives, and then they are not.
+_MARKER_SO_FAR = re.compile(r"\[[\d\s,;]*(?:\]|\Z)")
+_UP_TO_LAST_SPACE = re.compile(r".*\s", re.DOTALL)
 
 
-def repeated_run(text: str) -> int | None:
-    """Where a phrase that the text's end repeats in a row starts (its first time), if
-    the text ends with one of at least ``MIN_REPEATS`` times and ``MIN_LOOP_WORDS`` words.
+def _final_part(text: str) -> int:
+    """How much of ``text`` holds only final words: up to its last white space outside a
+    (possible) citation marker, where no word or marker can cross."""
+    masked = _MARKER_SO_FAR.sub(lambda m: "[" * len(m.group()), text)
+    found = _UP_TO_LAST_SPACE.match(masked)
+    return found.end() if found else 0
 
-    Only the end is looked at: the guard checks after every piece, so a loop is seen as
-    soon as its last repeat is complete. Case and punctuation are ignored.
+
+def _run_start(keys: list[str]) -> int | None:
+    """The index of the first word of a phrase that the end of ``keys`` repeats in a row
+    at least ``MIN_REPEATS`` times and ``MIN_LOOP_WORDS`` words, if it does.
+
+    Only the end is looked at: the guard checks after every new word, so a loop is seen
+    as soon as its last repeat is complete.
     """
-    words = _words(text)
-    keys = [w.group().lower() for w in words]
     for n in range(1, MAX_PHRASE_WORDS + 1):
         repeats = max(MIN_REPEATS, -(-MIN_LOOP_WORDS // n))
         span = n * repeats
@@ -73,20 +100,43 @@ def repeated_run(text: str) -> int | None:
             start = len(keys) - span
             while start > 0 and keys[start - 1] == keys[start - 1 + n]:
                 start -= 1
-            return words[start].start()
+            return start
     return None
 
 
-def overlong_sentence(text: str) -> int | None:
-    """Where the sentence being written passes ``MAX_SENTENCE_WORDS`` words without
-    ending (the start of its next word), if it does."""
-    parts = list(sentences(text))
-    if not parts or _SENTENCE_END.search(parts[-1]):
-        return None
-    words = list(_WORD.finditer(parts[-1]))
-    if len(words) <= MAX_SENTENCE_WORDS:
-        return None
-    return len(text) - len(parts[-1]) + words[MAX_SENTENCE_WORDS].start()
+class _WordWatch:
+    """A phrase repeated in a row ("… and the results and the results and the results").
+
+    Words are compared with case and punctuation ignored, citation markers left out, and
+    only once complete. The words before the last white space are final, so they are
+    read once; each check reads only the text after them.
+    """
+
+    def __init__(self) -> None:
+        self._final_end = 0  # where the text whose words may still change begins
+        self._final = 0  # how many of the words below are final
+        self._starts: list[int] = []  # the complete words: where each starts ...
+        self._keys: list[str] = []  # ... and what it is
+
+    def loop_at(self, text: str) -> int | None:
+        rest = text[self._final_end :]
+        blanked = MARKER.sub(lambda m: " " * len(m.group()), rest)
+        found = list(_WORD.finditer(blanked))
+        if found and found[-1].end() == len(rest):
+            found.pop()  # still being written
+        starts = [self._final_end + w.start() for w in found]
+        keys = [w.group().lower() for w in found]
+        unchanged = starts == self._starts[self._final :] and keys == self._keys[self._final :]
+        del self._starts[self._final :], self._keys[self._final :]
+        self._starts += starts
+        self._keys += keys
+        final_end = _final_part(rest)
+        self._final += sum(1 for w in found if w.end() <= final_end)
+        self._final_end += final_end
+        if unchanged:
+            return None  # the same complete words as at the last check, which found none
+        start = _run_start(self._keys)
+        return None if start is None else self._starts[start]
 
 
 def trim_loop(text: str, at: int) -> str:
@@ -119,15 +169,19 @@ class LoopGuard:
     def __init__(self) -> None:
         self._written = ""
         self.loop_at: int | None = None
+        self._sentences = _SentenceWatch()
+        self._words = _WordWatch()
 
     def feed(self, piece: str) -> bool:
-        """Add ``piece``; True when the text now loops."""
+        """Add ``piece``; True when the text now loops.
+
+        Each check reads only the text that can still change (the sentence and the word
+        being written), so a long answer costs no more per piece than a short one.
+        """
         self._written += piece
         if self.loop_at is None:
             self.loop_at = _first_found(
-                first_repeat(self._written),
-                repeated_run(self._written),
-                overlong_sentence(self._written),
+                self._sentences.loop_at(self._written), self._words.loop_at(self._written)
             )
         return self.loop_at is not None
 
