@@ -644,7 +644,7 @@ def server_embedding_models(
     """The embedding model ids that the Desk Assistant collections on the Chroma server
     at ``url`` record (see :meth:`ChromaStore.agree_on_model`), asked once.
 
-    None when the server cannot be asked now (down, refused, another token): choosing an
+    Nothing when the server cannot be asked now (down, refused, another token): choosing an
     embedding variant must not wait through the retries of a server that is not needed
     yet, and whatever needs it later retries and says what is wrong.
     """
