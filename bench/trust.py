@@ -148,6 +148,9 @@ class WithoutModel:
 
     quotes: list[bool] = field(default_factory=list)
     factual_quotes: list[bool] = field(default_factory=list)
+    # per not-yes/no question: whether its packed passages hold a reference answer (the
+    # quote, a sentence of them, can hold it only then)
+    factual_held: list[bool] = field(default_factory=list)
     references: list[dict[str, Any]] = field(default_factory=list)  # {"sentences": [...]}
 
 
@@ -168,10 +171,11 @@ def without_model(parts: Any, asked: list[Question], collection: str) -> Without
         refs = [r for r in references.get(q.text, []) if r.lower().strip(" .!") not in YES_NO]
         quoted = prepared.pick is not None and contains_answer(prepared.pick.text, refs)
         found.quotes.append(quoted)
+        held = contains_answer(" ".join(p.text for p in prepared.packed), refs)
         if not _is_yes_no(references.get(q.text, [])):
             found.factual_quotes.append(quoted)
-        held = " ".join(p.text for p in prepared.packed)
-        if not contains_answer(held, refs):
+            found.factual_held.append(held)
+        if not held:
             continue  # the passages do not hold the answer: a flag would be right
         for sentence in (r for r in refs if len(r.split()) >= REFERENCE_WORDS):
             checks = support.check(sentence, prepared.sources, {}, 0.0, q.text)
@@ -278,6 +282,12 @@ def tables(records: list[dict[str, Any]], extra: WithoutModel) -> dict[str, Any]
         [
             f"... reference not yes/no ({len(extra.factual_quotes)})",
             share(extra.factual_quotes),
+            "",
+        ],
+        [
+            f"... and the packed passages hold it ({sum(extra.factual_held)}): the ceiling "
+            f"{share(extra.factual_held)}",
+            share([q for q, h in zip(extra.factual_quotes, extra.factual_held, strict=True) if h]),
             "",
         ],
     ]
