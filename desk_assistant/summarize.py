@@ -194,8 +194,8 @@ class Summarizer:
         # the facts, not a description: "This section discusses..." is true of any text
         return (
             f"Text from {neutralize(name)} ({label}):\n\n{neutralize(text)}\n\n"
-            f"State the main facts of this text in {length}: who did what, where and when, "
-            "with the names, dates and figures it gives."
+            f"Summarize this text in {length} that state its main facts: who did what, "
+            "where and when, with the names, dates and figures it gives."
         )
 
     @staticmethod
