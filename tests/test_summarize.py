@@ -216,6 +216,9 @@ def test_cli_summarize_prints_cited_sections(
     text = out.getvalue()
     assert text.startswith("The report covers topic3 and the bridge [1].")
     assert f"[1] {report}, Part 2 – Part 3" in text
+    # the sentences the sections they cite do not back, and the closest source sentence
+    assert "! not found in the cited passages: “The report covers topic3" in text
+    assert "  closest: “Sentence 0 of part 11 is about topic11 and bridge 110.”" in text
     out = io.StringIO()
     assert main(["summarize", str(report), "--json"], out) == 0
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
