@@ -5,7 +5,7 @@ Llama 2 model reads 4,096), so the summary is built in steps that each fit:
 
 1. **map**: the document's chunks, in order and with their overlaps merged back, are cut
    into sections of at most ``summary_section_tokens`` (fewer when the context window
-   is smaller), and each section's facts are stated in two or three sentences;
+   is smaller), and each section is summarized in two or three sentences;
 2. **reduce**, by the model (``summary_reduce = "model"``, the default for a model of
    the user's): as many section summaries as fit in one prompt are combined; while they
    do not all fit at once, groups are combined first, level after level; the last step
@@ -191,11 +191,12 @@ class Summarizer:
     @staticmethod
     def _map_request(name: str, label: str, text: str, *, whole: bool = False) -> str:
         length = "a few sentences" if whole else "two or three sentences"
-        # the facts, not a description: "This section discusses..." is true of any text
+        # Asking for "the main facts: who did what, where and when, with the names, dates
+        # and figures" instead was measured (bench/README.md, Summaries): the built-in
+        # model's section summaries were no more often backed by their section.
         return (
             f"Text from {neutralize(name)} ({label}):\n\n{neutralize(text)}\n\n"
-            f"Summarize this text in {length} that state its main facts: who did what, "
-            "where and when, with the names, dates and figures it gives."
+            f"Summarize this text in {length}."
         )
 
     @staticmethod

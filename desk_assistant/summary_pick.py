@@ -7,7 +7,7 @@ small model the summary of the whole document is extractive over the section sum
 
 1. each sentence of a section's summary is judged against that section's own text by
    the support check (:mod:`desk_assistant.rag.support`); one it does not back was made
-   up and is dropped, as is one cut off by the step's token limit;
+   up and is dropped, as is one cut off by the step's token limit or at an abbreviation;
 2. of what remains, sentences are picked by maximal marginal relevance: close in meaning
    to the other sections' summaries (what the document is mostly about), far from those
    already picked (no repeats), while they fit the summary's length;
@@ -28,6 +28,9 @@ CENTRALITY_WEIGHT = 0.7  # of a sentence's gain; the rest is its distance to tho
 NEAR_DUPLICATE = 0.9  # a sentence this similar to one already picked says it again
 MIN_WORDS = 6  # a shorter sentence says too little to stand for a section
 WHOLE = re.compile(r"[.!?][\"'”’)\]]*$")  # a sentence that ends, not one cut off
+# ...nor one cut at an abbreviation or an initial ("He was elected to the U.S."): the
+# sentence splitter cannot tell those from an end
+ABBREVIATION = re.compile(r"\b[A-Z]\.$")
 
 Count = Callable[[str], int]
 
@@ -50,7 +53,9 @@ def candidates(judged: Sequence[tuple[int, Sequence[Check]]]) -> list[Candidate]
         Candidate(section, position, check)
         for section, checks in judged
         for position, check in enumerate(checks)
-        if WHOLE.search(check.text) and len(check.text.split()) >= MIN_WORDS
+        if WHOLE.search(check.text)
+        and not ABBREVIATION.search(check.text)
+        and len(check.text.split()) >= MIN_WORDS
     ]
     backed = [c for c in whole if c.check.supported]
     return backed or whole
