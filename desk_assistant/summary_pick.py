@@ -28,9 +28,11 @@ CENTRALITY_WEIGHT = 0.7  # of a sentence's gain; the rest is its distance to tho
 NEAR_DUPLICATE = 0.9  # a sentence this similar to one already picked says it again
 MIN_WORDS = 6  # a shorter sentence says too little to stand for a section
 WHOLE = re.compile(r"[.!?][\"'”’)\]]*$")  # a sentence that ends, not one cut off
-# ...nor one cut at an abbreviation or an initial ("He was elected to the U.S."): the
-# sentence splitter cannot tell those from an end
+# ...nor either half of one cut at an abbreviation or an initial ("Lincoln wanted
+# Washington, D.C." + "was well defended"): the sentence splitter cannot tell those from
+# an end
 ABBREVIATION = re.compile(r"\b[A-Z]\.$")
+TAIL = re.compile(r"^[a-z]")
 
 Count = Callable[[str], int]
 
@@ -55,6 +57,7 @@ def candidates(judged: Sequence[tuple[int, Sequence[Check]]]) -> list[Candidate]
         for position, check in enumerate(checks)
         if WHOLE.search(check.text)
         and not ABBREVIATION.search(check.text)
+        and not TAIL.match(check.text)
         and len(check.text.split()) >= MIN_WORDS
     ]
     backed = [c for c in whole if c.check.supported]

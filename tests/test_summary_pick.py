@@ -27,6 +27,7 @@ def test_made_up_cut_off_and_empty_sentences_are_not_candidates() -> None:
             (1, [judged("Lincoln was born in Kentucky in 1809."), judged("Yes, it is so.")]),
             (2, [judged("He became the first astronaut.", False), judged("Lincoln moved to")]),
             (2, [judged("He was elected to the House of the U.S.")]),  # cut at "U.S."
+            (2, [judged("was well defended, and to conduct a war effort.")]),  # after it
             (3, [judged("Lincoln won the election of 1860 for president.")]),
         ]
     )
