@@ -14,6 +14,9 @@ progress; stdout holds only the final table), ``--quick`` unless ``--full``:
 * ``memory.py``: the window at rest before a model loads (bare Qt window beside it),
   ingestion peak memory and chunks/s per embedder (torch, the baseline; ONNX fp32 and
   int8);
+* with ``--only summarize``, ``summarize.py --reduce model,extract``: the built-in model's
+  summary picked from what the sections back against combined by the model (sections
+  cited, sentences backed, CPU seconds; the whole summary takes ~10 minutes quick);
 * with ``--full`` also ``retrieval.py`` twice (SciFact nDCG@10 through the app with the
   ONNX export at fp32 and int8; about 20 minutes each here).
 
@@ -164,6 +167,40 @@ def llama7b_figures(data: dict[str, Any]) -> Iterator[Figure]:
             )
 
 
+def summarize_figures(data: dict[str, Any]) -> Iterator[Figure]:
+    """The built-in model's summary picked (``extract``) against combined by the model
+    (``model``, the baseline) on the same document in one run."""
+    runs = data["runs"]
+    picked, combined = runs["extract"], runs["model"]
+
+    def backed(run: dict[str, Any]) -> float:
+        yes, of = run["final_backed"]
+        return float(yes / of) if of else 0.0
+
+    def cited(run: dict[str, Any]) -> float:
+        return float(run["sections_cited"] / run["sections"])
+
+    pages = data["pages"]
+    for name, value in (("sections cited", cited), ("sentences backed", backed)):
+        gain = value(picked) - value(combined)
+        yield Figure(
+            f"summary of {pages} pages: share of {name}, picked vs combined",
+            value(picked),
+            value(combined),
+            gain,
+            "diff >= 0",
+            gain >= 0,
+        )
+    yield Figure(
+        f"summary of {pages} pages: CPU s, picked vs combined",
+        picked["cpu_s"],
+        combined["cpu_s"],
+        ratio(picked["cpu_s"], combined["cpu_s"]),
+        "-",
+        None,
+    )
+
+
 def ndcg_figures(fp32: dict[str, Any], int8: dict[str, Any]) -> Iterator[Figure]:
     def hybrid(data: dict[str, Any]) -> float:
         row = next(r for r in data["rows"] if r["variant"] == "pipeline hybrid (default: convex)")
@@ -199,7 +236,9 @@ def main() -> None:
     parser = base_parser(__doc__)
     parser.add_argument("--full", action="store_true", help="every question, plus SciFact")
     parser.add_argument("--llama7b", action="store_true", help="the 7B-shaped model too")
-    parser.add_argument("--only", help="comma-separated: packing,prefix,memory,ndcg,llama7b")
+    parser.add_argument(
+        "--only", help="comma-separated: packing,prefix,memory,ndcg,llama7b,summarize"
+    )
     parser.add_argument("--results", type=Path, help="keep each benchmark's JSON here")
     parser.add_argument(
         "--reuse", action="store_true", help="with --results: read the JSON kept there, not run"
@@ -269,6 +308,12 @@ def main() -> None:
             return ndcg_figures(found["fp32"], found["int8"])
 
         add("ndcg", ndcg)
+        add(  # only with --only summarize: the model writes for ~10 minutes here
+            "summarize",
+            lambda: summarize_figures(
+                bench("summarize.py", "summarize", *size, "--reduce", "model,extract")
+            ),
+        )
         figures = [figure for _name, make in steps for figure in make()]
     reused = f"; kept results in {args.results} reused" if args.reuse else ""
     print_table(

@@ -214,7 +214,10 @@ class SummaryProgress:
 @dataclass(frozen=True, slots=True)
 class Summary:
     """A document's summary; each ``[n]`` in ``text`` cites ``sections[n - 1]`` (its
-    pages and text). ``stopped`` when the caller stopped it before the end."""
+    pages and text). ``sentences`` are its sentences, each judged against the sections it
+    cites; ``reduce`` says how the section summaries became it: "extract" (sentences of
+    theirs, picked) or "model" (combined by the model). ``stopped`` when the caller
+    stopped it before the end."""
 
     path: str
     text: str
@@ -222,6 +225,8 @@ class Summary:
     model: str
     timings: dict[str, float] = field(default_factory=dict)
     stopped: bool = False
+    sentences: tuple[SentenceCheck, ...] = ()
+    reduce: Literal["extract", "model"] = "model"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -231,6 +236,8 @@ class Summary:
             "sections": [{**c.to_json(), "pages": c.heading} for c in self.sections],
             "model": self.model,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "sentences": [s.to_json() for s in self.sentences],
+            "reduce": self.reduce,
         }
 
 

@@ -135,6 +135,13 @@ class Settings(BaseSettings):
         le=131072,
         description="Most document text summarized in one step (tokens; the context caps it)",
     )
+    summary_reduce: Literal["auto", "extract", "model"] = Field(
+        "auto",
+        description=(
+            "How section summaries become the document's: picked sentences (extract), "
+            "combined by the model (model), or extract with the built-in model (auto)"
+        ),
+    )
 
     fusion: Literal["convex", "rrf"] = Field(
         "convex", description="How dense and BM25 results are combined"

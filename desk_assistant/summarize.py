@@ -6,10 +6,17 @@ Llama 2 model reads 4,096), so the summary is built in steps that each fit:
 1. **map**: the document's chunks, in order and with their overlaps merged back, are cut
    into sections of at most ``summary_section_tokens`` (fewer when the context window
    is smaller), and each section is summarized in two or three sentences;
-2. **reduce**: as many section summaries as fit in one prompt are combined; while they
-   do not all fit at once, groups are combined first, level after level;
-3. the last step writes the summary of the whole document, streamed, and each of its
-   sentences cites the sections it came from (by the words they share, as answers do).
+2. **reduce**, by the model (``summary_reduce = "model"``, the default for a model of
+   the user's): as many section summaries as fit in one prompt are combined; while they
+   do not all fit at once, groups are combined first, level after level; the last step
+   writes the summary of the whole document, streamed, and each of its sentences cites
+   the sections it came from (by the words they share, as answers do);
+   or **extract** (the default for the built-in model, which drifts into generic text
+   when it combines): the sentences of the section summaries that their own section
+   backs are picked to stand for the whole document (:mod:`desk_assistant.summary_pick`),
+   each citing its section - no model step at all;
+3. every sentence of the summary is judged against the sections it cites by the support
+   check, as an answer's are against its passages.
 
 Every step reports progress (steps done and left, seconds left); the caller stops the
 summary by no longer iterating, which stops the model at its next token.
@@ -24,15 +31,22 @@ from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
+from desk_assistant.backends.registry import builtin_model
 from desk_assistant.errors import NotFoundError
 from desk_assistant.parts import Parts
 from desk_assistant.paths import absolute
+from desk_assistant.rag import support
+from desk_assistant.rag.answer import sentence_check
 from desk_assistant.rag.citations import attribute, sentences
 from desk_assistant.rag.context import assemble
-from desk_assistant.rag.packing import truncate
+from desk_assistant.rag.grounding import Sources
+from desk_assistant.rag.packing import PackedPassage, truncate
 from desk_assistant.rag.prompt import neutralize
 from desk_assistant.rag.repetition import LoopGuard, until_loop
 from desk_assistant.records import Citation, Passage, Summary, SummaryProgress, Token
+from desk_assistant.summary_pick import Candidate, candidates, cite, pick
 
 SYSTEM = (
     "You summarize documents faithfully, using only the text you are given. Write plain "
@@ -71,6 +85,10 @@ class Section:
         return Citation(
             self.n, p.path, p.page, self.text, 1.0, heading=self.label, start=p.start, end=p.end
         )
+
+    def packed(self) -> PackedPassage:
+        """The section as the support check reads a passage, numbered as the section."""
+        return PackedPassage(self.n, self.first, self.text)
 
 
 def _pieces(passage: Passage, budget: int, count: Count) -> list[Passage]:
@@ -126,6 +144,29 @@ def _section(n: int, group: list[Passage]) -> Section:
     return Section(n, "\n\n".join(p.text for p in group), group[0], group[-1])
 
 
+class Clock:
+    """Steps done of the total, and the time left: the seconds per step so far times the
+    steps left that run the model (``free_steps``, the last ones, take next to none)."""
+
+    def __init__(self, total: int, free_steps: int = 0) -> None:
+        self.started = time.perf_counter()
+        self.total = total
+        self.done = 0
+        self.free_steps = free_steps
+
+    def progress(self, text: str, section: Section | None = None) -> SummaryProgress:
+        elapsed = time.perf_counter() - self.started
+        steps_left = max(0, self.total - self.done - self.free_steps)
+        left = elapsed / self.done * steps_left if self.done else None
+        citation = section.citation() if section else None
+        return SummaryProgress(self.done, self.total, left, text, citation)
+
+    def step(self, text: str, section: Section | None = None) -> SummaryProgress:
+        """One more step done; ``text`` is what it wrote (of ``section``)."""
+        self.done += 1
+        return self.progress(text, section)
+
+
 class Summarizer:
     """Map-reduce over one document's sections with the data folder's model."""
 
@@ -135,6 +176,8 @@ class Summarizer:
         self.chat_format = parts.chat_format
         self.final_tokens = parts.settings.max_answer_tokens
         self.loops_stopped = 0  # steps of the current summary where the model looped
+        reduce = parts.settings.summary_reduce
+        self.extract = reduce == "extract" or (reduce == "auto" and builtin_model(parts.settings))
 
     def _count(self, text: str) -> int:
         return len(self.runtime.tokenize(text))
@@ -148,6 +191,9 @@ class Summarizer:
     @staticmethod
     def _map_request(name: str, label: str, text: str, *, whole: bool = False) -> str:
         length = "a few sentences" if whole else "two or three sentences"
+        # Asking for "the main facts: who did what, where and when, with the names, dates
+        # and figures" instead was measured (bench/README.md, Summaries): the built-in
+        # model's section summaries were no more often backed by their section.
         return (
             f"Text from {neutralize(name)} ({label}):\n\n{neutralize(text)}\n\n"
             f"Summarize this text in {length}."
@@ -204,7 +250,6 @@ class Summarizer:
                 f"{target} is not indexed in collection '{collection}': add it first",
                 command="desk-assistant ingest PATH",
             )
-        started = time.perf_counter()
         self.loops_stopped = 0
         name = Path(target).name
         passages = [
@@ -212,48 +257,98 @@ class Summarizer:
         ]
         sections = make_sections(assemble(passages), self.budget(SECTION_TOKENS), self._count)
         reduce_budget = self.budget(self.final_tokens)
-        single = len(sections) == 1  # it fits one step: that step is the whole summary
-        total = 1 if single else len(sections) + self._reduce_steps(len(sections), reduce_budget)
-        done = 0
-
-        def progress(text: str, section: Section | None = None) -> SummaryProgress:
-            elapsed = time.perf_counter() - started
-            left = elapsed / done * (total - done) if done else None
-            return SummaryProgress(done, total, left, text, section.citation() if section else None)
-
-        yield progress("")
-        if single:
+        if len(sections) == 1:  # it fits one step: that step is the whole summary
+            clock = Clock(1)
+            yield clock.progress("")
             only = sections[0]
             request = self._map_request(name, only.label, only.text, whole=True)
             text = yield from self._step(request, self.final_tokens)
-            done = 1
-            yield progress(text, only)
-            yield self._finish(target, text, [(only.label, text)], sections, started)
+            yield clock.step(text, only)
+            yield self._finish(target, text, [(only.label, text)], sections, clock.started)
             return
+        if self.extract:  # the sections, then the pick: no model step, next to no time
+            clock = Clock(len(sections) + 1, free_steps=1)
+        else:
+            clock = Clock(len(sections) + self._reduce_steps(len(sections), reduce_budget))
+        yield clock.progress("")
         partial: list[tuple[str, str]] = []
+        judged: list[tuple[int, list[support.Check]]] = []
         for section in sections:
             request = self._map_request(name, section.label, section.text)
             text = yield from self._step(request, SECTION_TOKENS)
             partial.append((section.label, text))
-            done += 1
-            yield progress(text, section)
+            if self.extract:  # judged now, while the next step would wait anyway
+                judged.append((section.n, self._judge(text, [section], {})))
+            yield clock.step(text, section)
+        if self.extract:
+            yield clock.progress("")  # the pick, the whole document's summary, begins
+            summary = self._extracted(target, judged, sections, clock.started)
+            yield Token(summary.text)
+            yield clock.step(summary.text)
+            yield summary
+            return
+        final = yield from self._reduce(name, partial, reduce_budget, clock)
+        yield self._finish(target, final, partial, sections, clock.started)
+
+    def _reduce(
+        self, name: str, partial: list[tuple[str, str]], budget: int, clock: Clock
+    ) -> Generator[SummaryProgress | Token, None, str]:
+        """The model's reduce: groups of summaries combined level by level while they do
+        not fit one prompt, then the whole document's summary (returned)."""
         current = partial
-        while len(groups := self._groups(current, reduce_budget)) > 1:
-            total = done + len(groups) + self._reduce_steps(len(groups), reduce_budget)
+        while len(groups := self._groups(current, budget)) > 1:
+            clock.total = clock.done + len(groups) + self._reduce_steps(len(groups), budget)
             combined = []
             for group in groups:
                 request = self._reduce_request(name, group, False)
                 text = yield from self._step(request, SECTION_TOKENS)
                 combined.append((f"{group[0][0]} to {group[-1][0]}", text))
-                done += 1
-                yield progress(text)
+                yield clock.step(text)
             current = combined
-        total = done + 1  # the estimate counted summaries at their longest
-        yield progress("")  # the last step, the whole document's summary, begins
+        clock.total = clock.done + 1  # the estimate counted summaries at their longest
+        yield clock.progress("")  # the last step, the whole document's summary, begins
         final = yield from self._step(self._reduce_request(name, current, True), self.final_tokens)
-        done = total
-        yield progress(final)
-        yield self._finish(target, final, partial, sections, started)
+        yield clock.step(final)
+        return final
+
+    def _judge(
+        self, text: str, sections: Sequence[Section], shown_to_section: dict[int, int]
+    ) -> list[support.Check]:
+        """The support check of each sentence of ``text`` against ``sections``' text (a
+        marker ``[shown]`` cites section ``shown_to_section[shown]``)."""
+        sources = Sources([s.packed() for s in sections], self.parts.embedder)
+        return support.check(text, sources, shown_to_section, self.parts.settings.min_support)
+
+    def _extracted(
+        self,
+        target: str,
+        judged: Sequence[tuple[int, Sequence[support.Check]]],
+        sections: Sequence[Section],
+        started: float,
+    ) -> Summary:
+        """The summary picked from the section summaries' sentences, each citing its
+        section (numbered in the order they are first cited)."""
+        found = candidates(judged)
+        vectors = (
+            np.asarray(self.parts.embedder.embed_documents([c.check.text for c in found]))
+            if found
+            else np.zeros((0, 1))
+        )
+        picked = pick(found, vectors, self.final_tokens, self._count)
+        shown_of = {n: shown for shown, n in enumerate(dict.fromkeys(c.section for c in picked), 1)}
+        checks = [_cited(c, shown_of[c.section]) for c in picked]
+        citations = tuple(
+            replace(sections[n - 1].citation(), n=shown) for n, shown in shown_of.items()
+        )
+        return Summary(
+            target,
+            " ".join(c.text for c in checks),
+            citations,
+            self.runtime.display_name,
+            self._timings(len(sections), started, candidate_sentences=float(len(found))),
+            sentences=tuple(sentence_check(c, shown_of) for c in checks),
+            reduce="extract",
+        )
 
     def _finish(
         self,
@@ -265,20 +360,35 @@ class Summarizer:
     ) -> Summary:
         """The cited summary: its sentences attributed to the sections whose summaries
         share their words (a one-section document is the source of its summary, markers
-        or not)."""
+        or not), then judged against the sections they cite."""
         lead = (1,) if len(sections) == 1 else ()
         cited = attribute(final, [text for _label, text in partial], lead)
         citations = tuple(
             replace(sections[n - 1].citation(), n=shown)
             for shown, n in enumerate(cited.cited, start=1)
         )
-        model = self.runtime.display_name
-        timings = {
+        shown_of = {n: shown for shown, n in enumerate(cited.cited, start=1)}
+        checks = self._judge(
+            cited.text,
+            [sections[n - 1] for n in cited.cited],
+            {shown: n for n, shown in shown_of.items()},
+        )
+        return Summary(
+            target,
+            cited.text,
+            citations,
+            self.runtime.display_name,
+            self._timings(len(sections), started),
+            sentences=tuple(sentence_check(c, shown_of) for c in checks),
+        )
+
+    def _timings(self, sections: int, started: float, **extra: float) -> dict[str, float]:
+        return {
             "total_s": time.perf_counter() - started,
-            "sections": float(len(sections)),
+            "sections": float(sections),
             "loops_stopped": float(self.loops_stopped),
+            **extra,
         }
-        return Summary(target, cited.text, citations, model, timings)
 
     def _reduce_steps(self, items: int, budget: int) -> int:
         """Steps still to come after ``items`` summaries exist: the combining levels,
@@ -289,3 +399,8 @@ class Summarizer:
             items = math.ceil(items / per_prompt)
             steps += items
         return steps + 1
+
+
+def _cited(candidate: Candidate, shown: int) -> support.Check:
+    """A picked sentence with the marker of its section, as the summary shows it."""
+    return replace(candidate.check, text=cite(candidate.check.text, shown), cited=(shown,))

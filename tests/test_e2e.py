@@ -159,6 +159,61 @@ def test_a_document_is_summarized_with_cited_sections(indexed: tuple[Path, Path]
     assert summary["event"] == "summary" and summary["summary"]
     assert summary["sections"][0]["path"] == str(docs / "council-report.pdf")
     assert summary["sections"][0]["pages"] == "pages 1-3"
+    assert summary["reduce"] == "model"  # one step: the model's own summary, judged
+    assert [s["citations"] for s in summary["sentences"]] == [[1]] * len(summary["sentences"])
+
+
+HISTORY_PAGES = [
+    "The town of Eldham was founded in 1642 by wool merchants from Flanders. Its first "
+    "church, Saint Bavo, was built of local sandstone in 1650 and still stands today. "
+    "By 1700 the town had 2,300 inhabitants and a weekly cloth market on Thursdays.",
+    "In 1811 a fire destroyed the cloth hall and forty houses around the market square. "
+    "Mayor Pieter Holm rebuilt the hall in brick by 1815, paid for by a tax on imported "
+    "dyes. The new hall housed the town council until 1968.",
+    "The railway reached Eldham in 1862, when the Northern Line opened a station east of "
+    "the river. Within twenty years three textile mills employed 1,400 workers, and the "
+    "population grew to 9,000 by the census of 1881.",
+    "The last mill closed in 1974. Its buildings became the Eldham Museum of Textiles in "
+    "1989, which welcomes about 60,000 visitors a year and keeps the looms of 1880 running "
+    "on Saturdays.",
+]
+
+
+def test_the_built_in_model_summarizes_a_longer_document_from_what_its_sections_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    for text in HISTORY_PAGES:
+        pdf.add_page()
+        pdf.multi_cell(0, 8, text)
+    book = tmp_path / "eldham.pdf"
+    pdf.output(str(book))
+    home = str(tmp_path / "home")
+    assert cli("--home", home, "ingest", str(book), "--json")[0] == 0
+    monkeypatch.setenv("DESK_ASSISTANT_SUMMARY_SECTION_TOKENS", "128")  # a section a page
+    code, out = cli("--home", home, "summarize", str(book), "--json")
+    assert code == 0
+    events = [json.loads(line) for line in out.splitlines()]
+    progress, summary = events[:-1], events[-1]
+    written = [p["text"] for p in progress if p["section"]]
+    # a model step a section, then the pick: no step asks the model to combine
+    assert len(written) >= 3
+    assert {p["total"] for p in progress} == {len(written) + 1}
+    assert progress[-1]["done"] == len(written) + 1
+    assert summary["reduce"] == "extract" and summary["sentences"]
+    for sentence in summary["sentences"]:
+        # each sentence is one the model wrote about the one section it cites
+        (n,) = sentence["citations"]
+        said = sentence["text"].replace(f" [{n}]", "")
+        section = summary["sections"][n - 1]
+        assert any(said in text for text in written), said
+        assert sentence["evidence"] in " ".join(section["text"].split())
+    # sentences the sections back are all there is, unless no sentence was backed
+    backed = {s["supported"] for s in summary["sentences"]}
+    assert len(backed) == 1
 
 
 def test_search_finds_word_and_markdown_passages(indexed: tuple[Path, Path]) -> None:

@@ -54,7 +54,7 @@ def test_a_long_document_is_summarized_in_steps_that_fit_the_window(
 ) -> None:
     # a Llama-2-sized window scaled down: each step must fit, so sections are batched
     home, report = indexed
-    parts = make_parts(home, replies=scripted, window=1024)
+    parts = make_parts(home, replies=scripted, window=1024, summary_reduce="model")
     runtime = parts.runtime
     with Assistant(parts) as assistant:
         items = run(assistant, report)
@@ -77,6 +77,79 @@ def test_a_long_document_is_summarized_in_steps_that_fit_the_window(
     assert [c.heading for c in final.sections] == [sections[1].heading, sections[-1].heading]
     assert "topic11" in final.sections[1].text
     assert final.to_json()["sections"][0]["pages"] == sections[1].heading
+
+
+def test_the_built_in_model_s_summary_is_picked_from_what_its_sections_back(
+    indexed: tuple[Path, Path],
+) -> None:
+    def facts(prompt: str) -> str:
+        """Each section's summary: a fact of its section, then one the model made up
+        (a year and a mayor the report never names), then one cut off mid-sentence."""
+        if "Write one summary" in prompt or "Combine these" in prompt:
+            raise AssertionError("the built-in model is not asked to combine")
+        i = re.findall(r"topic(\d+)", prompt.rsplit("Text from", 1)[-1])[-1]
+        return (
+            f"Part {i} of the report is about topic{i} and bridge {int(i) * 10 + 1}. "
+            "The mayor Gonzalez opened it in 1987 after a long flood. "
+            f"Then it turns to topic{i} and"
+        )
+
+    home, report = indexed
+    parts = make_parts(home, replies=facts, window=1024)  # summary_reduce "auto"
+    runtime = parts.runtime
+    with Assistant(parts) as assistant:
+        items = run(assistant, report)
+    prompts = runtime.prompts  # type: ignore[attr-defined]
+    steps = [i for i in items if isinstance(i, SummaryProgress)]
+    sections = [s.section for s in steps if s.section is not None]
+    # one model step a section and no combining: the total is right from the start
+    assert len(prompts) == len(sections) > 3
+    assert {s.total for s in steps} == {len(sections) + 1}
+    assert steps[-1].done == steps[-1].total
+    assert steps[-2].done == steps[-2].total - 1 and steps[-2].text == ""  # the pick begins
+    # the last step's time left is none: the pick does not run the model
+    assert steps[-3].done == len(sections) and steps[-3].seconds_left == 0.0
+    final = items[-1]
+    assert isinstance(final, Summary) and final.reduce == "extract"
+    streamed = "".join(i.text for i in items[items.index(steps[-2]) :] if isinstance(i, Token))
+    assert streamed == final.text
+    # only the backed, whole sentences, each citing its own section, in document order
+    assert "Gonzalez" not in final.text and "turns to" not in final.text
+    said = re.findall(
+        r"Part (\d+) of the report is about topic\1 and bridge \d+ \[(\d+)\]\.", final.text
+    )
+    assert len(said) == len(final.sentences) > 1
+    topics = [int(i) for i, _n in said]
+    assert topics == sorted(topics)
+    for (topic, n), sentence in zip(said, final.sentences, strict=True):
+        cited = final.sections[int(n) - 1]
+        assert f"topic{topic} " in cited.text and sentence.supported
+        assert sentence.citations == (int(n),) and sentence.evidence is not None
+    assert len(runtime.tokenize(final.text)) <= parts.settings.max_answer_tokens
+    shown = final.to_json()
+    assert shown["reduce"] == "extract" and shown["sentences"][0]["supported"] is True
+
+
+def test_a_model_of_the_user_s_own_combines_and_its_sentences_are_judged(
+    indexed: tuple[Path, Path],
+) -> None:
+    def inventing(prompt: str) -> str:
+        if "Write one summary" in prompt:
+            return (
+                "Sentence 4 of part 3 is about topic3 and bridge 34 [2]. "
+                "The mayor Gonzalez wrote it in 1987."
+            )
+        return scripted(prompt)
+
+    home, report = indexed
+    model = home / "llama-2-7b-chat.Q4_K_M.gguf"
+    model.write_bytes(b"GGUF")
+    parts = make_parts(home, replies=inventing, window=1024, model_path=model)
+    with Assistant(parts) as assistant:
+        final = run(assistant, report)[-1]
+    assert isinstance(final, Summary) and final.reduce == "model"
+    assert [s.supported for s in final.sentences] == [True, False]
+    assert "1987" in final.sentences[1].reason
 
 
 def test_a_summary_stops_when_the_caller_stops(indexed: tuple[Path, Path]) -> None:
@@ -102,7 +175,7 @@ def test_a_step_where_the_model_loops_ends_at_the_loop_and_leaves_it_out(
         return f"{said} It then turns to the council and the" + " bridge and the" * 200
 
     home, report = indexed
-    parts = make_parts(home, replies=looping, window=1024)
+    parts = make_parts(home, replies=looping, window=1024, summary_reduce="model")
     runtime = parts.runtime
     with Assistant(parts) as assistant:
         items = run(assistant, report)
@@ -133,7 +206,7 @@ def test_cli_summarize_prints_cited_sections(
     indexed: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def open_fake(cls: type[Assistant], settings: Settings, **_options: object) -> Assistant:
-        return cls(make_parts(settings.home, replies=scripted, window=1024))
+        return cls(make_parts(settings.home, replies=scripted, window=1024, summary_reduce="model"))
 
     monkeypatch.setattr(Assistant, "open", classmethod(open_fake))
     home, report = indexed
@@ -143,6 +216,9 @@ def test_cli_summarize_prints_cited_sections(
     text = out.getvalue()
     assert text.startswith("The report covers topic3 and the bridge [1].")
     assert f"[1] {report}, Part 2 – Part 3" in text
+    # the sentences the sections they cite do not back, and the closest source sentence
+    assert "! not found in the cited passages: “The report covers topic3" in text
+    assert "  closest: “Sentence 0 of part 11 is about topic11 and bridge 110.”" in text
     out = io.StringIO()
     assert main(["summarize", str(report), "--json"], out) == 0
     lines = [json.loads(line) for line in out.getvalue().splitlines()]

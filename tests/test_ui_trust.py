@@ -200,3 +200,31 @@ def test_a_summary_shows_progress_and_stops_at_once(
     qtbot.wait(300)
     assert slow.pieces_generated <= generated + 1  # the model stopped with the dialog
     qtbot.waitUntil(lambda: not window.lanes.asking._jobs, timeout=5_000)
+
+
+def test_a_summary_sentence_its_sections_do_not_back_is_underlined(qtbot: QtBot) -> None:
+    from desk_assistant.api import Citation, SentenceCheck, Summary
+    from ui.summary_dialog import _links
+
+    section = Citation(1, "/docs/lease.txt", None, "The tenant gives three months.", 1.0)
+    made = Summary(
+        "/docs/lease.txt",
+        "The tenant gives three months [1]. The landlord <b>owns</b> 12 flats [1].",
+        (section,),
+        "m.gguf",
+        sentences=(
+            SentenceCheck("The tenant gives three months [1].", (1,), True),
+            SentenceCheck(
+                "The landlord <b>owns</b> 12 flats [1].",
+                (1,),
+                False,
+                reason="not found in the cited passages (12)",
+            ),
+        ),
+    )
+    shown = _links(made)
+    assert shown.startswith("The tenant gives three months <a href='cite:1'>[1]</a>.")
+    flagged = re.search(r"<span title='([^']*)'[^>]*>(.*?)</span>", shown)
+    assert flagged is not None
+    assert flagged.group(1) == "not found in the cited passages (12)"
+    assert flagged.group(2).startswith("The landlord &lt;b&gt;owns&lt;/b&gt; 12 flats")

@@ -296,6 +296,19 @@ WORDING: dict[str, Wording] = {
         "How much of a document the model reads at a time when it summarizes it (less "
         "when its memory is smaller). More means fewer, slower steps.",
     ),
+    "summary_reduce": Wording(
+        "Advanced",
+        "Checking answers",
+        "Summary of the whole document",
+        "How the sections' summaries become one: their sentences that the document backs, "
+        "picked to cover it (best with the built-in model), or combined by the model "
+        "(better with a large one).",
+        {
+            "auto": "Picked with the built-in model, else combined (recommended)",
+            "extract": "Picked from the sections' summaries",
+            "model": "Combined by the language model",
+        },
+    ),
     "ca_bundle": Wording(
         "Advanced",
         "Servers",

@@ -2,9 +2,11 @@
 
 The summary runs on the asking lane (it owns the model): each section's summary appears
 as it is written, with the steps done, the total and the time left; the summary of the
-whole document streams in at the end, and its ``[n]`` markers open the section they cite
-in the source viewer. Stop ends it at the next token; Copy and Export take the finished
-summary with its sections.
+whole document streams in at the end (or, with the built-in model, appears at once:
+it is picked from the sections' summaries), and its ``[n]`` markers open the section they
+cite in the source viewer; a sentence its sections do not back is underlined, with a
+tooltip saying so, as in answers. Stop ends it at the next token; Copy and Export take the
+finished summary with its sections.
 """
 
 from __future__ import annotations
@@ -132,10 +134,18 @@ class SummaryDialog(QDialog):
         elif isinstance(item, Summary):
             self.summary = item
             sections = int(item.timings.get("sections", len(self.sections)))
+            picked = (
+                " The summary is made of sentences of the sections' summaries that their "
+                "sections back."
+                if item.reduce == "extract"
+                else ""
+            )
+            flagged = any(not s.supported for s in item.sentences)
+            underlined = " Underlined: not found in the sections it cites." if flagged else ""
             self.status.setText(
                 f"Done in {clock(item.timings.get('total_s', 0.0))}: {sections} "
-                f"section{'s' if sections != 1 else ''} read. Click a marker like [1] to see "
-                "its section."
+                f"section{'s' if sections != 1 else ''} read.{picked}{underlined} Click a "
+                "marker like [1] to see its section."
             )
             self._finish()
         if not self._render.isActive():
@@ -240,9 +250,20 @@ class SummaryDialog(QDialog):
 
 
 def _links(summary: Summary) -> str:
-    """The summary's text, escaped, with each known ``[n]`` a link to its section."""
+    """The summary's text, escaped, with each known ``[n]`` a link to its section and
+    each sentence its sections do not back underlined, its tooltip saying why."""
     known = {c.n for c in summary.sections}
     escaped = html.escape(summary.text)
+    warning = colors()["warning"]
+    for check in summary.sentences:
+        if not check.supported:
+            said = html.escape(check.text)
+            escaped = escaped.replace(
+                said,
+                f"<span title='{html.escape(check.reason, quote=True)}' style='text-decoration: "
+                f"underline; text-decoration-color: {warning}'>{said}</span>",
+                1,
+            )
     for n in sorted(known, reverse=True):
         escaped = escaped.replace(f"[{n}]", f"<a href='cite:{n}'>[{n}]</a>")
     return escaped

@@ -124,6 +124,12 @@ RUNTIMES: dict[str, RuntimeFactory] = {
 SERVER_RUNTIMES = frozenset({"openai"})  # runtimes that load no local model file
 
 
+def builtin_model(settings: Settings) -> bool:
+    """Whether the built-in small model answers: no model file is set, and no model
+    server answers (a server's model is another one, whatever ``model_path`` says)."""
+    return settings.model_path is None and settings.runtime not in SERVER_RUNTIMES
+
+
 def make_runtime(settings: Settings) -> LLMRuntime:
     """Load the LLM the settings name with the runtime they name."""
     return RUNTIMES[settings.runtime](settings)

@@ -17,6 +17,7 @@ from desk_assistant.api import (
     Passage,
     Quote,
     RunProgress,
+    SentenceCheck,
     SourceInfo,
     Summary,
     SummaryProgress,
@@ -115,18 +116,23 @@ def print_quotes(quotes: Sequence[Quote], out: TextIO) -> None:
         )
 
 
-def print_answer_notes(answer: Answer, out: TextIO) -> None:
-    """After the answer: what the passages do not back, and (for a model other than the
-    built-in one) the evidence quote."""
-    if answer.sentences and not answer.supported:
-        out.write("\n! This answer is not backed by your documents.\n")
-    for check in answer.sentences:
+def print_flagged(sentences: Sequence[SentenceCheck], out: TextIO) -> None:
+    """Each sentence its sources do not back, why, and the closest source sentence."""
+    for check in sentences:
         if check.supported:
             continue
         out.write(f"! {check.reason}: “{check.text}”\n")
         if check.evidence is not None:
             where = location(Path(check.evidence.path).name, check.evidence.page)
             out.write(f"  closest: “{check.evidence.text}” ({where})\n")
+
+
+def print_answer_notes(answer: Answer, out: TextIO) -> None:
+    """After the answer: what the passages do not back, and (for a model other than the
+    built-in one) the evidence quote."""
+    if answer.sentences and not answer.supported:
+        out.write("\n! This answer is not backed by your documents.\n")
+    print_flagged(answer.sentences, out)
     if answer.evidence and not answer.evidence_first:
         out.write("\n")
         print_quotes(answer.evidence, out)
@@ -143,6 +149,9 @@ def print_citations(answer: Answer, out: TextIO) -> None:
 
 def print_summary(summary: Summary, out: TextIO) -> None:
     out.write(summary.text + "\n")
+    if any(not check.supported for check in summary.sentences):
+        out.write("\n")
+        print_flagged(summary.sentences, out)
     if summary.sections:
         out.write("\nSections:\n")
     for c in summary.sections:

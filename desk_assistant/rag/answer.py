@@ -15,7 +15,7 @@ from typing import NoReturn
 from desk_assistant.backends.embeddings import Embedder
 from desk_assistant.backends.llm.base import LLMRuntime
 from desk_assistant.backends.llm.chat_format import ChatFormat
-from desk_assistant.backends.registry import SERVER_RUNTIMES
+from desk_assistant.backends.registry import builtin_model
 from desk_assistant.errors import DeskAssistantError
 from desk_assistant.parts import Parts
 from desk_assistant.rag import support
@@ -82,9 +82,8 @@ class AnswerSettings:
             sentence_selection=settings.sentence_selection,
             min_support=settings.min_support,
             chat_history_tokens=settings.chat_history_tokens,
-            # The built-in model's answers are weak: the sources' own words go first. A
-            # model server's model is another one, whatever model_path says.
-            evidence_first=settings.model_path is None and settings.runtime not in SERVER_RUNTIMES,
+            # The built-in model's answers are weak: the sources' own words go first.
+            evidence_first=builtin_model(settings),
         )
 
 
@@ -359,7 +358,7 @@ class Answerer:
             # born?" asked about Becquerel), which the source sentence calls "he"
             query if query != question else "",
         )
-        return replace(answer, sentences=tuple(_sentence_check(c, shown_of) for c in checks))
+        return replace(answer, sentences=tuple(sentence_check(c, shown_of) for c in checks))
 
 
 def _citation(shown: int, passage: Passage) -> Citation:
@@ -387,7 +386,9 @@ def _quotes(pick: Pick | None, shown_of: Mapping[int, int]) -> tuple[Quote, ...]
     return (_quote(pick.sentences[0], pick.text, shown_of),)
 
 
-def _sentence_check(check: support.Check, shown_of: Mapping[int, int]) -> SentenceCheck:
+def sentence_check(check: support.Check, shown_of: Mapping[int, int]) -> SentenceCheck:
+    """A judged sentence as an answer (or a summary) carries it, its evidence numbered
+    as shown (``shown_of``: passage number in the prompt -> citation shown)."""
     evidence = check.evidence
     return SentenceCheck(
         text=check.text,
