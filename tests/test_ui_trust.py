@@ -228,3 +228,19 @@ def test_a_summary_sentence_its_sections_do_not_back_is_underlined(qtbot: QtBot)
     assert flagged is not None
     assert flagged.group(1) == "not found in the cited passages (12)"
     assert flagged.group(2).startswith("The landlord &lt;b&gt;owns&lt;/b&gt; 12 flats")
+
+
+def test_each_cited_section_shows_its_own_summary_when_sections_share_a_heading() -> None:
+    from desk_assistant.api import Citation
+    from ui.summary_dialog import _section_text
+
+    # two pieces of one long passage: same heading and start, different text
+    first, second = (
+        Citation(n, "/docs/penguin.htm", None, text, 1.0, heading="penguin", start=0, end=900)
+        for n, text in ((1, "Penguins are flightless birds."), (2, "Penguins eat krill."))
+    )
+    written = [(first, "About flight."), (second, "About food.")]
+    renumbered = Citation(1, "/docs/penguin.htm", None, second.text, 1.0, heading="penguin")
+    assert _section_text(written, renumbered) == "About food."
+    unknown = Citation(3, "/docs/penguin.htm", None, "Some other words here.", 1.0)
+    assert _section_text(written, unknown) == "Some other words here. …"

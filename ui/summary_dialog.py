@@ -12,6 +12,7 @@ finished summary with its sections.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QTimer, QUrl, Signal
@@ -163,7 +164,7 @@ class SummaryDialog(QDialog):
         if self.summary is not None and self.summary.sections:
             parts.append("<h4>Sections cited</h4>")
             for c in self.summary.sections:
-                said = html.escape(_section_text(self, c))
+                said = html.escape(_section_text(self.sections, c))
                 parts.append(
                     f"<p><a href='cite:{c.n}'>[{c.n}] {html.escape(c.heading or '')}</a>"
                     f"<br><span style='color:{muted}'>{said}</span></p>"
@@ -269,9 +270,12 @@ def _links(summary: Summary) -> str:
     return escaped
 
 
-def _section_text(dialog: SummaryDialog, citation: Citation) -> str:
-    """What the model wrote about a cited section, else the section's first words."""
-    for section, text in dialog.sections:
-        if section.heading == citation.heading and section.start == citation.start:
+def _section_text(written: Sequence[tuple[Citation, str]], citation: Citation) -> str:
+    """What the model wrote about a cited section (``written``: each section as its step
+    reported it, with its summary), else the section's first words. Matched by the
+    section's text: the summary renumbers the sections it cites, and the pieces of one
+    long passage share its heading and start."""
+    for section, text in written:
+        if section.text == citation.text:
             return text
     return " ".join(citation.text.split()[:40]) + " …"
