@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -337,13 +337,10 @@ class Summarizer:
         picked = pick(found, vectors, self.final_tokens, self._count)
         shown_of = {n: shown for shown, n in enumerate(dict.fromkeys(c.section for c in picked), 1)}
         checks = [_cited(c, shown_of[c.section]) for c in picked]
-        citations = tuple(
-            replace(sections[n - 1].citation(), n=shown) for n, shown in shown_of.items()
-        )
         return Summary(
             target,
             " ".join(c.text for c in checks),
-            citations,
+            _citations(sections, shown_of),
             self.runtime.display_name,
             self._timings(len(sections), started, candidate_sentences=float(len(found))),
             sentences=tuple(sentence_check(c, shown_of) for c in checks),
@@ -363,20 +360,16 @@ class Summarizer:
         or not), then judged against the sections they cite."""
         lead = (1,) if len(sections) == 1 else ()
         cited = attribute(final, [text for _label, text in partial], lead)
-        citations = tuple(
-            replace(sections[n - 1].citation(), n=shown)
-            for shown, n in enumerate(cited.cited, start=1)
-        )
         shown_of = {n: shown for shown, n in enumerate(cited.cited, start=1)}
         checks = self._judge(
             cited.text,
             [sections[n - 1] for n in cited.cited],
-            {shown: n for n, shown in shown_of.items()},
+            dict(enumerate(cited.cited, start=1)),
         )
         return Summary(
             target,
             cited.text,
-            citations,
+            _citations(sections, shown_of),
             self.runtime.display_name,
             self._timings(len(sections), started),
             sentences=tuple(sentence_check(c, shown_of) for c in checks),
@@ -399,6 +392,12 @@ class Summarizer:
             items = math.ceil(items / per_prompt)
             steps += items
         return steps + 1
+
+
+def _citations(sections: Sequence[Section], shown_of: Mapping[int, int]) -> tuple[Citation, ...]:
+    """The cited sections, numbered as the summary shows them (``shown_of``: section
+    number -> its marker), in that order."""
+    return tuple(replace(sections[n - 1].citation(), n=shown) for n, shown in shown_of.items())
 
 
 def _cited(candidate: Candidate, shown: int) -> support.Check:
